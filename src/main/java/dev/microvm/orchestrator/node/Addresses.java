@@ -1,0 +1,55 @@
+package dev.microvm.orchestrator.node;
+
+/**
+ * Every event-bus address in one place. Request bodies and replies are {@code JsonObject}s (no
+ * codecs to register, tolerant of mixed versions in a cluster); their fields are documented
+ * next to each address.
+ */
+public final class Addresses {
+    private static final String P = "mvo.";
+
+    /** Published: every event appended to the log, as {@code TaskEvent#toJson()}. */
+    public static final String EVENTS = P + "events";
+
+    // ---- task control (TaskManager on the node that owns tasks) ----
+    /** Request {repo, description, options...} → reply task record JSON. */
+    public static final String TASK_SUBMIT = P + "task.submit";
+    /** Request {task_id} → reply task record JSON (with result and merge_result). */
+    public static final String TASK_GET = P + "task.get";
+    /** Request {status?, repo?} → reply {tasks:[...]}. */
+    public static final String TASK_LIST = P + "task.list";
+    /** Request {task_id, offset?, tail?, limit?, stream?} → reply {content, offset, next_offset, size}. */
+    public static final String TASK_LOGS = P + "task.logs";
+    /** Request {task_id, offset?, limit?} → reply {diff, files, next_offset, ...}. */
+    public static final String TASK_DIFF = P + "task.diff";
+    /** Request {task_id} → reply task record JSON. */
+    public static final String TASK_CANCEL = P + "task.cancel";
+    /** Request {task_id, strategy} → reply merge result JSON. */
+    public static final String TASK_MERGE = P + "task.merge";
+    /** Request {task_id, prompt, options...} → reply new task record JSON. */
+    public static final String TASK_CONTINUE = P + "task.continue";
+    /** Request {task_id, delete_ref} → reply {success, ...}. */
+    public static final String TASK_CLEANUP = P + "task.cleanup";
+    /** Per-task control of a deployed TaskVerticle: {@code TASK_CONTROL_PREFIX + taskId}. */
+    public static final String TASK_CONTROL_PREFIX = P + "task.ctl.";
+
+    // ---- slots ----
+    /** Request {task_id, repo_key} → reply {slot} once a slot is free (may wait in the FIFO queue). */
+    public static final String SLOT_ACQUIRE = P + "slot.acquire";
+    /** Request {task_id, slot} → reply {released: bool}. Idempotent. */
+    public static final String SLOT_RELEASE = P + "slot.release";
+    /** Request {} → reply {max_slots, active:[{slot,task_id}], available:[...], queued:[...]}. */
+    public static final String SLOT_LIST = P + "slot.list";
+    /** Request {task_id} → reply {removed: bool}: drop a queued slot request. */
+    public static final String SLOT_DEQUEUE = P + "slot.dequeue";
+
+    // ---- repositories ----
+    /** Request {} → reply {repos:[{alias, path, added}]}. */
+    public static final String REPO_LIST = P + "repo.list";
+
+    // ---- nodes ----
+    /** Request {} → reply {nodes:[{node_id, host, slots, running, ...}]}. */
+    public static final String NODE_LIST = P + "node.list";
+
+    private Addresses() {}
+}
