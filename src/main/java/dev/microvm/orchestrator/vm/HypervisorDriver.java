@@ -50,6 +50,31 @@ public interface HypervisorDriver {
     /** Force-kills a VM found by {@link #findOrphans} or left over. Idempotent. */
     void destroy(VmHandle handle);
 
+    /**
+     * Waits until the guest has booted and its task runner has started. A guest that never gets
+     * there is destroyed and reported as {@code boot_timeout} (naming the accelerator where there
+     * is one); a hypervisor that exits first is reported as {@code boot_failed}.
+     */
+    default void awaitReady(VmHandle handle, Duration timeout) throws VmException, InterruptedException {}
+
+    /** Where the guest sees {@code share}: the path to write into alternates and the like. */
+    default String guestPath(VmSpec.Share share) {
+        return switch (share.tag()) {
+            case GuestContract.TAG_WORKSPACE -> GuestContract.GUEST_WORKSPACE;
+            case GuestContract.TAG_IO -> GuestContract.GUEST_IO;
+            case GuestContract.TAG_OBJECTS -> GuestContract.GUEST_OBJECTS;
+            default -> "/run/mvo/shares/" + share.tag();
+        };
+    }
+
+    /**
+     * Base URL under which the guest reaches the host's credential proxy (listening on
+     * 127.0.0.1:{@code apiProxyPort}), or empty when the spec's network gives no such route.
+     */
+    default Optional<String> apiBaseUrlForGuest(VmSpec spec) {
+        return Optional.empty();
+    }
+
     enum VmStatus { RUNNING, STOPPED, LOST }
 
     /** How a VM ended. {@code forced} is true when it had to be killed. */

@@ -1,0 +1,150 @@
+#!/bin/sh
+# In-guest task runner, shared by the production image (nixos-vm/flake.nix) and the test guest
+# (scripts/build-test-guest.sh). POSIX sh + busybox/coreutils, git.
+#
+# Reads the task from the io share, runs the agent in the workspace, records its output and exit
+# code, hands the new commits back as a git bundle, writes io/out/done last and powers off.
+#
+# Inside a VM the shares and the slot disk are mounted by this script. The host-process driver
+# (no VM) sets MVO_IO_DIR and MVO_WORKSPACE to host paths instead: then nothing is mounted and
+# nothing is powered off.
+#
+# The mount tags, disk id and guest paths below are part of the guest contract; the Java side
+# holds the same values in dev.microvm.orchestrator.vm.GuestContract.
+set -u
+
+MVO_TAG_WORKSPACE=mvo_ws
+MVO_TAG_IO=mvo_io
+MVO_TAG_OBJECTS=mvo_objects
+MVO_DISK_SLOT=mvo_slot
+MVO_GUEST_WORKSPACE=/workspace
+MVO_GUEST_IO=/run/mvo/io
+MVO_GUEST_OBJECTS=/run/mvo/objects
+MVO_GUEST_SLOT=/run/mvo/slot
+
+if [ -n "${MVO_IO_DIR:-}" ]; then
+    in_vm=0
+    io=$MVO_IO_DIR
+    ws=${MVO_WORKSPACE:?MVO_WORKSPACE must be set with MVO_IO_DIR}
+else
+    in_vm=1
+    io=$MVO_GUEST_IO
+    ws=$MVO_GUEST_WORKSPACE
+fi
+out=$io/out
+
+log() {
+    line="mvo-runner: $*"
+    echo "$line" >&2
+    [ -d "$out" ] && echo "$line" >> "$out/runner.log"
+    return 0
+}
+
+mount_share() { # tag dir [ro]
+    mkdir -p "$2"
+    opts=trans=virtio,version=9p2000.L,msize=262144
+    [ "${3:-}" = ro ] && opts=$opts,ro
+    mount -t 9p -o "$opts" "$1" "$2" 2>/dev/null && return 0
+    vopts=rw; [ "${3:-}" = ro ] && vopts=ro
+    mount -t virtiofs -o "$vopts" "$1" "$2" 2>/dev/null
+}
+
+# The slot disk is found by its serial (QEMU serial=, vfkit deviceId=), never by position.
+find_slot_disk() {
+    for b in /sys/block/vd*; do
+        [ -e "$b/serial" ] || continue
+        if [ "$(cat "$b/serial")" = "$MVO_DISK_SLOT" ]; then echo "/dev/${b##*/}"; return 0; fi
+    done
+    return 1
+}
+
+has_ext_filesystem() { # the ext2/3/4 superblock magic 0xEF53 sits at byte 1080
+    [ "$(dd if="$1" bs=1 skip=1080 count=2 2>/dev/null | od -An -tx1 | tr -d ' \n')" = "53ef" ]
+}
+
+mount_slot() {
+    dev=$(find_slot_disk) || { log "no slot disk; /var stays in memory"; return 0; }
+    if ! has_ext_filesystem "$dev"; then
+        log "formatting slot disk $dev (first use)"
+        if command -v mkfs.ext4 >/dev/null 2>&1; then mkfs.ext4 -q -F "$dev"; else mke2fs -F -i 65536 "$dev" >/dev/null; fi || {
+            log "cannot format $dev"; return 1; }
+    fi
+    mkdir -p "$MVO_GUEST_SLOT"
+    mount -t ext4 "$dev" "$MVO_GUEST_SLOT" || { log "cannot mount $dev"; return 1; }
+    mkdir -p "$MVO_GUEST_SLOT/var" "$MVO_GUEST_SLOT/cache"
+    mount --bind "$MVO_GUEST_SLOT/var" /var
+    mkdir -p /var/cache
+    mount --bind "$MVO_GUEST_SLOT/cache" /var/cache
+    export XDG_CACHE_HOME=/var/cache
+}
+
+finish() {
+    sync
+    if [ "$in_vm" = 1 ] && [ "${MVO_NO_POWEROFF:-0}" != 1 ]; then poweroff -f; fi
+    exit "${1:-0}"
+}
+
+if [ "$in_vm" = 1 ]; then
+    export PATH=/run/current-system/sw/bin:/usr/bin:/usr/sbin:/bin:/sbin HOME=${HOME:-/root}
+    mount_share "$MVO_TAG_IO" "$MVO_GUEST_IO" || { echo "mvo-runner: cannot mount io share" >&2; finish 1; }
+    mkdir -p "$out"
+    mount_share "$MVO_TAG_WORKSPACE" "$MVO_GUEST_WORKSPACE" || { log "cannot mount workspace share"; finish 1; }
+    mount_share "$MVO_TAG_OBJECTS" "$MVO_GUEST_OBJECTS" ro || log "no objects share"
+    mount_slot
+fi
+mkdir -p "$out"
+log "task runner started (in_vm=$in_vm)"
+
+[ -f "$io/task.env" ] || { log "missing $io/task.env"; echo 127 > "$out/exit_code"; : > "$out/done"; finish 1; }
+set -a
+# shellcheck disable=SC1090
+. "$io/task.env"
+set +a
+
+# The guest's git must accept a workspace owned by another uid and must not need a config file.
+export GIT_CONFIG_COUNT=3 \
+    GIT_CONFIG_KEY_0=safe.directory GIT_CONFIG_VALUE_0='*' \
+    GIT_CONFIG_KEY_1=user.name GIT_CONFIG_VALUE_1="${MVO_GIT_NAME:-microvm task}" \
+    GIT_CONFIG_KEY_2=user.email GIT_CONFIG_VALUE_2="${MVO_GIT_EMAIL:-task@microvm.invalid}"
+
+agent_pid=
+on_term() {
+    log "asked to stop; ending the agent"
+    [ -n "$agent_pid" ] && kill -TERM "$agent_pid" 2>/dev/null
+}
+trap on_term TERM INT
+
+cd "$ws" || { log "cannot enter workspace $ws"; echo 127 > "$out/exit_code"; : > "$out/done"; finish 1; }
+if [ -n "${MVO_AGENT_CMD:-}" ]; then
+    log "running agent command"
+    sh -c "$MVO_AGENT_CMD" > "$out/agent.log" 2>&1 < /dev/null &
+else
+    log "running Claude Code headless"
+    claude -p "$(cat "$io/prompt.txt")" --output-format stream-json --verbose \
+        --dangerously-skip-permissions > "$out/agent.log" 2>&1 < /dev/null &
+fi
+agent_pid=$!
+status=0
+wait "$agent_pid" || status=$?
+# A trapped signal interrupts wait; collect the real exit status.
+while kill -0 "$agent_pid" 2>/dev/null; do wait "$agent_pid"; status=$?; done
+agent_pid=
+log "agent exited with $status"
+echo "$status" > "$out/exit_code"
+
+rm -f "$out/result.bundle"
+if [ -n "${MVO_BASE_COMMIT:-}" ]; then
+    count=$(git rev-list --count "$MVO_BASE_COMMIT..HEAD" 2>>"$out/runner.log" || echo 0)
+    if [ "$count" -gt 0 ]; then
+        if git bundle create "$out/result.bundle" "$MVO_BASE_COMMIT..HEAD" 2>>"$out/runner.log"; then
+            log "bundled $count commit(s)"
+        else
+            log "git bundle failed"
+        fi
+    else
+        log "no new commits"
+    fi
+fi
+: > "$out/done"
+log "done"
+finish 0

@@ -1,0 +1,74 @@
+package dev.microvm.orchestrator.vm;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * What host and guest agree on: mount tags, the slot disk id, guest paths, the io files and the
+ * in-guest task runner. The runner script ({@code nixos-vm/runner/mvo-runner.sh}, on the classpath
+ * as {@value #RUNNER_RESOURCE}) holds the same values; a test keeps the two in step.
+ *
+ * <pre>
+ * io/task.env      host → guest  KEY='value' lines sourced by the runner
+ * io/prompt.txt    host → guest  the task description
+ * io/out/agent.log guest → host  agent stdout + stderr
+ * io/out/exit_code guest → host  agent exit status
+ * io/out/result.bundle           commits MVO_BASE_COMMIT..HEAD (absent when none)
+ * io/out/runner.log
+ * io/out/done      written last
+ * </pre>
+ * The host reads io/out only after the VM has stopped, and never trusts it.
+ */
+public final class GuestContract {
+    private GuestContract() {}
+
+    public static final String TAG_WORKSPACE = "mvo_ws";
+    public static final String TAG_IO = "mvo_io";
+    /** Read-only share of the user's git object directory (QEMU only). */
+    public static final String TAG_OBJECTS = "mvo_objects";
+    public static final String DISK_SLOT = "mvo_slot";
+
+    public static final String GUEST_WORKSPACE = "/workspace";
+    public static final String GUEST_IO = "/run/mvo/io";
+    public static final String GUEST_OBJECTS = "/run/mvo/objects";
+
+    public static final String TASK_ENV = "task.env";
+    public static final String PROMPT = "prompt.txt";
+    public static final String OUT_DIR = "out";
+    public static final String OUT_AGENT_LOG = "out/agent.log";
+    public static final String OUT_EXIT_CODE = "out/exit_code";
+    public static final String OUT_BUNDLE = "out/result.bundle";
+    public static final String OUT_RUNNER_LOG = "out/runner.log";
+    public static final String OUT_DONE = "out/done";
+
+    public static final String ENV_TASK_ID = "MVO_TASK_ID";
+    public static final String ENV_BASE_COMMIT = "MVO_BASE_COMMIT";
+    public static final String ENV_AGENT_CMD = "MVO_AGENT_CMD";
+    public static final String ENV_TIMEOUT_SECS = "MVO_TIMEOUT_SECS";
+
+    /** The runner prints this line (to the console) once the guest has booted and mounted its shares. */
+    public static final String READY_MARKER = "mvo-runner: task runner started";
+
+    /** Kernel parameters every image needs; drivers add their console device. */
+    public static final String BASE_CMDLINE = "panic=-1 quiet";
+
+    public static final String RUNNER_RESOURCE = "/guest/mvo-runner.sh";
+
+    /** Kernel command line for a guest whose console is {@code consoleDevice} (ttyS0, hvc0). */
+    public static String kernelCmdline(String consoleDevice, String imageSpecific) {
+        String extra = imageSpecific == null || imageSpecific.isBlank() ? "" : " " + imageSpecific.strip();
+        return "console=" + consoleDevice + " " + BASE_CMDLINE + extra;
+    }
+
+    /** The in-guest task runner, as shipped on the classpath. */
+    public static String runnerScript() {
+        try (InputStream in = GuestContract.class.getResourceAsStream(RUNNER_RESOURCE)) {
+            if (in == null) throw new IllegalStateException("runner script missing from classpath: " + RUNNER_RESOURCE);
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

@@ -1,0 +1,71 @@
+package dev.microvm.orchestrator.vm.qemu;
+
+import dev.microvm.orchestrator.vm.DetachedVmDriver;
+import dev.microvm.orchestrator.vm.VmSpec;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Pure translation of a {@link VmSpec} into a QEMU command line. */
+public final class QemuArgv {
+    /** Guest-side address that QEMU forwards to the host's credential proxy. */
+    public static final String API_PROXY_GUEST_ADDR = "10.0.2.100";
+    public static final int API_PROXY_GUEST_PORT = 80;
+    public static final String QMP_SOCKET = "qmp.sock";
+
+    private QemuArgv() {}
+
+    public static Path qmpSocket(VmSpec spec) {
+        return spec.controlDir().resolve(QMP_SOCKET);
+    }
+
+    public static List<String> build(VmSpec spec, QemuOptions opt) {
+        if (opt.accelerator() == QemuOptions.Accelerator.AUTO) {
+            throw new IllegalArgumentException("resolve the accelerator before building argv");
+        }
+        boolean mmio = opt.machine().startsWith("microvm");
+        String bus = mmio ? "device" : "pci";
+        List<String> a = new ArrayList<>();
+        a.add(opt.binary());
+        a.addAll(List.of("-name", "guest=" + spec.name() + ",process=" + DetachedVmDriver.tag(spec.name())));
+        a.addAll(List.of("-machine", opt.machine()));
+        if (opt.accelerator() == QemuOptions.Accelerator.KVM) {
+            a.addAll(List.of("-accel", "kvm", "-cpu", "host"));
+        } else {
+            a.addAll(List.of("-accel", "tcg"));
+        }
+        a.addAll(List.of("-m", Integer.toString(spec.memoryMiB()), "-smp", Integer.toString(spec.cpus())));
+        a.addAll(List.of("-nodefaults", "-no-user-config", "-display", "none", "-monitor", "none", "-no-reboot"));
+        a.addAll(List.of("-serial", "file:" + spec.consoleLog()));
+        a.addAll(List.of("-qmp", "unix:" + qmpSocket(spec) + ",server=on,wait=off"));
+        a.addAll(List.of("-kernel", spec.boot().kernel().toString()));
+        if (spec.boot().initrd() != null) a.addAll(List.of("-initrd", spec.boot().initrd().toString()));
+        String cmdline = spec.boot().cmdline();
+        if (opt.tscKhz().isPresent()) cmdline = (cmdline + " tsc_early_khz=" + opt.tscKhz().getAsLong()).strip();
+        a.addAll(List.of("-append", cmdline));
+        int i = 0;
+        for (VmSpec.Share s : spec.shares()) {
+            String id = "fs" + i++;
+            a.addAll(List.of("-fsdev", "local,id=" + id + ",path=" + s.hostPath() + ",security_model=none" + (s.readOnly() ? ",readonly=on" : "")));
+            a.addAll(List.of("-device", "virtio-9p-" + bus + ",fsdev=" + id + ",mount_tag=" + s.tag()));
+        }
+        i = 0;
+        for (VmSpec.Disk d : spec.disks()) {
+            String id = "disk" + i++;
+            a.addAll(List.of("-drive", "file=" + d.path() + ",if=none,format=raw,id=" + id + (d.readOnly() ? ",readonly=on" : "")));
+            a.addAll(List.of("-device", "virtio-blk-" + bus + ",drive=" + id + ",serial=" + d.id()));
+        }
+        VmSpec.Network net = spec.network();
+        if (net.mode() != VmSpec.Network.Mode.NONE) {
+            StringBuilder nd = new StringBuilder("user,id=net0");
+            if (net.mode() == VmSpec.Network.Mode.API_ONLY) nd.append(",restrict=on");
+            if (net.apiProxyPort() > 0) {
+                nd.append(",guestfwd=tcp:").append(API_PROXY_GUEST_ADDR).append(':').append(API_PROXY_GUEST_PORT)
+                        .append("-tcp:127.0.0.1:").append(net.apiProxyPort());
+            }
+            a.addAll(List.of("-netdev", nd.toString(), "-device", "virtio-net-" + bus + ",netdev=net0"));
+        }
+        return List.copyOf(a);
+    }
+}

@@ -1,0 +1,167 @@
+package dev.microvm.orchestrator.vm.qemu;
+
+import dev.microvm.orchestrator.vm.DetachedSpawner;
+import dev.microvm.orchestrator.vm.DetachedVmDriver;
+import dev.microvm.orchestrator.vm.VmException;
+import dev.microvm.orchestrator.vm.VmHandle;
+import dev.microvm.orchestrator.vm.VmSpec;
+import io.vertx.core.json.JsonObject;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Linux hosts: a QEMU microVM per task. Graceful stop is an ACPI power-button press through QMP
+ * (the guest finishes its runner and powers off); forced stop is QMP "quit", then SIGKILL.
+ */
+public final class QemuDriver extends DetachedVmDriver {
+    private final QemuOptions options;
+
+    public QemuDriver(QemuOptions options) {
+        this(options, new DetachedSpawner());
+    }
+
+    public QemuDriver(QemuOptions options, DetachedSpawner spawner) {
+        super(spawner);
+        if (options.accelerator() == QemuOptions.Accelerator.AUTO) {
+            throw new IllegalArgumentException("resolve the accelerator first (QemuOptions.forHost)");
+        }
+        this.options = options;
+    }
+
+    public QemuOptions options() {
+        return options;
+    }
+
+    @Override
+    public String name() {
+        return "qemu";
+    }
+
+    @Override
+    protected List<String> argv(VmSpec spec) {
+        return QemuArgv.build(spec, options);
+    }
+
+    @Override
+    protected JsonObject handleData(VmSpec spec) {
+        return new JsonObject()
+                .put("qmp_socket", QemuArgv.qmpSocket(spec).toString())
+                .put("accelerator", options.accelerator().name().toLowerCase());
+    }
+
+    @Override
+    protected void prepare(VmSpec spec) throws VmException {
+        if (findOnPath(options.binary()).isEmpty()) {
+            throw new VmException("spawn_failed", options.binary() + " not found on PATH (Debian/Ubuntu: apt-get install qemu-system-x86)");
+        }
+        requireFile(spec.boot().kernel(), "kernel");
+        if (spec.boot().initrd() != null) requireFile(spec.boot().initrd(), "initrd");
+        for (VmSpec.Share s : spec.shares()) {
+            if (!Files.isDirectory(s.hostPath())) throw new VmException("boot_failed", "shared directory " + s.hostPath() + " (" + s.tag() + ") does not exist");
+        }
+        for (VmSpec.Disk d : spec.disks()) requireFile(d.path(), "disk " + d.id());
+        Path qmp = QemuArgv.qmpSocket(spec);
+        if (qmp.toString().getBytes().length > 107) {
+            throw new VmException("spawn_failed", "control socket path longer than 107 bytes: " + qmp + " (use a shorter state directory)");
+        }
+        try {
+            Files.deleteIfExists(qmp);
+        } catch (IOException e) {
+            throw new VmException("spawn_failed", "cannot remove stale QMP socket " + qmp + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    protected boolean requestShutdown(VmHandle handle) {
+        return qmp(handle, "system_powerdown");
+    }
+
+    @Override
+    protected boolean hardStop(VmHandle handle) {
+        return qmp(handle, "quit");
+    }
+
+    @Override
+    protected boolean controllable(VmHandle handle) {
+        return qmp(handle, "query-status");
+    }
+
+    @Override
+    protected boolean isOwnProcess(ProcessHandle ph, List<String> args) {
+        return ph.info().command().map(c -> c.contains("qemu-system")).orElse(false);
+    }
+
+    @Override
+    protected Optional<VmHandle> handleFromArguments(long pid, String startTime, String vmName, List<String> args) {
+        String qmp = null;
+        String console = null;
+        String accel = null;
+        for (int i = 0; i + 1 < args.size(); i++) {
+            String v = args.get(i + 1);
+            switch (args.get(i)) {
+                case "-qmp" -> qmp = v.substring("unix:".length(), v.indexOf(','));
+                case "-serial" -> console = v.startsWith("file:") ? v.substring(5) : null;
+                case "-accel" -> accel = v;
+                default -> { }
+            }
+        }
+        if (qmp == null || console == null) return Optional.empty();
+        JsonObject data = new JsonObject().put("qmp_socket", qmp).put("accelerator", accel)
+                .put("control_dir", Path.of(qmp).getParent().toString()).put("console_log", console);
+        return Optional.of(new VmHandle(VmHandle.CURRENT_VERSION, name(), vmName, pid, startTime, data));
+    }
+
+    @Override
+    protected String bootContext(VmHandle handle) {
+        return "accelerator " + handle.data().getString("accelerator", "unknown")
+                + "; if this host's KVM does not boot guests, set the QEMU accelerator to tcg";
+    }
+
+    @Override
+    protected void cleanup(VmHandle handle) {
+        String qmp = handle.data().getString("qmp_socket");
+        if (qmp != null) {
+            try {
+                Files.deleteIfExists(Path.of(qmp));
+            } catch (IOException ignored) {
+                // a stale socket is replaced on the next start
+            }
+        }
+    }
+
+    @Override
+    public Optional<String> apiBaseUrlForGuest(VmSpec spec) {
+        if (spec.network().mode() == VmSpec.Network.Mode.NONE || spec.network().apiProxyPort() <= 0) return Optional.empty();
+        return Optional.of("http://" + QemuArgv.API_PROXY_GUEST_ADDR + ":" + QemuArgv.API_PROXY_GUEST_PORT);
+    }
+
+    private static boolean qmp(VmHandle handle, String command) {
+        String socket = handle.data().getString("qmp_socket");
+        if (socket == null) return false;
+        try {
+            QmpClient.execute(Path.of(socket), command);
+            return true;
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
+    private static void requireFile(Path p, String what) throws VmException {
+        if (!Files.isRegularFile(p)) throw new VmException("boot_failed", what + " not found: " + p);
+    }
+
+    static Optional<Path> findOnPath(String binary) {
+        if (binary.contains("/")) return Files.isExecutable(Path.of(binary)) ? Optional.of(Path.of(binary)) : Optional.empty();
+        String path = System.getenv().getOrDefault("PATH", "") + ":/usr/local/bin:/usr/bin:/bin";
+        for (String dir : path.split(":")) {
+            if (dir.isEmpty()) continue;
+            Path p = Path.of(dir, binary);
+            if (Files.isExecutable(p)) return Optional.of(p);
+        }
+        return Optional.empty();
+    }
+}

@@ -1,0 +1,78 @@
+package dev.microvm.orchestrator.vm.qemu;
+
+import dev.microvm.orchestrator.vm.GuestContract;
+import dev.microvm.orchestrator.vm.HypervisorDriver.VmExit;
+import dev.microvm.orchestrator.vm.SlotDisk;
+import dev.microvm.orchestrator.vm.TaskFixture;
+import dev.microvm.orchestrator.vm.TestGuest;
+import dev.microvm.orchestrator.vm.VmException;
+import dev.microvm.orchestrator.vm.VmHandle;
+import dev.microvm.orchestrator.vm.VmSpec;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Real QEMU boots of the test guest under TCG. */
+@Tag("vm")
+class QemuDriverVmTest {
+    static final Duration BOOT = Duration.ofSeconds(90);
+
+    @TempDir Path tmp;
+
+    final QemuDriver driver = new QemuDriver(QemuOptions.forHost(QemuOptions.Accelerator.TCG));
+
+    @Test
+    void a_scripted_agent_edits_and_commits_in_a_real_vm_and_its_bundle_comes_back() throws Exception {
+        TestGuest guest = TestGuest.get();
+        TaskFixture task = new TaskFixture(tmp.resolve("t"));
+        SlotDisk.ensure(task.slotDisk, 256L << 20);
+        task.writeTask("echo changed >> README.md && echo new > new.txt && git add -A && git commit -qm 'agent work'"
+                + " && echo slot > /var/slot-marker && echo agent-finished");
+        VmSpec spec = task.spec("qemu-e2e", guest, VmSpec.Network.none(), true, null);
+
+        VmHandle handle = driver.start(spec);
+        assertThat(Files.readString(spec.controlDir().resolve("handle.json"))).contains("\"pid\" : " + handle.pid());
+        driver.awaitReady(handle, BOOT);
+        Optional<VmExit> exit = driver.await(handle, BOOT);
+
+        assertThat(exit).isPresent();
+        assertThat(exit.get().exitCode()).isZero();
+        assertThat(task.read(GuestContract.OUT_DONE)).isEmpty();
+        assertThat(task.read(GuestContract.OUT_EXIT_CODE).strip()).isEqualTo("0");
+        assertThat(task.read(GuestContract.OUT_AGENT_LOG)).contains("agent-finished");
+        assertThat(task.read(GuestContract.OUT_RUNNER_LOG)).contains("bundled 1 commit(s)");
+
+        // The bundle alone carries the work: fetch it into a fresh clone of the base.
+        Path clone = tmp.resolve("clone");
+        TaskFixture.gitIn(tmp, "clone", "-q", task.workspace.toString(), clone.toString());
+        TaskFixture.gitIn(clone, "reset", "-q", "--hard", task.baseCommit);
+        TaskFixture.gitIn(clone, "fetch", "-q", task.io.resolve(GuestContract.OUT_BUNDLE).toString(), "HEAD:refs/tasks/t1");
+        assertThat(TaskFixture.gitIn(clone, "log", "-1", "--format=%s", "refs/tasks/t1").strip()).isEqualTo("agent work");
+        assertThat(TaskFixture.gitIn(clone, "show", "refs/tasks/t1:new.txt").strip()).isEqualTo("new");
+
+        // The slot disk was formatted in the guest and keeps its data, yet stays sparse.
+        assertThat(Files.size(task.slotDisk)).isEqualTo(256L << 20);
+        assertThat(Files.readAllBytes(task.slotDisk)).containsSubsequence("slot-marker".getBytes());
+        assertThat(ProcessHandle.of(handle.pid()).filter(ProcessHandle::isAlive)).isEmpty();
+        assertThat(spec.controlDir().resolve(QemuArgv.QMP_SOCKET)).doesNotExist();
+    }
+
+    @Test
+    void a_missing_kernel_is_a_clear_boot_failure() throws Exception {
+        TaskFixture task = new TaskFixture(tmp.resolve("t"));
+        VmSpec spec = new VmSpec("qemu-nokernel", 1, 256,
+                new VmSpec.Boot(tmp.resolve("no-such-kernel"), null, "console=ttyS0"),
+                null, null, VmSpec.Network.none(), tmp.resolve("console.log"), task.control, null);
+        assertThatThrownBy(() -> driver.start(spec)).isInstanceOf(VmException.class)
+                .hasMessageContaining("kernel not found").hasMessageContaining("no-such-kernel")
+                .extracting(e -> ((VmException) e).reason()).isEqualTo("boot_failed");
+    }
+}
