@@ -52,7 +52,8 @@ public final class EventLog {
                  FileLock ignored = ch.lock()) {
                 long seq = lastSequence(ch) + 1;
                 TaskEvent event = new TaskEvent(seq, clock.instant().toString(), type, taskId, data == null ? new JsonObject() : data);
-                byte[] line = (event.toJson().encode() + "\n").getBytes(StandardCharsets.UTF_8);
+                String prefix = endsWithNewline(ch) ? "" : "\n"; // a torn line from a crash stays on its own
+                byte[] line = (prefix + event.toJson().encode() + "\n").getBytes(StandardCharsets.UTF_8);
                 ch.position(ch.size());
                 ByteBuffer buf = ByteBuffer.wrap(line);
                 while (buf.hasRemaining()) ch.write(buf);
@@ -88,6 +89,14 @@ public final class EventLog {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read event log " + file, e);
         }
+    }
+
+    private static boolean endsWithNewline(FileChannel ch) throws IOException {
+        long size = ch.size();
+        if (size == 0) return true;
+        ByteBuffer one = ByteBuffer.allocate(1);
+        ch.read(one, size - 1);
+        return one.get(0) == '\n';
     }
 
     /** Reads backwards from the end to the last complete line; a torn final line is skipped. */

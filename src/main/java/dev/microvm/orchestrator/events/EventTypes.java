@@ -4,6 +4,8 @@ package dev.microvm.orchestrator.events;
 public final class EventTypes {
     /** A task changed state; data: {state, previous, reason?, slot?, merge_result?, ...}. */
     public static final String TASK_STATE = "task.state";
+    /** A finished task was merged later (merge_task); data: {merge_result}. */
+    public static final String TASK_MERGED = "task.merged";
     /** Console or agent output lines of a running task; data: {stream, lines:[...]}. */
     public static final String TASK_LOG = "task.log";
     /** Agent progress parsed from stream-json; data: {turns, tool_uses, cost_usd, last_tool?}. */

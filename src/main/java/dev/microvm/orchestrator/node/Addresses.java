@@ -30,6 +30,8 @@ public final class Addresses {
     public static final String TASK_CONTINUE = P + "task.continue";
     /** Request {task_id, delete_ref} → reply {success, ...}. */
     public static final String TASK_CLEANUP = P + "task.cleanup";
+    /** Local publication {task_id}: a TaskVerticle has finished and undeploys itself. */
+    public static final String TASK_FINISHED_LOCAL = P + "task.finished.local";
     /** Per-task control of a deployed TaskVerticle: {@code TASK_CONTROL_PREFIX + taskId}. */
     public static final String TASK_CONTROL_PREFIX = P + "task.ctl.";
 
@@ -50,6 +52,32 @@ public final class Addresses {
     // ---- nodes ----
     /** Request {} → reply {nodes:[{node_id, host, slots, running, ...}]}. */
     public static final String NODE_LIST = P + "node.list";
+
+    // ---- worker pool (local to each node; all blocking work) ----
+    /** Request {task_id} → reply {owned: bool}: take the task's owner lock (one process per task). */
+    public static final String WORKER_OWN = P + "worker.own";
+    /** Request {task_id} → reply {}: drop the owner lock. */
+    public static final String WORKER_DISOWN = P + "worker.disown";
+    /** Request {record, event?} → reply {seq}: persist the record, then append + publish its event. */
+    public static final String WORKER_PERSIST = P + "worker.persist";
+    /** Request {task_id} → reply {prepared}: make the task's workspace and inputs. */
+    public static final String WORKER_PREPARE = P + "worker.prepare";
+    /** Request {task_id} → reply {pid}: boot the VM; the handle is persisted before the reply. */
+    public static final String WORKER_VM_START = P + "worker.vm.start";
+    /** Request {task_id, millis, log_offset} → reply {running, exit?, cancel_requested, log_lines, log_offset}. */
+    public static final String WORKER_VM_AWAIT = P + "worker.vm.await";
+    /** Request {task_id, grace_seconds} → reply {exit}. */
+    public static final String WORKER_VM_STOP = P + "worker.vm.stop";
+    /** Request {task_id} → reply {status: running|stopped|lost|none, detail}. */
+    public static final String WORKER_VM_RECOVER = P + "worker.vm.recover";
+    /** Request {task_id} → reply {finished, exit_code, commits, task_tip, result, reason?, error?}. */
+    public static final String WORKER_COLLECT = P + "worker.collect";
+    /** Request {task_id, strategy} → reply merge result JSON. */
+    public static final String WORKER_MERGE = P + "worker.merge";
+    /** Request {task_id, offset?, limit?} → reply diff page JSON. */
+    public static final String WORKER_DIFF = P + "worker.diff";
+    /** Request {task_id, delete_ref} → reply {success, removed:[...]}. */
+    public static final String WORKER_CLEANUP = P + "worker.cleanup";
 
     private Addresses() {}
 }

@@ -1,0 +1,32 @@
+package dev.microvm.orchestrator.cli;
+
+import dev.microvm.orchestrator.config.RepoRegistry;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.concurrent.Callable;
+
+@Command(name = "allow", description = "Register a git repository so tasks may run on it.")
+final class AllowCommand implements Callable<Integer> {
+
+    @Mixin StateOptions state;
+
+    @Parameters(arity = "0..1", paramLabel = "PATH", description = "Repository path (default: current directory)")
+    Path path;
+
+    @Option(names = "--alias", description = "Name to use in run_task (default: the directory name)")
+    String alias;
+
+    @Override
+    public Integer call() {
+        Path repo = path == null ? Path.of("").toAbsolutePath() : path;
+        RepoRegistry registry = new RepoRegistry(state.paths(), Clock.systemUTC());
+        String registered = registry.allow(repo, alias);
+        System.out.println("Registered '" + registered + "' -> " + registry.resolve(registered).path());
+        return 0;
+    }
+}

@@ -1,0 +1,377 @@
+package dev.microvm.orchestrator.task;
+
+import dev.microvm.orchestrator.events.EventTypes;
+import dev.microvm.orchestrator.node.Addresses;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
+import java.time.Clock;
+import java.time.Instant;
+import java.util.function.Function;
+
+/**
+ * One deployed per task: owns the task's state machine (see {@link TaskState}) and its record.
+ * All blocking work is asked of the worker pool over the event bus; every transition is persisted
+ * by the worker before its event is published. Undeploys itself once the task is terminal and its
+ * slot is released.
+ */
+public final class TaskVerticle extends VerticleBase {
+
+    private static final long AWAIT_SLICE_MS = 1000;
+    private static final DeliveryOptions LONG = new DeliveryOptions().setSendTimeout(30 * 60_000L);
+
+    private final Clock clock;
+    private final TaskPolicy policy;
+    private final boolean recovering;
+    private TaskRecord record;
+    private MessageConsumer<JsonObject> control;
+    private boolean cancelRequested;
+    private long logOffset;
+    private Instant runningSince;
+    private boolean finishing;
+
+    /** Policy values the node decides (timeouts, defaults). */
+    public record TaskPolicy(int timeoutSeconds, int stopGraceSeconds, String defaultMergeStrategy) {}
+
+    public TaskVerticle(TaskRecord record, boolean recovering, TaskPolicy policy, Clock clock) {
+        this.record = record;
+        this.recovering = recovering;
+        this.policy = policy;
+        this.clock = clock;
+    }
+
+    @Override
+    public Future<?> start() {
+        control = vertx.eventBus().localConsumer(Addresses.TASK_CONTROL_PREFIX + record.id(), this::onControl);
+        return control.completion().onSuccess(v -> context.runOnContext(x -> begin()));
+    }
+
+    private void begin() {
+        cancelRequested = record.cancelRequested();
+        if (!recovering) {
+            acquireSlot();
+            return;
+        }
+        switch (record.state()) {
+            case QUEUED -> acquireSlot();
+            case STARTING, RUNNING, MERGING -> reclaimSlot().onComplete(ar -> {
+                if (ar.failed()) {
+                    fail("slot_unavailable", "could not re-take slot " + record.slot() + ": " + ar.cause().getMessage());
+                } else if (record.state() == TaskState.MERGING) {
+                    collectAndMerge();
+                } else {
+                    recoverVm();
+                }
+            });
+            default -> finish();
+        }
+    }
+
+    // ---------------------------------------------------------------- control
+
+    private void onControl(Message<JsonObject> msg) {
+        String op = msg.body().getString("op", "");
+        if (!"cancel".equals(op)) {
+            msg.fail(400, "unknown task control op '" + op + "'");
+            return;
+        }
+        if (record.state().isTerminal()) {
+            msg.reply(record.toJson());
+            return;
+        }
+        cancelRequested = true;
+        if (record.state() == TaskState.QUEUED) {
+            vertx.eventBus().request(Addresses.SLOT_DEQUEUE, new JsonObject().put("task_id", record.id()))
+                    .onComplete(ar -> transition(TaskState.CANCELLED, r -> r.withCancelRequested().withFailure("cancelled", "cancelled before it started"), null)
+                            .onComplete(x -> { msg.reply(record.toJson()); finish(); }));
+            return;
+        }
+        persist(record.withCancelRequested(), null).onComplete(ar -> msg.reply(record.toJson()));
+        if (record.state() == TaskState.RUNNING) stopVm();
+        // STARTING: noticed when the VM is up; MERGING: finishes as cancelled.
+    }
+
+    // ---------------------------------------------------------------- steps
+
+    private void acquireSlot() {
+        vertx.eventBus().<JsonObject>request(Addresses.SLOT_ACQUIRE,
+                new JsonObject().put("task_id", record.id()).put("repo_key", record.repoPath()), new DeliveryOptions().setSendTimeout(Long.MAX_VALUE / 4))
+                .onComplete(ar -> {
+                    if (ar.failed()) {
+                        if (!record.state().isTerminal()) fail("slot_unavailable", ar.cause().getMessage());
+                        return;
+                    }
+                    int slot = ar.result().body().getInteger("slot");
+                    if (record.state().isTerminal()) { // cancelled while the reply was in flight
+                        releaseSlot(slot);
+                        return;
+                    }
+                    transition(TaskState.STARTING, r -> r.withSlot(slot), new JsonObject().put("slot", slot))
+                            .compose(v -> ask(Addresses.WORKER_PREPARE))
+                            .compose(prep -> persist(record.withPrepared(prep.getJsonObject("prepared")), null))
+                            .compose(v -> ask(Addresses.WORKER_VM_START))
+                            .onComplete(started -> {
+                                if (started.failed()) {
+                                    failFrom(started.cause(), "start_failed");
+                                    return;
+                                }
+                                Long pid = started.result().getLong("pid");
+                                transition(TaskState.RUNNING, r -> r.withPid(pid), new JsonObject().put("pid", pid))
+                                        .onSuccess(v -> {
+                                            runningSince = clock.instant();
+                                            if (cancelRequested) stopVm();
+                                            awaitVm();
+                                        });
+                            });
+                });
+    }
+
+    private Future<Void> reclaimSlot() {
+        if (record.slot() == null) return Future.failedFuture("the task record names no slot");
+        return vertx.eventBus().<JsonObject>request(Addresses.SLOT_ACQUIRE, new JsonObject().put("task_id", record.id())
+                        .put("repo_key", record.repoPath()).put("slot", record.slot()), new DeliveryOptions().setSendTimeout(60_000))
+                .mapEmpty();
+    }
+
+    private void recoverVm() {
+        ask(Addresses.WORKER_VM_RECOVER).onComplete(ar -> {
+            if (ar.failed()) {
+                failFrom(ar.cause(), "recover_failed");
+                return;
+            }
+            String status = ar.result().getString("status");
+            switch (status) {
+                case "running" -> {
+                    Future<Void> ready = record.state() == TaskState.STARTING
+                            ? transition(TaskState.RUNNING, r -> r, new JsonObject().put("recovered", true))
+                            : Future.succeededFuture();
+                    ready.onSuccess(v -> {
+                        runningSince = parseOr(record.startedAt());
+                        if (cancelRequested) stopVm();
+                        awaitVm();
+                    });
+                }
+                case "stopped" -> {
+                    Future<Void> ready = record.state() == TaskState.STARTING
+                            ? transition(TaskState.RUNNING, r -> r, new JsonObject().put("recovered", true))
+                            : Future.succeededFuture();
+                    ready.onSuccess(v -> collectAndMerge());
+                }
+                default -> fail("vm_lost", "the VM of this task could not be found after an orchestrator restart: "
+                        + ar.result().getString("detail", status));
+            }
+        });
+    }
+
+    private void awaitVm() {
+        if (finishing) return;
+        JsonObject req = base().put("millis", AWAIT_SLICE_MS).put("log_offset", logOffset);
+        vertx.eventBus().<JsonObject>request(Addresses.WORKER_VM_AWAIT, req, LONG).onComplete(ar -> {
+            if (ar.failed()) {
+                failFrom(ar.cause(), "vm_failed");
+                return;
+            }
+            JsonObject r = ar.result().body();
+            publishLog(r);
+            if (!r.getBoolean("running", false)) {
+                collectAndMerge();
+                return;
+            }
+            if (r.getBoolean("cancel_requested", false) && !cancelRequested) {
+                cancelRequested = true;
+                persist(record.withCancelRequested(), null);
+                stopVm();
+            }
+            if (timedOut()) {
+                timeoutVm();
+                return;
+            }
+            awaitVm();
+        });
+    }
+
+    private void publishLog(JsonObject r) {
+        logOffset = r.getLong("log_offset", logOffset);
+        JsonArray lines = r.getJsonArray("log_lines");
+        if (lines != null && !lines.isEmpty()) {
+            vertx.eventBus().request(Addresses.WORKER_PERSIST, new JsonObject().put("event", new JsonObject()
+                    .put("type", EventTypes.TASK_LOG).put("task_id", record.id())
+                    .put("data", new JsonObject().put("stream", "console").put("lines", lines))));
+        }
+        JsonObject progress = r.getJsonObject("progress");
+        if (progress != null) {
+            vertx.eventBus().request(Addresses.WORKER_PERSIST, new JsonObject().put("event", new JsonObject()
+                    .put("type", EventTypes.TASK_PROGRESS).put("task_id", record.id()).put("data", progress)));
+        }
+    }
+
+    private boolean timedOut() {
+        int limit = record.options().timeoutSeconds() != null ? record.options().timeoutSeconds() : policy.timeoutSeconds();
+        return runningSince != null && clock.instant().isAfter(runningSince.plusSeconds(limit));
+    }
+
+    private void timeoutVm() {
+        finishing = true;
+        ask(Addresses.WORKER_VM_STOP, base().put("grace_seconds", policy.stopGraceSeconds()))
+                .onComplete(ar -> collect().onComplete(c -> {
+                    JsonObject res = c.succeeded() ? c.result() : new JsonObject();
+                    int limit = record.options().timeoutSeconds() != null ? record.options().timeoutSeconds() : policy.timeoutSeconds();
+                    fail("timeout", "the agent ran longer than " + limit + " s and its VM was stopped"
+                            + (res.getInteger("commits", 0) > 0 ? "; its commits are saved on refs/tasks/" + record.id() : ""));
+                }));
+    }
+
+    private void stopVm() {
+        ask(Addresses.WORKER_VM_STOP, base().put("grace_seconds", policy.stopGraceSeconds()));
+        // the await loop notices the stop and collects
+    }
+
+    private Future<JsonObject> collect() {
+        return ask(Addresses.WORKER_COLLECT).compose(res -> {
+            TaskRecord next = record.withExitCode(res.getInteger("exit_code")).withResult(res.getJsonObject("result"));
+            return persist(next, null).map(res);
+        });
+    }
+
+    private void collectAndMerge() {
+        if (record.state().isTerminal()) return;
+        finishing = true;
+        Future<Void> toMerging = record.state() == TaskState.MERGING ? Future.succeededFuture()
+                : transition(TaskState.MERGING, r -> r, null);
+        toMerging.compose(v -> collect()).onComplete(ar -> {
+            if (ar.failed()) {
+                failFrom(ar.cause(), "collect_failed");
+                return;
+            }
+            JsonObject res = ar.result();
+            if (cancelRequested) {
+                int commits = res.getInteger("commits", 0);
+                transition(TaskState.CANCELLED, r -> r.withFailure("cancelled", commits > 0
+                        ? "cancelled; the agent's commits are kept on refs/tasks/" + r.id() : "cancelled"), null)
+                        .onComplete(x -> finish());
+                return;
+            }
+            if (res.getString("reason") != null) {
+                fail(res.getString("reason"), res.getString("error"));
+                return;
+            }
+            String strategy = record.options().mergeStrategy() != null ? record.options().mergeStrategy() : policy.defaultMergeStrategy();
+            ask(Addresses.WORKER_MERGE, base().put("strategy", strategy)).onComplete(m -> {
+                if (m.failed()) {
+                    failFrom(m.cause(), "merge_failed");
+                    return;
+                }
+                JsonObject merge = m.result();
+                Integer exit = record.exitCode();
+                boolean agentOk = exit == null || exit == 0;
+                boolean mergeOk = merge.getBoolean("merged", false) || !"auto".equals(strategy) || merge.getInteger("commits", 0) == 0;
+                if (agentOk && mergeOk) {
+                    transition(TaskState.COMPLETED, r -> r.withMergeResult(merge), new JsonObject().put("merge_result", merge))
+                            .onComplete(x -> finish());
+                } else {
+                    String reason = !agentOk ? "agent_failed" : merge.getString("reason", "merge_failed");
+                    String error = !agentOk ? "the agent exited with code " + exit
+                            : "merge did not complete (" + reason + "); commits are kept on refs/tasks/" + record.id();
+                    transition(TaskState.FAILED, r -> r.withMergeResult(merge).withFailure(reason, error),
+                            new JsonObject().put("merge_result", merge)).onComplete(x -> finish());
+                }
+            });
+        });
+    }
+
+    // ---------------------------------------------------------------- plumbing
+
+    private void failFrom(Throwable cause, String defaultReason) {
+        String reason = defaultReason;
+        String message = cause.getMessage() == null ? cause.toString() : cause.getMessage();
+        if (message.startsWith("[")) {
+            int end = message.indexOf(']');
+            if (end > 1) {
+                reason = message.substring(1, end);
+                message = message.substring(end + 1).trim();
+            }
+        }
+        fail(reason, message);
+    }
+
+    private void fail(String reason, String error) {
+        if (record.state().isTerminal()) return;
+        finishing = true;
+        Future<Void> stop = record.state() == TaskState.RUNNING || record.state() == TaskState.STARTING
+                ? ask(Addresses.WORKER_VM_STOP, base().put("grace_seconds", 0)).<Void>mapEmpty().recover(e -> Future.succeededFuture())
+                : Future.succeededFuture();
+        stop.compose(v -> transition(record.cancelRequested() && !"timeout".equals(reason) ? TaskState.CANCELLED : TaskState.FAILED,
+                        r -> r.withFailure(reason, error), null))
+                .onComplete(x -> finish());
+    }
+
+    private Future<Void> transition(TaskState next, Function<TaskRecord, TaskRecord> change, JsonObject extra) {
+        TaskState previous = record.state();
+        TaskRecord updated = change.apply(record.moveTo(next, clock.instant().toString()));
+        JsonObject data = new JsonObject().put("state", next.wireName()).put("previous", previous.wireName())
+                .put("repo", updated.repo()).put("caller", updated.caller());
+        if (updated.reason() != null && next.isTerminal()) data.put("reason", updated.reason()).put("error", updated.error());
+        if (next.isTerminal()) {
+            data.put("exit_code", updated.exitCode());
+            if (updated.result() != null) data.put("result", updated.result());
+            if (updated.mergeResult() != null) data.put("merge_result", updated.mergeResult());
+        }
+        if (extra != null) data.mergeIn(extra);
+        return persist(updated, new JsonObject().put("type", EventTypes.TASK_STATE).put("task_id", updated.id()).put("data", data));
+    }
+
+    private Future<Void> persist(TaskRecord next, JsonObject event) {
+        record = next;
+        JsonObject req = new JsonObject().put("record", next.toJson());
+        if (event != null) req.put("event", event);
+        return vertx.eventBus().<JsonObject>request(Addresses.WORKER_PERSIST, req).mapEmpty();
+    }
+
+    private void finish() {
+        Future<Void> release = record.slot() != null ? releaseSlot(record.slot()) : Future.succeededFuture();
+        release.onComplete(v -> ask(Addresses.WORKER_DISOWN).onComplete(x -> {
+            vertx.eventBus().publish(Addresses.TASK_FINISHED_LOCAL, base());
+            vertx.undeploy(deploymentID());
+        }));
+    }
+
+    private Future<Void> releaseSlot(int slot) {
+        return vertx.eventBus().request(Addresses.SLOT_RELEASE, new JsonObject().put("task_id", record.id()).put("slot", slot)).mapEmpty();
+    }
+
+    private Future<JsonObject> ask(String address) {
+        return ask(address, base());
+    }
+
+    private Future<JsonObject> ask(String address, JsonObject body) {
+        return vertx.eventBus().<JsonObject>request(address, body, LONG).map(Message::body);
+    }
+
+    private JsonObject base() {
+        return new JsonObject().put("task_id", record.id());
+    }
+
+    private Instant parseOr(String ts) {
+        try {
+            return ts == null ? clock.instant() : Instant.parse(ts);
+        } catch (RuntimeException e) {
+            return clock.instant();
+        }
+    }
+
+    @Override
+    public Future<?> stop() {
+        return control == null ? Future.succeededFuture() : control.unregister();
+    }
+
+    /** For tests and the manager: the record as this verticle last persisted it. */
+    public TaskRecord record() {
+        return record;
+    }
+}

@@ -1,0 +1,443 @@
+package dev.microvm.orchestrator.worker;
+
+import dev.microvm.orchestrator.config.OrchestratorConfig;
+import dev.microvm.orchestrator.config.StatePaths;
+import dev.microvm.orchestrator.git.BundleImporter;
+import dev.microvm.orchestrator.git.GitTaskException;
+import dev.microvm.orchestrator.git.ImportResult;
+import dev.microvm.orchestrator.git.MergeBack;
+import dev.microvm.orchestrator.git.MergeRequest;
+import dev.microvm.orchestrator.git.MergeStrategy;
+import dev.microvm.orchestrator.git.PrepareRequest;
+import dev.microvm.orchestrator.git.PreparedWorkspace;
+import dev.microvm.orchestrator.git.TaskDiff;
+import dev.microvm.orchestrator.git.TaskRefs;
+import dev.microvm.orchestrator.git.WorkspacePreparer;
+import dev.microvm.orchestrator.node.Addresses;
+import dev.microvm.orchestrator.node.EventSink;
+import dev.microvm.orchestrator.task.TaskRecord;
+import dev.microvm.orchestrator.task.TaskStore;
+import dev.microvm.orchestrator.util.AtomicFiles;
+import dev.microvm.orchestrator.vm.Drivers;
+import dev.microvm.orchestrator.vm.GuestContract;
+import dev.microvm.orchestrator.vm.HypervisorDriver;
+import dev.microvm.orchestrator.vm.SlotDisk;
+import dev.microvm.orchestrator.vm.TaskIo;
+import dev.microvm.orchestrator.vm.VmException;
+import dev.microvm.orchestrator.vm.VmHandle;
+import dev.microvm.orchestrator.vm.VmSpec;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
+import java.util.function.UnaryOperator;
+
+/**
+ * The blocking operations behind the worker pool's addresses: task records and events, workspace
+ * preparation, the VM's lifecycle, collecting the guest's results and merging them back.
+ */
+public final class TaskOperations {
+
+    private static final int MAX_LOG_SLICE = 64 * 1024;
+    private static final int MAX_LOG_LINES = 200;
+
+    private final StatePaths paths;
+    private final OrchestratorConfig config;
+    private final TaskStore store;
+    private final EventSink events;
+    private final HypervisorDriver driver;
+    private final TaskOwnership ownership;
+    private final AgentEnvironment agentEnv;
+    private final UnaryOperator<String> redactor;
+    private final Map<String, VmHandle> handles = new ConcurrentHashMap<>();
+
+    /** Supplies the environment the agent gets in its VM (API endpoint, placeholder token). */
+    public interface AgentEnvironment {
+        Map<String, String> forTask(TaskRecord record, HypervisorDriver driver, VmSpec.Network network);
+    }
+
+    public TaskOperations(StatePaths paths, OrchestratorConfig config, TaskStore store, EventSink events,
+                          HypervisorDriver driver, TaskOwnership ownership, AgentEnvironment agentEnv,
+                          UnaryOperator<String> redactor) {
+        this.paths = paths;
+        this.config = config;
+        this.store = store;
+        this.events = events;
+        this.driver = driver;
+        this.ownership = ownership;
+        this.agentEnv = agentEnv;
+        this.redactor = redactor;
+    }
+
+    public Map<String, Function<JsonObject, JsonObject>> operations() {
+        Map<String, Function<JsonObject, JsonObject>> ops = new HashMap<>();
+        ops.put(Addresses.WORKER_OWN, b -> new JsonObject().put("owned", ownership.own(id(b))));
+        ops.put(Addresses.WORKER_DISOWN, b -> {
+            ownership.disown(id(b));
+            handles.remove(id(b));
+            return new JsonObject();
+        });
+        ops.put(Addresses.WORKER_PERSIST, this::persist);
+        ops.put(Addresses.WORKER_PREPARE, this::prepare);
+        ops.put(Addresses.WORKER_VM_START, this::vmStart);
+        ops.put(Addresses.WORKER_VM_AWAIT, this::vmAwait);
+        ops.put(Addresses.WORKER_VM_STOP, this::vmStop);
+        ops.put(Addresses.WORKER_VM_RECOVER, this::vmRecover);
+        ops.put(Addresses.WORKER_COLLECT, this::collect);
+        ops.put(Addresses.WORKER_MERGE, this::merge);
+        ops.put(Addresses.WORKER_DIFF, this::diff);
+        ops.put(Addresses.WORKER_CLEANUP, this::cleanup);
+        return ops;
+    }
+
+    // ---------------------------------------------------------------- records and events
+
+    private JsonObject persist(JsonObject b) {
+        JsonObject rec = b.getJsonObject("record");
+        if (rec != null) store.save(TaskRecord.fromJson(rec));
+        JsonObject ev = b.getJsonObject("event");
+        if (ev == null) return new JsonObject();
+        JsonObject data = ev.getJsonObject("data", new JsonObject());
+        if (data.containsKey("lines")) {
+            JsonArray scrubbed = new JsonArray();
+            data.getJsonArray("lines").forEach(l -> scrubbed.add(redactor.apply(String.valueOf(l))));
+            data = data.copy().put("lines", scrubbed);
+        }
+        long seq = events.appendAndPublish(ev.getString("type"), ev.getString("task_id"), data).seq();
+        return new JsonObject().put("seq", seq);
+    }
+
+    // ---------------------------------------------------------------- prepare and boot
+
+    private JsonObject prepare(JsonObject b) {
+        TaskRecord r = load(b);
+        Path userRepo = Path.of(r.repoPath());
+        Path workspace = paths.taskWorkspace(r.id());
+        try {
+            deleteTree(workspace);
+            Path objects = UserObjects.directory(userRepo);
+            String seenByAgent = driver.guestPath(new VmSpec.Share(objects, GuestContract.TAG_OBJECTS, true));
+            PreparedWorkspace prepared = new WorkspacePreparer().prepare(new PrepareRequest(userRepo, workspace,
+                    r.options().baseRef(), r.options().includeUncommitted(), r.options().untrackedPatterns(), seenByAgent, r.id()));
+            int timeout = r.options().timeoutSeconds() != null ? r.options().timeoutSeconds() : config.taskTimeoutSeconds();
+            Map<String, String> env = new java.util.TreeMap<>(agentEnv.forTask(r, driver, network(r)));
+            env.put(GuestContract.ENV_TASK_ID, r.id());
+            env.put(GuestContract.ENV_BASE_COMMIT, prepared.agentBaseCommit());
+            env.put(GuestContract.ENV_AGENT_CMD, r.options().agentCommand() == null ? "" : r.options().agentCommand());
+            env.put(GuestContract.ENV_TIMEOUT_SECS, Integer.toString(timeout));
+            deleteTree(paths.taskIo(r.id()));
+            TaskIo.write(paths.taskIo(r.id()), env, r.description());
+            JsonObject out = new JsonObject().put("base_commit", prepared.baseCommit()).put("base_branch", prepared.baseBranch())
+                    .put("agent_base_commit", prepared.agentBaseCommit()).put("method", prepared.method())
+                    .put("shared_objects_dir", prepared.sharedObjectsDir() == null ? null : prepared.sharedObjectsDir().toString())
+                    .put("copied_untracked", new JsonArray(prepared.copiedUntracked()));
+            return new JsonObject().put("prepared", out);
+        } catch (GitTaskException e) {
+            throw new WorkerFailure(e.reason(), e.getMessage(), e);
+        } catch (IOException e) {
+            throw new WorkerFailure("prepare_failed", "cannot prepare the workspace: " + e.getMessage(), e);
+        }
+    }
+
+    private JsonObject vmStart(JsonObject b) {
+        TaskRecord r = load(b);
+        try {
+            VmSpec spec = specFor(r);
+            VmHandle handle = driver.start(spec);
+            AtomicFiles.write(paths.taskHandle(r.id()), handle.toJson().encodePrettily());
+            handles.put(r.id(), handle);
+            driver.awaitReady(handle, Duration.ofSeconds(config.bootTimeoutSeconds()));
+            return new JsonObject().put("pid", handle.pid());
+        } catch (VmException e) {
+            throw new WorkerFailure(e.reason(), e.getMessage(), e);
+        } catch (IOException e) {
+            throw new WorkerFailure("start_failed", "cannot record the VM handle: " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new WorkerFailure("interrupted", "interrupted while the VM booted");
+        } catch (IllegalArgumentException e) {
+            throw new WorkerFailure("boot_failed", e.getMessage(), e);
+        }
+    }
+
+    VmSpec specFor(TaskRecord r) throws IOException {
+        JsonObject prepared = r.prepared() == null ? new JsonObject() : r.prepared();
+        int cpus = r.options().cpus() != null ? r.options().cpus() : config.vmCpus();
+        int mem = r.options().memoryMiB() != null ? r.options().memoryMiB() : config.vmMemoryMiB();
+        VmSpec.Boot boot = Drivers.boot(config, driver);
+        List<VmSpec.Share> shares = new ArrayList<>();
+        shares.add(new VmSpec.Share(paths.taskWorkspace(r.id()), GuestContract.TAG_WORKSPACE, false));
+        shares.add(new VmSpec.Share(paths.taskIo(r.id()), GuestContract.TAG_IO, false));
+        String objects = prepared.getString("shared_objects_dir");
+        if (objects != null) shares.add(new VmSpec.Share(Path.of(objects), GuestContract.TAG_OBJECTS, true));
+        List<VmSpec.Disk> disks = List.of(new VmSpec.Disk(slotDisk(r.slot()), false, GuestContract.DISK_SLOT));
+        Path control = AtomicFiles.privateDirectory(paths.runDir().resolve(r.id()));
+        return new VmSpec("mvo-" + r.id(), cpus, mem, boot, disks, shares, network(r), paths.taskConsoleLog(r.id()),
+                control, Map.of("task_id", r.id(), "slot", String.valueOf(r.slot())));
+    }
+
+    private VmSpec.Network network(TaskRecord r) {
+        String policy = r.options().network() != null ? r.options().network() : config.defaultNetwork();
+        int port = agentEnv instanceof ProxyAware p ? p.proxyPort() : 0;
+        return switch (policy) {
+            case "none" -> VmSpec.Network.none();
+            case "api-only" -> port > 0 ? new VmSpec.Network(VmSpec.Network.Mode.API_ONLY, port) : VmSpec.Network.none();
+            default -> port > 0 ? new VmSpec.Network(VmSpec.Network.Mode.NAT, port) : VmSpec.Network.nat();
+        };
+    }
+
+    /** An agent environment backed by the credential proxy knows the proxy's port. */
+    public interface ProxyAware {
+        int proxyPort();
+    }
+
+    private Path slotDisk(Integer slot) throws IOException {
+        if (slot == null) throw new WorkerFailure("slot_unavailable", "the task has no slot");
+        Path disk = paths.slotDir(slot).resolve("disk.img");
+        SlotDisk.ensure(disk, (long) config.slotDiskGiB() << 30);
+        return disk;
+    }
+
+    // ---------------------------------------------------------------- run
+
+    private JsonObject vmAwait(JsonObject b) {
+        String id = id(b);
+        VmHandle handle = handle(id).orElseThrow(() -> new WorkerFailure("vm_lost", "no VM handle recorded for task " + id));
+        long millis = Math.max(1, Math.min(10_000, b.getLong("millis", 1000L)));
+        JsonObject out = new JsonObject();
+        try {
+            Optional<HypervisorDriver.VmExit> exit = driver.await(handle, Duration.ofMillis(millis));
+            out.put("running", exit.isEmpty());
+            exit.ifPresent(e -> out.put("exit", new JsonObject().put("code", e.exitCode()).put("forced", e.forced()).put("detail", e.detail())));
+        } catch (VmException e) {
+            throw new WorkerFailure(e.reason(), e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            out.put("running", true);
+        }
+        out.put("cancel_requested", Files.exists(paths.taskDir(id).resolve("cancel")));
+        tailConsole(id, b.getLong("log_offset", 0L), out);
+        return out;
+    }
+
+    private void tailConsole(String id, long offset, JsonObject out) {
+        Path log = paths.taskConsoleLog(id);
+        out.put("log_offset", offset);
+        if (!Files.isRegularFile(log, LinkOption.NOFOLLOW_LINKS)) return;
+        try (var ch = Files.newByteChannel(log)) {
+            long size = ch.size();
+            if (size <= offset) return;
+            ch.position(offset);
+            var buf = java.nio.ByteBuffer.allocate((int) Math.min(MAX_LOG_SLICE, size - offset));
+            while (buf.hasRemaining() && ch.read(buf) > 0) { }
+            byte[] bytes = java.util.Arrays.copyOf(buf.array(), buf.position());
+            int end = lastNewline(bytes);
+            if (end < 0) {
+                if (bytes.length < MAX_LOG_SLICE) return; // wait for the line to complete
+                end = bytes.length - 1;
+            }
+            String text = new String(bytes, 0, end + 1, java.nio.charset.StandardCharsets.UTF_8);
+            JsonArray lines = new JsonArray();
+            JsonObject progress = null;
+            for (String line : text.split("\r?\n")) {
+                String clean = ConsoleLines.clean(line);
+                if (clean.isEmpty()) continue;
+                if (lines.size() < MAX_LOG_LINES) lines.add(clean);
+                JsonObject p = ConsoleLines.progress(clean);
+                if (p != null) progress = p;
+            }
+            out.put("log_offset", offset + end + 1).put("log_lines", lines);
+            if (progress != null) out.put("progress", progress);
+        } catch (IOException e) {
+            // the console is informational; a read problem never fails the task
+        }
+    }
+
+    private static int lastNewline(byte[] b) {
+        for (int i = b.length - 1; i >= 0; i--) if (b[i] == '\n') return i;
+        return -1;
+    }
+
+    private JsonObject vmStop(JsonObject b) {
+        String id = id(b);
+        Optional<VmHandle> handle = handle(id);
+        if (handle.isEmpty()) {
+            driver.findOrphans("mvo-" + id).forEach(driver::destroy);
+            return new JsonObject().put("exit", new JsonObject().put("detail", "no VM was running"));
+        }
+        try {
+            HypervisorDriver.VmExit exit = driver.stop(handle.get(), Duration.ofSeconds(b.getInteger("grace_seconds", config.stopGraceSeconds())));
+            return new JsonObject().put("exit", new JsonObject().put("code", exit.exitCode()).put("forced", exit.forced()).put("detail", exit.detail()));
+        } catch (VmException e) {
+            throw new WorkerFailure(e.reason(), e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new WorkerFailure("interrupted", "interrupted while stopping the VM");
+        }
+    }
+
+    private JsonObject vmRecover(JsonObject b) {
+        String id = id(b);
+        Optional<VmHandle> handle = handle(id);
+        if (handle.isEmpty()) {
+            // crashed between spawning the hypervisor and recording its handle: never leave it running
+            List<VmHandle> orphans = driver.findOrphans("mvo-" + id);
+            orphans.forEach(driver::destroy);
+            return new JsonObject().put("status", "lost").put("detail", orphans.isEmpty()
+                    ? "the VM was never started" : "the VM started but its handle was never recorded; it was destroyed");
+        }
+        HypervisorDriver.RecoverResult rr = driver.recover(handle.get());
+        if (rr.handle() != null) handles.put(id, rr.handle());
+        String status = switch (rr.status()) {
+            case RUNNING -> "running";
+            case STOPPED -> "stopped";
+            case LOST -> "lost";
+        };
+        return new JsonObject().put("status", status).put("detail", rr.detail());
+    }
+
+    // ---------------------------------------------------------------- results
+
+    private JsonObject collect(JsonObject b) {
+        TaskRecord r = load(b);
+        Path io = paths.taskIo(r.id());
+        Path out = io.resolve(GuestContract.OUT_DIR);
+        JsonObject reply = new JsonObject();
+        try {
+            if (Files.isSymbolicLink(out)) throw new IOException("the guest replaced its output directory with a link");
+            Integer exitCode = GuestFiles.readString(io, GuestContract.OUT_EXIT_CODE, 64).map(String::trim)
+                    .filter(s -> s.matches("-?\\d{1,9}")).map(Integer::parseInt).orElse(null);
+            reply.put("exit_code", exitCode);
+            reply.put("result", AgentResult.parse(GuestFiles.readTail(io, GuestContract.OUT_AGENT_LOG, 256 * 1024).orElse(""), redactor));
+            boolean done = GuestFiles.exists(io, GuestContract.OUT_DONE);
+            reply.put("finished", done);
+            String agentBase = r.prepared() == null ? null : r.prepared().getString("agent_base_commit");
+            Path bundle = io.resolve(GuestContract.OUT_BUNDLE);
+            if (agentBase != null && Files.exists(bundle, LinkOption.NOFOLLOW_LINKS)) {
+                ImportResult imported = new BundleImporter().importBundle(Path.of(r.repoPath()), bundle, r.id(), agentBase, config.maxBundleBytes());
+                reply.put("commits", imported.commitCount()).put("task_tip", imported.tip()).put("task_ref", imported.taskRef());
+            } else {
+                reply.put("commits", 0);
+            }
+            if (!done) {
+                reply.put("reason", "guest_incomplete").put("error",
+                        "the VM stopped before the task runner finished; see get_task_logs (stream console)");
+            }
+        } catch (GitTaskException e) {
+            reply.put("reason", e.reason()).put("error", e.getMessage());
+        } catch (IOException e) {
+            reply.put("reason", "guest_output_invalid").put("error", e.getMessage());
+        }
+        return reply;
+    }
+
+    private JsonObject merge(JsonObject b) {
+        TaskRecord r = load(b);
+        JsonObject p = r.prepared();
+        if (p == null) throw new WorkerFailure("nothing_to_merge", "task " + r.id() + " never prepared a workspace; there is nothing to merge");
+        try {
+            return new MergeBack().merge(new MergeRequest(Path.of(r.repoPath()), r.id(), MergeStrategy.parse(b.getString("strategy", "auto")),
+                    p.getString("base_branch"), p.getString("base_commit"), p.getString("agent_base_commit"))).toJson();
+        } catch (GitTaskException e) {
+            throw new WorkerFailure(e.reason(), e.getMessage(), e);
+        }
+    }
+
+    private JsonObject diff(JsonObject b) {
+        TaskRecord r = load(b);
+        JsonObject p = r.prepared();
+        if (p == null) throw new WorkerFailure("nothing_to_diff", "task " + r.id() + " has no workspace base; nothing to diff");
+        try {
+            int limit = Math.max(1, Math.min(512 * 1024, b.getInteger("limit", 64 * 1024)));
+            return new TaskDiff().diff(Path.of(r.repoPath()), r.id(), p.getString("agent_base_commit"), b.getLong("offset", 0L), limit)
+                    .toJson().put("task_id", r.id());
+        } catch (GitTaskException e) {
+            throw new WorkerFailure(e.reason(), e.getMessage(), e);
+        }
+    }
+
+    private JsonObject cleanup(JsonObject b) {
+        TaskRecord r = load(b);
+        try {
+            List<String> removed = new ArrayList<>(TaskRefs.cleanup(Path.of(r.repoPath()), r.id(), b.getBoolean("delete_ref", false)));
+            for (Path dir : List.of(paths.taskWorkspace(r.id()), paths.taskIo(r.id()), paths.runDir().resolve(r.id()))) {
+                if (Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+                    deleteTree(dir);
+                    removed.add(paths.root().relativize(dir).toString());
+                }
+            }
+            return new JsonObject().put("success", true).put("task_id", r.id()).put("removed", new JsonArray(removed));
+        } catch (GitTaskException e) {
+            throw new WorkerFailure(e.reason(), e.getMessage(), e);
+        } catch (IOException e) {
+            throw new WorkerFailure("cleanup_failed", e.getMessage(), e);
+        }
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private Optional<VmHandle> handle(String id) {
+        VmHandle h = handles.get(id);
+        if (h != null) return Optional.of(h);
+        Path file = paths.taskHandle(id);
+        if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) return Optional.empty();
+        try {
+            h = VmHandle.fromJson(new JsonObject(Files.readString(file)));
+            handles.put(id, h);
+            return Optional.of(h);
+        } catch (IOException | RuntimeException e) {
+            throw new WorkerFailure("vm_lost", "the VM handle of task " + id + " is unreadable: " + e.getMessage());
+        }
+    }
+
+    private TaskRecord load(JsonObject b) {
+        String id = id(b);
+        return store.load(id).orElseThrow(() -> new IllegalArgumentException("unknown task '" + id + "'"));
+    }
+
+    private static String id(JsonObject b) {
+        return dev.microvm.orchestrator.task.TaskIds.require(b.getString("task_id"));
+    }
+
+    /** Deletes a directory tree without ever following a link out of it. */
+    static void deleteTree(Path root) throws IOException {
+        if (!Files.exists(root, LinkOption.NOFOLLOW_LINKS)) return;
+        if (!Files.isDirectory(root, LinkOption.NOFOLLOW_LINKS)) {
+            Files.delete(root);
+            return;
+        }
+        Files.walkFileTree(root, new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+                Files.delete(file);
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult postVisitDirectory(Path dir, IOException exc) throws IOException {
+                if (exc != null) throw exc;
+                Files.delete(dir);
+                return FileVisitResult.CONTINUE;
+            }
+        });
+    }
+
+    static UncheckedIOException unchecked(IOException e) {
+        return new UncheckedIOException(e);
+    }
+}

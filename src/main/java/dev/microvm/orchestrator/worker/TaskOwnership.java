@@ -1,0 +1,77 @@
+package dev.microvm.orchestrator.worker;
+
+import dev.microvm.orchestrator.config.StatePaths;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.Files;
+import java.nio.file.StandardOpenOption;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Exactly one process owns a task at a time: the one holding the OS lock on
+ * {@code tasks/<id>/owner.lock}. The lock dies with the process, which lets another process adopt
+ * the task after a crash.
+ */
+public final class TaskOwnership {
+
+    private final StatePaths paths;
+    private final Map<String, FileChannel> owned = new HashMap<>();
+
+    public TaskOwnership(StatePaths paths) {
+        this.paths = paths;
+    }
+
+    /** True when this process owns the task now (already or newly). */
+    public synchronized boolean own(String taskId) {
+        if (owned.containsKey(taskId)) return true;
+        FileChannel ch = null;
+        try {
+            Files.createDirectories(paths.taskDir(taskId));
+            ch = FileChannel.open(paths.taskOwnerLock(taskId), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            FileLock lock;
+            try {
+                lock = ch.tryLock();
+            } catch (OverlappingFileLockException e) {
+                lock = null;
+            }
+            if (lock == null) {
+                ch.close();
+                return false;
+            }
+            owned.put(taskId, ch);
+            return true;
+        } catch (IOException e) {
+            if (ch != null) {
+                try {
+                    ch.close();
+                } catch (IOException ignored) {
+                    // nothing more to release
+                }
+            }
+            throw new UncheckedIOException("cannot lock task " + taskId, e);
+        }
+    }
+
+    public synchronized void disown(String taskId) {
+        FileChannel ch = owned.remove(taskId);
+        if (ch == null) return;
+        try {
+            ch.close();
+        } catch (IOException ignored) {
+            // closing releases the lock; nothing else to do
+        }
+    }
+
+    public synchronized boolean owns(String taskId) {
+        return owned.containsKey(taskId);
+    }
+
+    public synchronized void releaseAll() {
+        for (String id : Map.copyOf(owned).keySet()) disown(id);
+    }
+}

@@ -1,0 +1,47 @@
+package dev.microvm.orchestrator.node;
+
+import dev.microvm.orchestrator.config.OrchestratorConfig;
+import dev.microvm.orchestrator.config.StatePaths;
+import dev.microvm.orchestrator.testing.GitRepos;
+import dev.microvm.orchestrator.testing.NodeFixture;
+import dev.microvm.orchestrator.vm.Drivers;
+import dev.microvm.orchestrator.vm.TestGuest;
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+@Tag("vm")
+class TaskInQemuVmTest {
+
+    @TempDir Path tmp;
+
+    @Test
+    void aScriptedAgentCommitsInARealMicroVmAndTheCommitIsMergedIntoTheUsersBranch() throws Exception {
+        Path repo = GitRepos.create(tmp.resolve("project"));
+        Path state = tmp.resolve("state");
+        OrchestratorConfig config = NodeFixture.config(state, "qemu", TestGuest.get().kernel.getParent(), 1);
+        try (NodeFixture f = NodeFixture.start(state, config, Drivers.create(config, new StatePaths(state)))) {
+            f.node.repos().allow(repo, "project");
+            JsonObject task = f.submit("project", "write a greeting", new JsonObject().put("agent_command",
+                    "echo 'hello from the VM' > greeting.txt && git add greeting.txt && git commit -q -m 'Add greeting'"));
+            JsonObject done = f.awaitTerminal(task.getString("task_id"), Duration.ofMinutes(4));
+            assertThat(done.getString("status")).as(done.encodePrettily()).isEqualTo("completed");
+            assertThat(done.getJsonObject("merge_result").getBoolean("merged")).isTrue();
+            assertThat(done.getInteger("exit_code")).isZero();
+            assertThat(Files.readString(repo.resolve("greeting.txt"))).isEqualTo("hello from the VM\n");
+            assertThat(GitRepos.git(repo, "log", "-1", "--format=%s", "main")).isEqualTo("Add greeting");
+            assertThat(GitRepos.git(repo, "rev-parse", "refs/tasks/" + task.getString("task_id")))
+                    .isEqualTo(GitRepos.git(repo, "rev-parse", "main"));
+            assertThat(GitRepos.git(repo, "status", "--porcelain")).isEmpty();
+            JsonObject slots = f.request(Addresses.SLOT_LIST, new JsonObject());
+            assertThat(slots.getJsonArray("active")).isEmpty();
+        }
+    }
+}
