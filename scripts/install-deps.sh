@@ -1,0 +1,23 @@
+#!/bin/sh
+# Installs what building, testing and running on a Debian host needs, then builds the test guest.
+# Idempotent. Run as root (or with sudo) on a fresh machine.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+pkgs="qemu-system-x86 busybox-static cpio xz-utils git nix-bin maven chromium chromium-driver nodejs npm"
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+"$here/find-java.sh" >/dev/null || {
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends openjdk-17-jdk-headless >/dev/null
+    echo "install-deps: Debian 12 ships Java 17; install Temurin 21+ (adoptium) and set JAVA_HOME" >&2
+    exit 1
+}
+"$here/build-test-guest.sh"
