@@ -49,6 +49,17 @@ public final class Addresses {
     /** Request {} → reply {repos:[{alias, path, added}]}. */
     public static final String REPO_LIST = P + "repo.list";
 
+    // ---- credential proxy (local to the host that runs the task's VM) ----
+    /**
+     * Request {task_id, token?} → reply {token, port}: the placeholder the guest presents as its API
+     * key and the proxy's port. Passing a previously issued token re-registers it (recovery).
+     */
+    public static final String PROXY_REGISTER = P + "proxy.register";
+    /** Request {task_id} → reply {removed: bool, usage: totals}: the placeholder stops working. */
+    public static final String PROXY_UNREGISTER = P + "proxy.unregister";
+    /** Request {task_id} → reply totals {task_id, requests, input_tokens, output_tokens, cache_*, cost_usd}. */
+    public static final String PROXY_USAGE = P + "proxy.usage";
+
     // ---- nodes ----
     /** Request {} → reply {nodes:[{node_id, host, slots, running, ...}]}. */
     public static final String NODE_LIST = P + "node.list";

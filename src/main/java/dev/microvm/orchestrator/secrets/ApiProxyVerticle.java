@@ -1,0 +1,325 @@
+package dev.microvm.orchestrator.secrets;
+
+import dev.microvm.orchestrator.config.StatePaths;
+import dev.microvm.orchestrator.events.EventLog;
+import dev.microvm.orchestrator.events.EventTypes;
+import dev.microvm.orchestrator.events.TaskEvent;
+import dev.microvm.orchestrator.node.Addresses;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.http.HttpClient;
+import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpClientRequest;
+import io.vertx.core.http.HttpClientResponse;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.http.RequestOptions;
+import io.vertx.core.json.JsonObject;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/**
+ * Holds the real Anthropic credential on the host so it never enters a VM. A guest gets
+ * {@code ANTHROPIC_BASE_URL} pointing here and a per-task placeholder as its API key; the proxy
+ * accepts only that placeholder and only the Messages API paths Claude Code uses
+ * ({@link ProxyRoutes}), swaps the placeholder for the real credential, streams the response back
+ * as it arrives and meters the tokens into a {@code task.usage} event.
+ *
+ * <pre>
+ * guest ──x-api-key: placeholder──► proxy ──x-api-key: real key / Authorization: Bearer token──► API
+ *       ◄───────────────── SSE, chunk by chunk (usage read on the way) ─────────────────────────┘
+ * </pre>
+ *
+ * Event-bus consumers are local: a task registers with the proxy of the host its VM runs on.
+ */
+public final class ApiProxyVerticle extends VerticleBase {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ApiProxyVerticle.class);
+
+    static final int MAX_REQUEST_BYTES = 40 * 1024 * 1024;
+    static final String OAUTH_BETA = "oauth-2025-04-20";
+
+    /** Never copied between the two connections: hop-by-hop, or set by the proxy itself. */
+    private static final Set<String> NOT_FORWARDED = Set.of("connection", "keep-alive", "proxy-connection",
+            "transfer-encoding", "te", "trailer", "upgrade", "proxy-authorization", "proxy-authenticate",
+            "host", "content-length", "accept-encoding", "x-api-key", "authorization", "cookie", "forwarded",
+            "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto");
+
+    private final ApiProxyConfig config;
+    private final Credential credential;
+    private final EventLog eventLog;
+    private final Redactor redactor;
+    private final PlaceholderTokens tokens = new PlaceholderTokens();
+    private final Map<String, UsageTotals> totals = new HashMap<>();
+    private HttpClient client;
+    private HttpServer server;
+
+    public ApiProxyVerticle(ApiProxyConfig config, Credential credential, EventLog eventLog, Redactor redactor) {
+        this.config = config;
+        this.credential = credential;
+        this.eventLog = eventLog;
+        this.redactor = redactor;
+    }
+
+    /** The port the proxy listens on (after start). */
+    public int port() {
+        return server == null ? -1 : server.actualPort();
+    }
+
+    @Override
+    public Future<?> start() {
+        redactor.register(credential.secret());
+        client = vertx.createHttpClient(new HttpClientOptions()
+                .setConnectTimeout(30_000)
+                .setIdleTimeout(600)
+                .setDecompressionSupported(false));
+        var bus = vertx.eventBus();
+        var consumers = Future.all(
+                bus.<JsonObject>localConsumer(Addresses.PROXY_REGISTER, this::onRegister).completion(),
+                bus.<JsonObject>localConsumer(Addresses.PROXY_UNREGISTER, this::onUnregister).completion(),
+                bus.<JsonObject>localConsumer(Addresses.PROXY_USAGE, this::onUsage).completion());
+        return consumers.compose(v -> vertx.createHttpServer(new HttpServerOptions()
+                        .setHost(config.bindHost())
+                        .setPort(config.port())
+                        .setMaxHeaderSize(64 * 1024))
+                .requestHandler(this::handle)
+                .listen())
+                .onSuccess(s -> {
+                    server = s;
+                    LOG.info("API proxy listening on {}:{}, forwarding to {} with the {} credential from {}",
+                            config.bindHost(), s.actualPort(), config.upstream(), credential.kind(), credential.source());
+                });
+    }
+
+    // ---- event bus ----
+
+    private void onRegister(Message<JsonObject> msg) {
+        String taskId = msg.body().getString("task_id");
+        try {
+            StatePaths.requireId(StatePaths.TASK_ID, taskId, "task id");
+            Secret token = tokens.register(taskId, msg.body().getString("token"));
+            redactor.register(token);
+            totals.putIfAbsent(taskId, new UsageTotals());
+            msg.reply(new JsonObject().put("token", token.reveal()).put("port", port()));
+        } catch (IllegalArgumentException e) {
+            msg.fail(400, e.getMessage());
+        }
+    }
+
+    private void onUnregister(Message<JsonObject> msg) {
+        String taskId = msg.body().getString("task_id");
+        Optional<Secret> removed = tokens.unregister(taskId == null ? "" : taskId);
+        removed.ifPresent(redactor::unregister);
+        UsageTotals t = totals.remove(taskId);
+        msg.reply(new JsonObject().put("removed", removed.isPresent())
+                .put("usage", (t == null ? new UsageTotals() : t).toJson(taskId)));
+    }
+
+    private void onUsage(Message<JsonObject> msg) {
+        String taskId = msg.body().getString("task_id");
+        UsageTotals t = totals.get(taskId);
+        if (t == null) {
+            msg.fail(404, "no task registered with the API proxy: " + taskId);
+        } else {
+            msg.reply(t.toJson(taskId));
+        }
+    }
+
+    // ---- HTTP ----
+
+    private void handle(HttpServerRequest req) {
+        String path = req.path();
+        if (req.headers().contains(HttpHeaders.ORIGIN)) {
+            // guests are not browsers; a browser page must not drive the proxy (DNS rebinding, CSRF)
+            reject(req, 403, "permission_error", "browser requests are not accepted");
+            return;
+        }
+        if (ProxyRoutes.isConnectivityCheck(req.method(), path)) {
+            req.response().setStatusCode(200).end();
+            return;
+        }
+        Optional<String> taskId = tokens.taskFor(presentedToken(req));
+        if (taskId.isEmpty()) {
+            reject(req, 401, "authentication_error", "invalid or missing proxy token");
+            return;
+        }
+        if (!ProxyRoutes.isForwarded(req.method(), path)) {
+            LOG.info("task {}: refused {} {}", taskId.get(), req.method(), printable(path));
+            reject(req, 403, "permission_error", "this API path is not available through the proxy");
+            return;
+        }
+        String declared = req.getHeader(HttpHeaders.CONTENT_LENGTH);
+        if (declared != null && parseLong(declared) > MAX_REQUEST_BYTES) {
+            reject(req, 413, "request_too_large", "request body too large");
+            return;
+        }
+        collectBody(req, taskId.get());
+    }
+
+    private void collectBody(HttpServerRequest req, String taskId) {
+        Buffer body = Buffer.buffer();
+        boolean[] tooLarge = {false};
+        req.handler(chunk -> {
+            if (tooLarge[0]) return;
+            if (body.length() + chunk.length() > MAX_REQUEST_BYTES) {
+                tooLarge[0] = true;
+            } else {
+                body.appendBuffer(chunk);
+            }
+        });
+        req.endHandler(v -> {
+            if (tooLarge[0]) {
+                reject(req, 413, "request_too_large", "request body too large");
+            } else {
+                forward(req, taskId, body);
+            }
+        });
+    }
+
+    private void forward(HttpServerRequest req, String taskId, Buffer body) {
+        RequestOptions options = new RequestOptions()
+                .setMethod(req.method())
+                .setHost(config.upstream().getHost())
+                .setPort(config.upstreamPort())
+                .setSsl(config.upstreamTls())
+                .setURI(config.upstreamBasePath() + req.uri());
+        req.headers().forEach((name, value) -> {
+            if (!NOT_FORWARDED.contains(name.toLowerCase(Locale.ROOT)) && !name.equalsIgnoreCase("anthropic-beta")) {
+                options.addHeader(name, value);
+            }
+        });
+        options.putHeader(HttpHeaders.ACCEPT_ENCODING, "identity"); // usage is read from the body on the way
+        injectCredential(options, req.getHeader("anthropic-beta"));
+
+        boolean metered = ProxyRoutes.isMetered(req.path());
+        HttpServerResponse out = req.response();
+        client.request(options)
+                .compose(upstreamReq -> {
+                    out.closeHandler(v -> {
+                        if (!out.ended()) upstreamReq.reset(); // the guest went away: stop paying for the answer
+                    });
+                    return upstreamReq.send(body);
+                })
+                .onSuccess(upstream -> relay(upstream, out, taskId, metered))
+                .onFailure(e -> {
+                    LOG.warn("task {}: upstream request failed: {}", taskId, redactor.redact(String.valueOf(e.getMessage())));
+                    if (!out.headWritten() && !out.closed()) {
+                        reject(req, 502, "api_error", "the API proxy could not reach the upstream API");
+                    } else if (!out.closed()) {
+                        out.reset();
+                    }
+                });
+    }
+
+    private void injectCredential(RequestOptions options, String betaHeader) {
+        Set<String> betas = betaHeader == null ? new java.util.LinkedHashSet<>()
+                : Arrays.stream(betaHeader.split(",")).map(String::strip).filter(s -> !s.isEmpty())
+                    .collect(Collectors.toCollection(java.util.LinkedHashSet::new));
+        switch (credential.kind()) {
+            case API_KEY -> {
+                options.putHeader("x-api-key", credential.secret().reveal());
+                betas.remove(OAUTH_BETA);
+            }
+            case OAUTH -> {
+                options.putHeader(HttpHeaders.AUTHORIZATION, "Bearer " + credential.secret().reveal());
+                betas.add(OAUTH_BETA); // the Messages API accepts OAuth tokens only with this beta
+            }
+        }
+        if (!betas.isEmpty()) options.putHeader("anthropic-beta", String.join(",", betas));
+    }
+
+    private void relay(HttpClientResponse upstream, HttpServerResponse out, String taskId, boolean metered) {
+        if (out.closed()) {
+            upstream.request().reset();
+            return;
+        }
+        out.setStatusCode(upstream.statusCode());
+        upstream.headers().forEach((name, value) -> {
+            if (!NOT_FORWARDED.contains(name.toLowerCase(Locale.ROOT)) && !name.equalsIgnoreCase("set-cookie")) {
+                out.headers().add(name, value);
+            }
+        });
+        out.setChunked(true);
+        UsageMeter meter = metered && upstream.statusCode() == 200
+                ? new UsageMeter(upstream.getHeader(HttpHeaders.CONTENT_TYPE)) : null;
+        upstream.handler(chunk -> {
+            if (meter != null) meter.accept(chunk);
+            out.write(chunk);
+            if (out.writeQueueFull()) {
+                upstream.pause();
+                out.drainHandler(v -> upstream.resume());
+            }
+        });
+        upstream.exceptionHandler(e -> {
+            LOG.warn("task {}: upstream response broke off: {}", taskId, redactor.redact(String.valueOf(e.getMessage())));
+            if (!out.closed()) out.reset();
+        });
+        upstream.endHandler(v -> {
+            if (!out.closed()) out.end();
+            if (meter != null) meter.finish().ifPresent(usage -> record(taskId, usage));
+        });
+        LOG.debug("task {}: {} {} -> {}", taskId, upstream.request().getMethod(), upstream.request().path(), upstream.statusCode());
+    }
+
+    private void record(String taskId, Usage usage) {
+        UsageTotals t = totals.get(taskId);
+        if (t != null) t.add(usage);
+        JsonObject data = usage.toJson().put("cost_is_estimate", true);
+        if (t != null) data.put("total", t.toJson(taskId));
+        vertx.executeBlocking(() -> eventLog.append(EventTypes.TASK_USAGE, taskId, data))
+                .onSuccess((TaskEvent event) -> vertx.eventBus().publish(Addresses.EVENTS, event.toJson()))
+                .onFailure(e -> LOG.warn("task {}: could not record API usage: {}", taskId, e.toString()));
+    }
+
+    // ---- helpers ----
+
+    /** The placeholder from {@code x-api-key} or {@code Authorization: Bearer}. */
+    private static String presentedToken(HttpServerRequest req) {
+        String apiKey = req.getHeader("x-api-key");
+        if (apiKey != null) return apiKey.strip();
+        String auth = req.getHeader(HttpHeaders.AUTHORIZATION);
+        if (auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7)) return auth.substring(7).strip();
+        return null;
+    }
+
+    /** An error in the API's own shape, so Claude Code reports it sensibly. */
+    private static void reject(HttpServerRequest req, int status, String type, String message) {
+        JsonObject body = new JsonObject().put("type", "error")
+                .put("error", new JsonObject().put("type", type).put("message", message));
+        HttpServerResponse out = req.response();
+        if (out.ended() || out.closed()) return;
+        out.setStatusCode(status).putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+                .putHeader(HttpHeaders.CONNECTION, "close").end(body.encode());
+    }
+
+    private static long parseLong(String s) {
+        try {
+            return Long.parseLong(s.strip());
+        } catch (NumberFormatException e) {
+            return Long.MAX_VALUE;
+        }
+    }
+
+    private static String printable(String s) {
+        String t = s.replaceAll("[^\\x20-\\x7e]", "?");
+        return t.length() > 100 ? t.substring(0, 100) + "..." : t;
+    }
+
+    @Override
+    public Future<?> stop() {
+        return client == null ? Future.succeededFuture() : client.close();
+    }
+}

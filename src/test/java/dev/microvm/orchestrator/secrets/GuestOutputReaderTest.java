@@ -1,0 +1,164 @@
+package dev.microvm.orchestrator.secrets;
+
+import dev.microvm.orchestrator.secrets.GuestOutputException.Reason;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** The guest directory is populated the way a hostile guest would leave it. */
+class GuestOutputReaderTest {
+
+    @TempDir Path tmp;
+    private Path guest;
+    private Path hostSecret;
+    private GuestOutputReader reader;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        guest = Files.createDirectory(tmp.resolve("io"));
+        Path home = Files.createDirectories(tmp.resolve("home/.ssh"));
+        hostSecret = Files.writeString(home.resolve("id_ed25519"), "-----BEGIN OPENSSH PRIVATE KEY----- host secret");
+        reader = new GuestOutputReader(guest, 1024);
+    }
+
+    private Reason reasonFor(String name) {
+        GuestOutputException e = org.assertj.core.api.Assertions.catchThrowableOfType(GuestOutputException.class, () -> reader.read(name));
+        assertThat(e).as("reading %s must be refused", name).isNotNull();
+        assertThat(e.getMessage()).doesNotContain("host secret");
+        return e.reason();
+    }
+
+    @Test
+    void anOrdinaryResultFileIsRead() throws Exception {
+        Files.createDirectories(guest.resolve("out"));
+        Files.writeString(guest.resolve("out/result.json"), "{\"ok\":true}");
+        GuestFile f = reader.read("out/result.json");
+        assertThat(f.text()).isEqualTo("{\"ok\":true}");
+        assertThat(f.truncated()).isFalse();
+        assertThat(f.size()).isEqualTo(11);
+    }
+
+    @Test
+    void aSymlinkToAHostSecretIsRefused() throws Exception {
+        Files.createSymbolicLink(guest.resolve("result.json"), hostSecret);
+        assertThat(reasonFor("result.json")).isEqualTo(Reason.SYMLINK);
+    }
+
+    @Test
+    void aSymlinkedDirectoryInsideTheGuestDirIsRefused() throws Exception {
+        Files.createSymbolicLink(guest.resolve("out"), hostSecret.getParent());
+        assertThat(reasonFor("out/id_ed25519")).isEqualTo(Reason.SYMLINK);
+    }
+
+    @Test
+    void aRelativeSymlinkEscapingUpwardsIsRefused() throws Exception {
+        Files.createSymbolicLink(guest.resolve("log.txt"), Path.of("../home/.ssh/id_ed25519"));
+        assertThat(reasonFor("log.txt")).isEqualTo(Reason.SYMLINK);
+    }
+
+    @Test
+    @Timeout(value = 5, unit = TimeUnit.SECONDS)
+    void aFifoIsRefusedWithoutBlocking() throws Exception {
+        Path fifo = guest.resolve("result.json");
+        Process p = new ProcessBuilder("mkfifo", fifo.toString()).inheritIO().start();
+        assertThat(p.waitFor()).isZero();
+        assertThat(reasonFor("result.json")).isEqualTo(Reason.NOT_REGULAR);
+        assertThat(reader.isReadable("result.json")).isFalse();
+    }
+
+    @Test
+    void aDirectoryWhereAFileIsExpectedIsRefused() throws Exception {
+        Files.createDirectory(guest.resolve("result.json"));
+        assertThat(reasonFor("result.json")).isEqualTo(Reason.NOT_REGULAR);
+    }
+
+    @Test
+    void aUnixSocketIsRefused() throws Exception {
+        Path socket = guest.resolve("result.json");
+        try (var server = java.nio.channels.ServerSocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
+            server.bind(java.net.UnixDomainSocketAddress.of(socket));
+            assertThat(reasonFor("result.json")).isEqualTo(Reason.NOT_REGULAR);
+        }
+    }
+
+    @Test
+    void copyToNeverReplacesAnExistingHostFile() throws Exception {
+        Files.writeString(guest.resolve("task.bundle"), "guest bytes");
+        Path target = Files.writeString(tmp.resolve("existing"), "user data");
+        assertThatThrownBy(() -> reader.copyTo("task.bundle", target)).isInstanceOf(java.nio.file.FileAlreadyExistsException.class);
+        assertThat(Files.readString(target)).isEqualTo("user data");
+    }
+
+    @Test
+    @Timeout(value = 5, unit = TimeUnit.SECONDS)
+    void aSparse100GigabyteFileIsReadOnlyUpToTheCap() throws Exception {
+        Path huge = guest.resolve("console.log");
+        try (RandomAccessFile raf = new RandomAccessFile(huge.toFile(), "rw")) {
+            raf.write("start of log\n".getBytes());
+            raf.setLength(100L * 1024 * 1024 * 1024);
+        }
+        GuestFile f = reader.read("console.log");
+        assertThat(f.content()).hasSize(1024);
+        assertThat(f.truncated()).isTrue();
+        assertThat(f.size()).isEqualTo(100L * 1024 * 1024 * 1024);
+        assertThat(f.text()).startsWith("start of log");
+        assertThatThrownBy(() -> reader.copyTo("console.log", tmp.resolve("copy")))
+                .hasMessageContaining("more than the limit");
+        assertThat(tmp.resolve("copy")).doesNotExist();
+    }
+
+    @Test
+    void aHardlinkToAHostFileIsRefused() throws Exception {
+        // Only possible when the host file lives on the same filesystem as the share; refusing any
+        // file with a second name costs nothing, since a guest never needs one for its output.
+        Files.createLink(guest.resolve("result.json"), hostSecret);
+        assertThat(reasonFor("result.json")).isEqualTo(Reason.HARDLINK);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"../home/.ssh/id_ed25519", "out/../../home/.ssh/id_ed25519", "/etc/passwd", "", ".", "a\0b"})
+    void namesThatLeaveTheDirectoryAreRefused(String name) throws Exception {
+        Files.createDirectories(guest.resolve("out"));
+        assertThat(reasonFor(name)).isEqualTo(Reason.BAD_NAME);
+    }
+
+    @Test
+    void aMissingFileIsReportedAsMissing() {
+        assertThat(reasonFor("result.json")).isEqualTo(Reason.MISSING);
+    }
+
+    @Test
+    void aFileUnderARegularFileNamedLikeADirectoryIsRefused() throws Exception {
+        Files.writeString(guest.resolve("out"), "x");
+        assertThat(reasonFor("out/result.json")).isIn(Reason.NOT_A_DIRECTORY, Reason.MISSING);
+    }
+
+    @Test
+    void copyToCopiesAFileWithinTheCapToAHostOwnedPlace() throws Exception {
+        byte[] bundle = new byte[1000];
+        new java.util.Random(1).nextBytes(bundle);
+        Files.write(guest.resolve("task.bundle"), bundle);
+        Path target = tmp.resolve("task.bundle");
+        assertThat(reader.copyTo("task.bundle", target)).isEqualTo(1000);
+        assertThat(Files.readAllBytes(target)).isEqualTo(bundle);
+    }
+
+    @Test
+    void copyToRefusesASymlinkAndCreatesNothing() throws Exception {
+        Files.createSymbolicLink(guest.resolve("task.bundle"), hostSecret);
+        Path target = tmp.resolve("copied.bundle");
+        assertThatThrownBy(() -> reader.copyTo("task.bundle", target)).isInstanceOf(GuestOutputException.class);
+        assertThat(target).doesNotExist();
+    }
+}
