@@ -14,6 +14,7 @@ import java.time.Clock;
 public final class ScriptedMcpServerMain {
 
     public static void main(String[] args) {
+        if (System.getenv("MCP_NO_PREWARM") == null) McpStdioLauncher.prewarm();
         StatePaths paths = new StatePaths(Path.of(args[0]));
         McpSettings settings = McpSettings.claimStdio(paths, System.getenv(), "test");
         Vertx vertx = Vertx.vertx();
