@@ -1,0 +1,78 @@
+package dev.microvm.orchestrator.mcp;
+
+import dev.microvm.orchestrator.config.StatePaths;
+import io.vertx.core.json.JsonObject;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.time.Clock;
+
+/**
+ * Durable delivery cursors for wait_next_event, one small file per caller under
+ * {@code mcp/cursors/}: the sequence number of the last event handed to that caller. Written
+ * atomically (temp file, fsync, rename) so a crash leaves either the old or the new cursor.
+ *
+ * <p>Blocking: worker threads only.
+ */
+final class CursorStore {
+
+    private final StatePaths paths;
+    private final Clock clock;
+
+    CursorStore(StatePaths paths, Clock clock) {
+        this.paths = paths;
+        this.clock = clock;
+    }
+
+    /** The caller's cursor, or -1 when it has none yet. */
+    long read(String caller) {
+        Path file = paths.cursorFile(caller);
+        if (!Files.exists(file)) return -1;
+        try {
+            return new JsonObject(Files.readString(file)).getLong("seq", 0L);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read delivery cursor " + file, e);
+        } catch (RuntimeException e) {
+            return -1; // unreadable: treated as missing, the caller re-initialises it
+        }
+    }
+
+    /** Existing cursor, or a new one at {@code startSeq} when the caller is new. */
+    long readOrCreate(String caller, long startSeq) {
+        long seq = read(caller);
+        if (seq >= 0) return seq;
+        write(caller, startSeq);
+        return startSeq;
+    }
+
+    void write(String caller, long seq) {
+        Path file = paths.cursorFile(caller);
+        JsonObject body = new JsonObject().put("caller", caller).put("seq", seq).put("updated", clock.instant().toString());
+        try {
+            Files.createDirectories(file.getParent());
+            Path tmp = Files.createTempFile(file.getParent(), file.getFileName().toString(), ".tmp");
+            try {
+                Files.writeString(tmp, body.encode() + "\n", StandardCharsets.UTF_8);
+                try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+                    ch.force(true);
+                }
+                try {
+                    Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                } catch (AtomicMoveNotSupportedException e) {
+                    Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
+                }
+            } finally {
+                Files.deleteIfExists(tmp);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write delivery cursor " + file, e);
+        }
+    }
+}

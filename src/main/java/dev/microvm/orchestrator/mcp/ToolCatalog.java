@@ -1,0 +1,98 @@
+package dev.microvm.orchestrator.mcp;
+
+import io.modelcontextprotocol.spec.McpSchema;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The MCP tool definitions (names, descriptions, input and output JSON schemas, annotations),
+ * kept as data in {@code mcp/tools.json} so the contract can be read in one place. Every tool
+ * carries {@code _meta: {"anthropic/alwaysLoad": true}} so Claude Code lists it directly instead
+ * of hiding it behind tool search.
+ */
+public final class ToolCatalog {
+
+    static final String RESOURCE = "/mcp/tools.json";
+    static final Map<String, Object> ALWAYS_LOAD = Map.of("anthropic/alwaysLoad", true);
+
+    private final Map<String, McpSchema.Tool> tools;
+
+    private ToolCatalog(Map<String, McpSchema.Tool> tools) {
+        this.tools = tools;
+    }
+
+    public static ToolCatalog load() {
+        try (InputStream in = ToolCatalog.class.getResourceAsStream(RESOURCE)) {
+            if (in == null) throw new IllegalStateException("missing resource " + RESOURCE);
+            return parse(new JsonObject(new String(in.readAllBytes(), StandardCharsets.UTF_8)));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static ToolCatalog parse(JsonObject doc) {
+        JsonObject defs = doc.getJsonObject("definitions", new JsonObject());
+        Map<String, McpSchema.Tool> tools = new LinkedHashMap<>();
+        for (Object o : doc.getJsonArray("tools")) {
+            JsonObject def = (JsonObject) o;
+            JsonObject annotations = def.getJsonObject("annotations", new JsonObject());
+            McpSchema.Tool tool = McpSchema.Tool.builder()
+                    .name(def.getString("name"))
+                    .title(def.getString("title"))
+                    .description(def.getString("description"))
+                    .inputSchema(PlainJson.toMap(inputSchema(def.getJsonObject("input"), defs)))
+                    .outputSchema(PlainJson.toMap(outputSchema(def.getJsonObject("output"))))
+                    .annotations(new McpSchema.ToolAnnotations(def.getString("title"),
+                            annotations.getBoolean("readOnlyHint"), annotations.getBoolean("destructiveHint"),
+                            annotations.getBoolean("idempotentHint"), annotations.getBoolean("openWorldHint"), null))
+                    .meta(ALWAYS_LOAD)
+                    .build();
+            tools.put(tool.name(), tool);
+        }
+        return new ToolCatalog(tools);
+    }
+
+    public McpSchema.Tool tool(String name) {
+        McpSchema.Tool tool = tools.get(name);
+        if (tool == null) throw new IllegalArgumentException("no tool definition named " + name);
+        return tool;
+    }
+
+    public List<String> names() {
+        return new ArrayList<>(tools.keySet());
+    }
+
+    /** Inputs are closed objects: a misspelt option is an error the caller sees, not silently ignored. */
+    private static JsonObject inputSchema(JsonObject input, JsonObject defs) {
+        JsonObject properties = new JsonObject();
+        input.getJsonObject("properties", new JsonObject()).forEach(e ->
+                properties.put(e.getKey(), resolve((JsonObject) e.getValue(), defs)));
+        String options = input.getString("options");
+        if (options != null) properties.mergeIn(defs.getJsonObject(options).copy());
+        return new JsonObject().put("type", "object").put("properties", properties)
+                .put("required", input.getJsonArray("required", new JsonArray()))
+                .put("additionalProperties", false);
+    }
+
+    /** Outputs stay open: replies from newer nodes may carry fields this version does not know. */
+    private static JsonObject outputSchema(JsonObject output) {
+        return new JsonObject().put("type", "object")
+                .put("properties", output.getJsonObject("properties", new JsonObject()))
+                .put("required", output.getJsonArray("required", new JsonArray()))
+                .put("additionalProperties", true);
+    }
+
+    private static JsonObject resolve(JsonObject property, JsonObject defs) {
+        String ref = property.getString("$ref");
+        return ref == null ? property : defs.getJsonObject(ref).copy();
+    }
+}

@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+// Drives any stdio MCP server with the official TypeScript MCP client and prints one JSON line
+// per step, so a test (or a person) can point it at a server command line and a script of calls.
+//
+//   node mcp-harness.mjs SCRIPT.json -- COMMAND [ARGS...]
+//
+// SCRIPT.json:
+//   { "env": {"NAME": "value"},              extra environment for the server
+//     "steps": [
+//       {"list_tools": true},
+//       {"call": "run_task", "args": {...}, "save": "t1", "expect": "ok" | "error" | "any",
+//        "timeout_ms": 60000},
+//       {"call": "get_task_info", "args": {"task_id": "${t1.task_id}"}},   values from saved results
+//       {"sleep_ms": 500} ] }
+//
+// Output lines: {"step":N,"call":...,"ms":...,"isError":...,"structured":...,"text":...,"progress":K,"ok":bool}
+// and last {"summary":{...}}. Exit status 0 when every expectation held, 1 otherwise, 2 on a usage
+// or protocol failure.
+import { readFileSync } from 'node:fs';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+
+function usage(message) {
+  process.stderr.write(`${message}\nusage: node mcp-harness.mjs SCRIPT.json -- COMMAND [ARGS...]\n`);
+  process.exit(2);
+}
+
+const argv = process.argv.slice(2);
+const dashes = argv.indexOf('--');
+if (dashes !== 1 || argv.length < 3) usage('expected a script file, then -- and the server command');
+const script = JSON.parse(argv[0] === '-' ? readFileSync(0, 'utf8') : readFileSync(argv[0], 'utf8'));
+const [command, ...args] = argv.slice(2);
+
+const saved = {};
+function lookup(path) {
+  let value = saved;
+  for (const part of path.split('.')) {
+    if (value === undefined || value === null) break;
+    value = value[part];
+  }
+  if (value === undefined) throw new Error(`\${${path}} is not defined by an earlier step`);
+  return value;
+}
+function substitute(value) {
+  if (typeof value === 'string') {
+    const whole = value.match(/^\$\{([^}]+)\}$/);
+    if (whole) return lookup(whole[1]);
+    return value.replace(/\$\{([^}]+)\}/g, (_, p) => String(lookup(p)));
+  }
+  if (Array.isArray(value)) return value.map(substitute);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v)]));
+  return value;
+}
+const print = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
+
+const started = Date.now();
+const transport = new StdioClientTransport({
+  command, args, env: { ...process.env, ...(script.env ?? {}) }, stderr: 'inherit',
+});
+const client = new Client({ name: 'mcp-harness', version: '1.0.0' });
+let failed = 0;
+let steps = 0;
+try {
+  await client.connect(transport);
+  const initializeMs = Date.now() - started;
+  print({ initialized: true, ms: initializeMs, server: client.getServerVersion() });
+  for (const [i, rawStep] of (script.steps ?? []).entries()) {
+    steps++;
+    const step = substitute(rawStep);
+    const t0 = Date.now();
+    if (step.sleep_ms) {
+      await new Promise((r) => setTimeout(r, step.sleep_ms));
+      print({ step: i, sleep_ms: step.sleep_ms, ok: true });
+      continue;
+    }
+    if (step.list_tools) {
+      const { tools } = await client.listTools();
+      print({ step: i, list_tools: true, ms: Date.now() - t0, ok: true, tools });
+      continue;
+    }
+    let progress = 0;
+    let result;
+    try {
+      result = await client.callTool({ name: step.call, arguments: step.args ?? {} }, undefined, {
+        timeout: step.timeout_ms ?? 120000,
+        resetTimeoutOnProgress: true,
+        onprogress: () => { progress++; },
+      });
+    } catch (e) {
+      result = { isError: true, content: [{ type: 'text', text: `client error: ${e.message}` }], clientError: true };
+    }
+    const isError = result.isError === true;
+    const expect = step.expect ?? 'ok';
+    const ok = expect === 'any' || (expect === 'error') === isError;
+    if (!ok) failed++;
+    const text = (result.content ?? []).filter((c) => c.type === 'text').map((c) => c.text).join('\n');
+    if (step.save) saved[step.save] = result.structuredContent ?? {};
+    print({ step: i, call: step.call, ms: Date.now() - t0, isError, ok, progress, structured: result.structuredContent ?? null, text });
+  }
+  print({ summary: { steps, failed, ms: Date.now() - started } });
+} catch (e) {
+  print({ summary: { steps, failed: failed + 1, error: String(e?.stack ?? e) } });
+  await client.close().catch(() => {});
+  process.exit(2);
+}
+await client.close();
+process.exit(failed === 0 ? 0 : 1);
