@@ -39,7 +39,7 @@ public final class AccessToken {
             if (!Files.exists(file, LinkOption.NOFOLLOW_LINKS)) create(file);
             return read(file);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read or create the access token file " + file, e);
+            throw new UncheckedIOException("cannot use the access token file " + file + ": " + e.getMessage(), e);
         }
     }
 
