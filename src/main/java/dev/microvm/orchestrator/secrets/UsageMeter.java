@@ -19,7 +19,8 @@ final class UsageMeter {
     private static final int MAX_SSE_LINE = 1024 * 1024;
 
     private final boolean sse;
-    private final StringBuilder pending = new StringBuilder();
+    /** Bytes not yet parsed; split on '\n' bytes, which never occur inside a UTF-8 multi-byte character. */
+    private Buffer pending = Buffer.buffer();
     private boolean overflow;
     private String model;
     private final long[] counts = new long[4]; // input, output, cache creation, cache read
@@ -31,14 +32,16 @@ final class UsageMeter {
 
     void accept(Buffer chunk) {
         if (overflow) return;
-        pending.append(chunk.toString(StandardCharsets.UTF_8));
+        pending.appendBuffer(chunk);
         if (sse) {
-            int nl;
-            while ((nl = pending.indexOf("\n")) >= 0) {
-                String line = pending.substring(0, nl).strip();
-                pending.delete(0, nl + 1);
-                if (line.startsWith("data:")) onEvent(line.substring(5).strip());
+            int start = 0;
+            for (int i = 0; i < pending.length(); i++) {
+                if (pending.getByte(i) == '\n') {
+                    onLine(pending.getString(start, i, "UTF-8"));
+                    start = i + 1;
+                }
             }
+            pending = pending.getBuffer(start, pending.length());
             if (pending.length() > MAX_SSE_LINE) overflow = true;
         } else if (pending.length() > MAX_JSON_BODY) {
             overflow = true;
@@ -47,18 +50,25 @@ final class UsageMeter {
 
     /** The usage seen, once the response has ended; empty when the response carried none. */
     Optional<Usage> finish() {
-        if (!sse && !overflow && !pending.isEmpty()) {
-            JsonObject body = parse(pending.toString());
-            if (body != null) {
-                model = body.getString("model", model);
-                take(body.getJsonObject("usage"));
+        if (!overflow && pending.length() > 0) {
+            String rest = pending.toString(StandardCharsets.UTF_8);
+            if (sse) {
+                onLine(rest);
+            } else {
+                JsonObject body = parse(rest.strip());
+                if (body != null) {
+                    model = body.getString("model", model);
+                    take(body.getJsonObject("usage"));
+                }
             }
-        }
-        if (sse && !overflow && !pending.isEmpty() && pending.toString().strip().startsWith("data:")) {
-            onEvent(pending.toString().strip().substring(5).strip());
         }
         if (!sawUsage) return Optional.empty();
         return Optional.of(new Usage(model, counts[0], counts[1], counts[2], counts[3]));
+    }
+
+    private void onLine(String raw) {
+        String line = raw.strip();
+        if (line.startsWith("data:")) onEvent(line.substring(5).strip());
     }
 
     private void onEvent(String data) {
