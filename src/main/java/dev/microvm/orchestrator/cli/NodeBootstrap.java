@@ -2,32 +2,84 @@ package dev.microvm.orchestrator.cli;
 
 import dev.microvm.orchestrator.config.OrchestratorConfig;
 import dev.microvm.orchestrator.config.StatePaths;
+import dev.microvm.orchestrator.events.EventLog;
+import dev.microvm.orchestrator.events.EventStreamOptions;
+import dev.microvm.orchestrator.events.EventStreamVerticle;
 import dev.microvm.orchestrator.node.Node;
+import dev.microvm.orchestrator.secrets.ApiProxyConfig;
+import dev.microvm.orchestrator.secrets.ApiProxyVerticle;
+import dev.microvm.orchestrator.secrets.Credential;
+import dev.microvm.orchestrator.secrets.Credentials;
+import dev.microvm.orchestrator.secrets.CredentialsException;
+import dev.microvm.orchestrator.secrets.Redactor;
+import dev.microvm.orchestrator.task.TaskLogs;
 import dev.microvm.orchestrator.vm.Drivers;
 import dev.microvm.orchestrator.vm.HypervisorDriver;
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.json.JsonObject;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
+import java.net.URI;
 import java.time.Clock;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.function.UnaryOperator;
 
-/** Builds Vert.x and an embedded node from the state directory and command-line overrides. */
+/**
+ * Builds Vert.x and a full node from the state directory and command-line overrides: the core
+ * verticles, the credential proxy (when credentials exist) and the event stream / dashboard (when
+ * its port is free — only one process per host serves it).
+ */
 final class NodeBootstrap {
+
+    private static final Logger LOG = LoggerFactory.getLogger(NodeBootstrap.class);
 
     private NodeBootstrap() {}
 
-    static Node start(StatePaths paths, JsonObject overrides) throws Exception {
+    record Started(Node node, EventStreamVerticle stream, ApiProxyVerticle proxy) {}
+
+    static Started start(StatePaths paths, JsonObject overrides, boolean serveHttp) throws Exception {
         OrchestratorConfig config = OrchestratorConfig.load(paths);
         if (overrides != null && !overrides.isEmpty()) config = config.merge(overrides, "command line");
         HypervisorDriver driver = Drivers.create(config, paths);
         Vertx vertx = Vertx.vertx(new VertxOptions().setWorkerPoolSize(Math.max(40, config.slots() * 4 + 20))
+                .setMetricsOptions(serveHttp ? EventStreamVerticle.metricsOptions() : null)
                 .setBlockedThreadCheckInterval(10).setBlockedThreadCheckIntervalUnit(TimeUnit.SECONDS));
+        Redactor redactor = Redactor.global();
+        TaskLogs.setRedactor(redactor::redact);
         String nodeId = java.net.InetAddress.getLocalHost().getHostName() + "-" + ProcessHandle.current().pid();
-        Node.Options options = new Node.Options(config, driver, nodeId, Clock.systemUTC(),
-                (record, drv, network) -> Map.of(), UnaryOperator.identity());
-        return Node.start(vertx, paths, options).toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+        Node.Options options = new Node.Options(config, driver, nodeId, Clock.systemUTC(), redactor::redact);
+        Node node = await(Node.start(vertx, paths, options));
+        ApiProxyVerticle proxy = startProxy(vertx, paths, config, redactor);
+        EventStreamVerticle stream = null;
+        if (serveHttp && config.httpPort() > 0) {
+            stream = new EventStreamVerticle(EventStreamOptions.loopback(config.httpPort()), paths);
+            await(vertx.deployVerticle(stream));
+            if (stream.outcome() == EventStreamVerticle.Outcome.SERVING) {
+                System.err.println("dashboard: " + stream.dashboardLink());
+            } else {
+                LOG.info("dashboard not served by this process ({})", stream.outcome());
+            }
+        }
+        return new Started(node, stream, proxy);
+    }
+
+    private static ApiProxyVerticle startProxy(Vertx vertx, StatePaths paths, OrchestratorConfig config, Redactor redactor) throws Exception {
+        Credential credential;
+        try {
+            credential = Credentials.fromSystem(paths).load();
+        } catch (CredentialsException e) {
+            LOG.info("no API credentials configured; tasks that run Claude Code need them ({})", e.getMessage());
+            return null;
+        }
+        ApiProxyVerticle proxy = new ApiProxyVerticle(new ApiProxyConfig("127.0.0.1", config.apiProxyPort(),
+                URI.create(config.apiUpstream())), credential, new EventLog(paths.eventLog(), Clock.systemUTC()), redactor);
+        await(vertx.deployVerticle(proxy));
+        return proxy;
+    }
+
+    static <T> T await(Future<T> f) throws Exception {
+        return f.toCompletionStage().toCompletableFuture().get(120, TimeUnit.SECONDS);
     }
 }

@@ -54,7 +54,7 @@ final class RunCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         JsonObject overrides = new JsonObject().put("http_port", 0);
         if (driver != null) overrides.put("driver", driver);
-        Node node = NodeBootstrap.start(state.paths(), overrides);
+        Node node = NodeBootstrap.start(state.paths(), overrides, false).node();
         try {
             JsonObject options = new JsonObject().put("include_uncommitted", includeUncommitted);
             if (agentCommand != null) options.put("agent_command", agentCommand);

@@ -15,7 +15,7 @@ final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Node node = NodeBootstrap.start(state.paths(), new JsonObject());
+        Node node = NodeBootstrap.start(state.paths(), new JsonObject(), true).node();
         System.err.println("microvm-orchestrator node " + node.nodeId() + " serving from " + node.paths().root());
         new CountDownLatch(1).await();
         return 0;

@@ -20,6 +20,8 @@ import java.util.Set;
  * @param guestDir           directory holding the guest kernel and initrd (vmlinux / initrd.img)
  * @param bootTimeoutSeconds a guest that has not reached the task runner by then is a boot_timeout
  * @param httpPort           dashboard / API port on {@code httpHost}; 0 disables it
+ * @param apiProxyPort       port of the credential proxy on host loopback; 0 picks a free one (a
+ *                           VM recovered by a later process needs the same port: set it for daemons)
  */
 public record OrchestratorConfig(
         int slots,
@@ -37,11 +39,12 @@ public record OrchestratorConfig(
         String defaultNetwork,
         int slotDiskGiB,
         long maxBundleBytes,
-        String apiUpstream) {
+        String apiUpstream,
+        int apiProxyPort) {
 
     private static final Set<String> KEYS = Set.of("slots", "vm_cpus", "vm_memory_mib", "driver", "accelerator",
             "guest_dir", "task_timeout_seconds", "boot_timeout_seconds", "stop_grace_seconds", "http_host", "http_port",
-            "default_merge_strategy", "default_network", "slot_disk_gib", "max_bundle_bytes", "api_upstream");
+            "default_merge_strategy", "default_network", "slot_disk_gib", "max_bundle_bytes", "api_upstream", "api_proxy_port");
 
     public OrchestratorConfig {
         range("slots", slots, 1, 256);
@@ -57,6 +60,7 @@ public record OrchestratorConfig(
         oneOf("default_network", defaultNetwork, Set.of("full", "api-only", "none"));
         range("slot_disk_gib", slotDiskGiB, 1, 4096);
         if (maxBundleBytes < 1024) throw new IllegalArgumentException("max_bundle_bytes must be at least 1024");
+        range("api_proxy_port", apiProxyPort, 0, 65535);
         if (httpHost == null || httpHost.isBlank()) throw new IllegalArgumentException("http_host must not be empty");
     }
 
@@ -69,8 +73,8 @@ public record OrchestratorConfig(
         int byMemory = (int) Math.max(1, (ramMiB / 4) / vmMemory);
         int slots = Math.max(1, Math.min(Math.max(1, cores / 2), byMemory));
         return new OrchestratorConfig(slots, Math.min(2, cores), vmMemory, mac ? "vfkit" : "qemu", "auto",
-                defaultGuestDir(), 3600, 180, 10, "127.0.0.1", 8765, "auto", "full", 8, 1L << 30,
-                "https://api.anthropic.com");
+                defaultGuestDir(), 3600, 180, 10, "127.0.0.1", 7823, "auto", "full", 8, 1L << 30,
+                "https://api.anthropic.com", 0);
     }
 
     public static Path defaultGuestDir() {
@@ -110,7 +114,8 @@ public record OrchestratorConfig(
                     j.getInteger("stop_grace_seconds", stopGraceSeconds), j.getString("http_host", httpHost),
                     j.getInteger("http_port", httpPort), j.getString("default_merge_strategy", defaultMergeStrategy),
                     j.getString("default_network", defaultNetwork), j.getInteger("slot_disk_gib", slotDiskGiB),
-                    j.getLong("max_bundle_bytes", maxBundleBytes), j.getString("api_upstream", apiUpstream));
+                    j.getLong("max_bundle_bytes", maxBundleBytes), j.getString("api_upstream", apiUpstream),
+                    j.getInteger("api_proxy_port", apiProxyPort));
         } catch (ClassCastException e) {
             throw new IllegalArgumentException("wrong value type in " + source + ": " + e.getMessage());
         }
@@ -123,7 +128,7 @@ public record OrchestratorConfig(
                 .put("stop_grace_seconds", stopGraceSeconds).put("http_host", httpHost).put("http_port", httpPort)
                 .put("default_merge_strategy", defaultMergeStrategy).put("default_network", defaultNetwork)
                 .put("slot_disk_gib", slotDiskGiB).put("max_bundle_bytes", maxBundleBytes)
-                .put("api_upstream", apiUpstream);
+                .put("api_upstream", apiUpstream).put("api_proxy_port", apiProxyPort);
     }
 
     private static long physicalMemoryMiB() {

@@ -55,7 +55,7 @@ public final class Node {
 
     /** What a node needs besides the state directory. */
     public record Options(OrchestratorConfig config, HypervisorDriver driver, String nodeId, Clock clock,
-                          TaskOperations.AgentEnvironment agentEnv, UnaryOperator<String> redactor) {}
+                          UnaryOperator<String> redactor) {}
 
     public static Future<Node> start(Vertx vertx, StatePaths paths, Options o) {
         Node node = new Node(vertx, paths, o.config(), o.driver(), o.nodeId(), o.clock());
@@ -63,7 +63,7 @@ public final class Node {
     }
 
     private Future<Void> deploy(Options o) {
-        TaskOperations ops = new TaskOperations(paths, config, store, events, driver, ownership, o.agentEnv(), o.redactor());
+        TaskOperations ops = new TaskOperations(paths, config, store, events, driver, ownership, o.redactor());
         Map<String, java.util.function.Function<io.vertx.core.json.JsonObject, io.vertx.core.json.JsonObject>> operations = ops.operations();
         int workers = Math.max(4, config.slots() * 2 + 4);
         return vertx.deployVerticle(() -> new WorkerPoolVerticle(operations),

@@ -113,7 +113,8 @@ public final class TaskVerticle extends VerticleBase {
                         return;
                     }
                     transition(TaskState.STARTING, r -> r.withSlot(slot), new JsonObject().put("slot", slot))
-                            .compose(v -> ask(Addresses.WORKER_PREPARE))
+                            .compose(v -> registerWithProxy())
+                            .compose(proxy -> ask(Addresses.WORKER_PREPARE, base().put("proxy", proxy)))
                             .compose(prep -> persist(record.withPrepared(prep.getJsonObject("prepared")), null))
                             .compose(v -> ask(Addresses.WORKER_VM_START))
                             .onComplete(started -> {
@@ -129,6 +130,20 @@ public final class TaskVerticle extends VerticleBase {
                                             awaitVm();
                                         });
                             });
+                });
+    }
+
+    /**
+     * A per-task placeholder token from the credential proxy, so the agent never holds the real
+     * key. Without a proxy (no credentials configured) only a custom agent command can run.
+     */
+    private Future<JsonObject> registerWithProxy() {
+        return vertx.eventBus().<JsonObject>request(Addresses.PROXY_REGISTER, base(), new DeliveryOptions().setSendTimeout(10_000))
+                .map(Message::body)
+                .recover(e -> {
+                    if (record.options().agentCommand() != null) return Future.succeededFuture(null);
+                    return Future.failedFuture("[no_credentials] the agent (Claude Code) needs API credentials and none are configured: "
+                            + "set ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN for the orchestrator, or run: microvm-orchestrator setup-token");
                 });
     }
 
@@ -312,6 +327,18 @@ public final class TaskVerticle extends VerticleBase {
     }
 
     private Future<Void> transition(TaskState next, Function<TaskRecord, TaskRecord> change, JsonObject extra) {
+        if (!next.isTerminal()) return applyTransition(next, change, extra);
+        // metered API usage goes into the final record
+        return vertx.eventBus().<JsonObject>request(Addresses.PROXY_USAGE, base(), new DeliveryOptions().setSendTimeout(5_000))
+                .map(m -> m.body())
+                .otherwise((JsonObject) null)
+                .compose(usage -> applyTransition(next, r -> {
+                    TaskRecord changed = change.apply(r);
+                    return usage == null ? changed : changed.withUsage(usage);
+                }, extra));
+    }
+
+    private Future<Void> applyTransition(TaskState next, Function<TaskRecord, TaskRecord> change, JsonObject extra) {
         TaskState previous = record.state();
         TaskRecord updated = change.apply(record.moveTo(next, clock.instant().toString()));
         JsonObject data = new JsonObject().put("state", next.wireName()).put("previous", previous.wireName())
@@ -334,6 +361,7 @@ public final class TaskVerticle extends VerticleBase {
     }
 
     private void finish() {
+        vertx.eventBus().request(Addresses.PROXY_UNREGISTER, base()).onFailure(e -> { /* no proxy: nothing registered */ });
         Future<Void> release = record.slot() != null ? releaseSlot(record.slot()) : Future.succeededFuture();
         release.onComplete(v -> ask(Addresses.WORKER_DISOWN).onComplete(x -> {
             vertx.eventBus().publish(Addresses.TASK_FINISHED_LOCAL, base());

@@ -62,25 +62,17 @@ public final class TaskOperations {
     private final EventSink events;
     private final HypervisorDriver driver;
     private final TaskOwnership ownership;
-    private final AgentEnvironment agentEnv;
     private final UnaryOperator<String> redactor;
     private final Map<String, VmHandle> handles = new ConcurrentHashMap<>();
 
-    /** Supplies the environment the agent gets in its VM (API endpoint, placeholder token). */
-    public interface AgentEnvironment {
-        Map<String, String> forTask(TaskRecord record, HypervisorDriver driver, VmSpec.Network network);
-    }
-
     public TaskOperations(StatePaths paths, OrchestratorConfig config, TaskStore store, EventSink events,
-                          HypervisorDriver driver, TaskOwnership ownership, AgentEnvironment agentEnv,
-                          UnaryOperator<String> redactor) {
+                          HypervisorDriver driver, TaskOwnership ownership, UnaryOperator<String> redactor) {
         this.paths = paths;
         this.config = config;
         this.store = store;
         this.events = events;
         this.driver = driver;
         this.ownership = ownership;
-        this.agentEnv = agentEnv;
         this.redactor = redactor;
     }
 
@@ -135,7 +127,20 @@ public final class TaskOperations {
             PreparedWorkspace prepared = new WorkspacePreparer().prepare(new PrepareRequest(userRepo, workspace,
                     r.options().baseRef(), r.options().includeUncommitted(), r.options().untrackedPatterns(), seenByAgent, r.id()));
             int timeout = r.options().timeoutSeconds() != null ? r.options().timeoutSeconds() : config.taskTimeoutSeconds();
-            Map<String, String> env = new java.util.TreeMap<>(agentEnv.forTask(r, driver, network(r)));
+            JsonObject proxy = b.getJsonObject("proxy");
+            int proxyPort = proxy == null ? 0 : proxy.getInteger("port", 0);
+            Map<String, String> env = new java.util.TreeMap<>();
+            if (proxy != null) {
+                // the guest gets the proxy's address and a placeholder; the real credential stays on the host
+                VmSpec.Network net = network(r, proxyPort);
+                String baseUrl = driver.apiBaseUrlForGuest(specFor(r.withPrepared(new JsonObject().put("proxy_port", proxyPort)), net))
+                        .orElseThrow(() -> new WorkerFailure("no_api_route", "the " + driver.name() + " driver offers the guest no route to the API proxy"));
+                env.put("ANTHROPIC_BASE_URL", baseUrl);
+                env.put("ANTHROPIC_API_KEY", proxy.getString("token"));
+                env.put("DISABLE_AUTOUPDATER", "1");
+                env.put("DISABLE_TELEMETRY", "1");
+                env.put("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1");
+            }
             env.put(GuestContract.ENV_TASK_ID, r.id());
             env.put(GuestContract.ENV_BASE_COMMIT, prepared.agentBaseCommit());
             env.put(GuestContract.ENV_AGENT_CMD, r.options().agentCommand() == null ? "" : r.options().agentCommand());
@@ -145,7 +150,8 @@ public final class TaskOperations {
             JsonObject out = new JsonObject().put("base_commit", prepared.baseCommit()).put("base_branch", prepared.baseBranch())
                     .put("agent_base_commit", prepared.agentBaseCommit()).put("method", prepared.method())
                     .put("shared_objects_dir", prepared.sharedObjectsDir() == null ? null : prepared.sharedObjectsDir().toString())
-                    .put("copied_untracked", new JsonArray(prepared.copiedUntracked()));
+                    .put("copied_untracked", new JsonArray(prepared.copiedUntracked()))
+                    .put("proxy_port", proxyPort);
             return new JsonObject().put("prepared", out);
         } catch (GitTaskException e) {
             throw new WorkerFailure(e.reason(), e.getMessage(), e);
@@ -157,7 +163,7 @@ public final class TaskOperations {
     private JsonObject vmStart(JsonObject b) {
         TaskRecord r = load(b);
         try {
-            VmSpec spec = specFor(r);
+            VmSpec spec = specFor(r, network(r, r.prepared() == null ? 0 : r.prepared().getInteger("proxy_port", 0)));
             VmHandle handle = driver.start(spec);
             AtomicFiles.write(paths.taskHandle(r.id()), handle.toJson().encodePrettily());
             handles.put(r.id(), handle);
@@ -175,7 +181,7 @@ public final class TaskOperations {
         }
     }
 
-    VmSpec specFor(TaskRecord r) throws IOException {
+    VmSpec specFor(TaskRecord r, VmSpec.Network network) throws IOException {
         JsonObject prepared = r.prepared() == null ? new JsonObject() : r.prepared();
         int cpus = r.options().cpus() != null ? r.options().cpus() : config.vmCpus();
         int mem = r.options().memoryMiB() != null ? r.options().memoryMiB() : config.vmMemoryMiB();
@@ -187,23 +193,17 @@ public final class TaskOperations {
         if (objects != null) shares.add(new VmSpec.Share(Path.of(objects), GuestContract.TAG_OBJECTS, true));
         List<VmSpec.Disk> disks = List.of(new VmSpec.Disk(slotDisk(r.slot()), false, GuestContract.DISK_SLOT));
         Path control = AtomicFiles.privateDirectory(paths.runDir().resolve(r.id()));
-        return new VmSpec("mvo-" + r.id(), cpus, mem, boot, disks, shares, network(r), paths.taskConsoleLog(r.id()),
+        return new VmSpec("mvo-" + r.id(), cpus, mem, boot, disks, shares, network, paths.taskConsoleLog(r.id()),
                 control, Map.of("task_id", r.id(), "slot", String.valueOf(r.slot())));
     }
 
-    private VmSpec.Network network(TaskRecord r) {
+    private VmSpec.Network network(TaskRecord r, int proxyPort) {
         String policy = r.options().network() != null ? r.options().network() : config.defaultNetwork();
-        int port = agentEnv instanceof ProxyAware p ? p.proxyPort() : 0;
         return switch (policy) {
             case "none" -> VmSpec.Network.none();
-            case "api-only" -> port > 0 ? new VmSpec.Network(VmSpec.Network.Mode.API_ONLY, port) : VmSpec.Network.none();
-            default -> port > 0 ? new VmSpec.Network(VmSpec.Network.Mode.NAT, port) : VmSpec.Network.nat();
+            case "api-only" -> proxyPort > 0 ? new VmSpec.Network(VmSpec.Network.Mode.API_ONLY, proxyPort) : VmSpec.Network.none();
+            default -> proxyPort > 0 ? new VmSpec.Network(VmSpec.Network.Mode.NAT, proxyPort) : VmSpec.Network.nat();
         };
-    }
-
-    /** An agent environment backed by the credential proxy knows the proxy's port. */
-    public interface ProxyAware {
-        int proxyPort();
     }
 
     private Path slotDisk(Integer slot) throws IOException {

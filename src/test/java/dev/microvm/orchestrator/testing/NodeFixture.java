@@ -28,7 +28,7 @@ public final class NodeFixture implements AutoCloseable {
     public static NodeFixture start(Path stateDir, OrchestratorConfig config, HypervisorDriver driver) throws Exception {
         Vertx vertx = Vertx.vertx();
         Node node = Node.start(vertx, new StatePaths(stateDir), new Node.Options(config, driver, "test-node", Clock.systemUTC(),
-                (r, d, n) -> Map.of(), UnaryOperator.identity())).toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+                UnaryOperator.identity())).toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
         return new NodeFixture(node);
     }
 

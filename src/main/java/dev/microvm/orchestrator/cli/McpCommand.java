@@ -1,0 +1,38 @@
+package dev.microvm.orchestrator.cli;
+
+import dev.microvm.orchestrator.mcp.McpSettings;
+import dev.microvm.orchestrator.mcp.McpStdioLauncher;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The stdio MCP server Claude Code starts ({@code claude mcp add microvm -- microvm-orchestrator mcp}).
+ * From here on stdout carries MCP messages only; the process exits when stdin closes. VMs keep
+ * running when it exits: the next orchestrator process recovers them.
+ */
+@Command(name = "mcp", description = "Serve MCP over stdio (for Claude Code).")
+final class McpCommand implements Callable<Integer> {
+
+    @Mixin StateOptions state;
+
+    @Override
+    public Integer call() throws Exception {
+        McpStdioLauncher.prewarm();
+        McpSettings settings = McpSettings.claimStdio(state.paths(), System.getenv(), versionString());
+        NodeBootstrap.Started started = NodeBootstrap.start(state.paths(), null, true);
+        try {
+            McpStdioLauncher.run(started.node().vertx(), settings).toCompletionStage().toCompletableFuture().get();
+        } finally {
+            started.node().close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        }
+        return 0;
+    }
+
+    private static String versionString() {
+        String v = McpCommand.class.getPackage().getImplementationVersion();
+        return v == null ? "dev" : v;
+    }
+}
