@@ -5,11 +5,13 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-pkgs="qemu-system-x86 busybox-static cpio xz-utils git nix-bin maven chromium chromium-driver nodejs npm"
+pkgs="qemu-system-x86 busybox-static cpio xz-utils git nix-bin maven chromium chromium-driver"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
+# Node.js may come from another source (it often does); only install Debian's when there is none.
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || missing="$missing nodejs npm"
 if [ -n "$missing" ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
