@@ -107,13 +107,18 @@ final class EventWaiter {
         void start() {
             active.add(this);
             if (request.requestId() != null) byRequestId.put(request.requestId(), this);
-            timeoutTimer = vertx.setTimer(Math.max(1, request.timeout().toMillis()), t -> finish(new JsonObject().put("timeout", true)));
+            // While a look-up runs, settle() ends the wait instead, so an event found in time still wins.
+            timeoutTimer = vertx.setTimer(Math.max(1, request.timeout().toMillis()), t -> {
+                if (!checking) finish(new JsonObject().put("timeout", true));
+            });
             progressTimer = vertx.setPeriodic(progressInterval.toMillis(), t -> progress());
+            checking = true; // the first look-up starts after the task list reply
             JsonObject query = filter == null ? new JsonObject() : new JsonObject().put("caller", filter);
             bus.request(Addresses.TASK_LIST, query, STATUS_TIMEOUT).onComplete(ar -> {
                 if (ar.succeeded()) busUnfinished = unfinishedOf(ar.result());
                 else log.debug("task list unavailable, relying on the event log: {}", ar.cause().toString());
                 pollTimer = vertx.setPeriodic(pollInterval.toMillis(), t -> check());
+                checking = false;
                 check();
             });
         }

@@ -191,6 +191,24 @@ class McpServerTest {
     }
 
     @Test
+    void a_zero_timeout_still_hands_out_an_event_that_is_already_there() throws Exception {
+        String id = runTask("[ms=50] quick");
+        Thread.sleep(600);
+        assertThat(structured(client.callTool("wait_next_event", new JsonObject().put("timeout_ms", 0))).getString("task_id")).isEqualTo(id);
+    }
+
+    @Test
+    void two_waits_of_one_session_never_receive_the_same_event() throws Exception {
+        String one = runTask("[ms=400] one");
+        String two = runTask("[ms=700] two");
+        int first = client.send("tools/call", new JsonObject().put("name", "wait_next_event").put("arguments", new JsonObject()));
+        int second = client.send("tools/call", new JsonObject().put("name", "wait_next_event").put("arguments", new JsonObject()));
+        String a = client.awaitResponse(first, Duration.ofSeconds(10)).getJsonObject("result").getJsonObject("structuredContent").getString("task_id");
+        String b = client.awaitResponse(second, Duration.ofSeconds(10)).getJsonObject("result").getJsonObject("structuredContent").getString("task_id");
+        assertThat(java.util.List.of(a, b)).containsExactlyInAnyOrder(one, two);
+    }
+
+    @Test
     void notifications_cancelled_ends_a_pending_wait() throws Exception {
         runTask("[hold] long");
         int id = client.send("tools/call", new JsonObject().put("name", "wait_next_event")
