@@ -128,11 +128,22 @@ final class EventWaiter {
             for (Object o : tasks) {
                 if (!(o instanceof JsonObject t)) continue;
                 String id = TaskRecords.taskId(t);
-                if (id == null) continue;
+                if (id == null || !ours(id, t.getString("caller"))) continue;
                 if (filter != null) index.claim(id, filter);
                 if (!TaskStateIndex.isTerminal(TaskRecords.rawState(t))) out.add(id);
             }
             return out;
+        }
+
+        /**
+         * Whether a listed task belongs to this wait. A record that names its caller is trusted;
+         * one that does not only counts when the log already ties it to this caller, so a node
+         * that ignores the caller filter can never make other sessions' tasks look like ours.
+         */
+        private boolean ours(String taskId, String recordCaller) {
+            if (filter == null) return true;
+            if (recordCaller != null) return filter.equals(recordCaller);
+            return filter.equals(index.callerOf(taskId));
         }
 
         void check() {

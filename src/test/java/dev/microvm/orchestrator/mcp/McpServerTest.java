@@ -248,6 +248,17 @@ class McpServerTest {
     }
 
     @Test
+    void a_node_that_ignores_the_caller_filter_cannot_make_foreign_tasks_ours() throws Exception {
+        node.unregister().await();
+        vertx.eventBus().<JsonObject>consumer(Addresses.TASK_LIST, m -> m.reply(new JsonObject().put("tasks", new JsonArray()
+                .add(new JsonObject().put("task_id", "t-theirs").put("state", "RUNNING").put("caller", "session-other"))
+                .add(new JsonObject().put("task_id", "t-anon").put("state", "RUNNING"))))).completion().await();
+        eventLog.append(EventTypes.TASK_STATE, "t-theirs", new JsonObject().put("state", "COMPLETED"));
+        JsonObject result = structured(client.callTool("wait_next_event", new JsonObject().put("timeout_ms", 3000)));
+        assertThat(result.getBoolean("no_running_tasks")).as(result.encode()).isTrue();
+    }
+
+    @Test
     void a_restarted_server_of_the_same_session_delivers_what_the_old_one_did_not() throws Exception {
         String delivered = runTask("[ms=100] one");
         String pending = runTask("[ms=800] two");
