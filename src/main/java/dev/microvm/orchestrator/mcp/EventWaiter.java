@@ -206,20 +206,22 @@ final class EventWaiter {
 
         /**
          * Moves the cursor past the event and marks this wait done, atomically with respect to
-         * other waits of this process, so an event is handed to exactly one of them, and never
-         * marked delivered for a wait that ended (timeout, cancel) in the meantime.
+         * other waits (of this process and, through the cursor's file lock, of others), so an
+         * event is handed to exactly one of them, and never marked delivered for a wait that
+         * ended (timeout, cancel) in the meantime.
          */
         private boolean commit(long seq) {
+            AtomicBoolean claimed = new AtomicBoolean();
             synchronized (deliveryLock) {
-                if (cursors.read(request.caller()) >= seq) return false;
-                if (!done.compareAndSet(false, true)) return false;
                 try {
-                    cursors.write(request.caller(), seq);
+                    return cursors.advance(request.caller(), seq, () -> {
+                        claimed.set(done.compareAndSet(false, true));
+                        return claimed.get();
+                    });
                 } catch (RuntimeException e) {
-                    done.set(false);
+                    if (claimed.get()) done.set(false); // not delivered: the wait goes on
                     throw e;
                 }
-                return true;
             }
         }
 
