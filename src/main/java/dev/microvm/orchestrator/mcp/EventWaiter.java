@@ -80,10 +80,6 @@ final class EventWaiter {
         context.runOnContext(v -> List.copyOf(active).forEach(c -> c.finish(new JsonObject().put("cancelled", true))));
     }
 
-    int pending() {
-        return active.size();
-    }
-
     private final class WaitCall {
         private final WaitRequest request;
         private final Promise<JsonObject> promise;
@@ -114,6 +110,7 @@ final class EventWaiter {
             checking = true; // the first look-up starts after the task list reply
             JsonObject query = filter == null ? new JsonObject() : new JsonObject().put("caller", filter);
             bus.request(Addresses.TASK_LIST, query, STATUS_TIMEOUT).onComplete(ar -> {
+                if (done.get()) return; // cancelled meanwhile: no timer may outlive the wait
                 if (ar.succeeded()) busUnfinished = unfinishedOf(ar.result());
                 else log.debug("task list unavailable, relying on the event log: {}", ar.cause().toString());
                 pollTimer = vertx.setPeriodic(pollInterval.toMillis(), t -> check());
