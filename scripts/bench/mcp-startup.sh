@@ -6,7 +6,10 @@
 #   scripts/bench/mcp-startup.sh [RUNS] [-- SERVER COMMAND...]
 #
 # Without a command it runs the stdio server from target/ (run `mvn test-compile` first) with a
-# scripted node on a throw-away state directory. JAVA_OPTS is passed to that JVM.
+# scripted node on a throw-away state directory. JAVA_OPTS is passed to that JVM. To measure the
+# product: scripts/bench/mcp-startup.sh 5 -- java -jar target/microvm-orchestrator.jar mcp
+# (class directories load slower than jars, and a JDK 25 AOT cache, -XX:AOTCache=FILE made with
+# -XX:AOTCacheOutput=FILE on a first run, cuts the start-up further).
 # Target on a 2-core machine: initialize within 1500 ms. The machine's load is printed because
 # a shared machine's figures are only comparable at similar load.
 set -euo pipefail

@@ -11,6 +11,7 @@
 //       {"call": "run_task", "args": {...}, "save": "t1", "expect": "ok" | "error" | "any",
 //        "timeout_ms": 60000},
 //       {"call": "get_task_info", "args": {"task_id": "${t1.task_id}"}},   values from saved results
+//       {"call": "run_task", "args": {"repo": "${env.REPO}", ...}},          or from the environment
 //       {"sleep_ms": 500} ] }
 //
 // Output lines: {"step":N,"call":...,"ms":...,"isError":...,"structured":...,"text":...,"progress":K,"ok":bool}
@@ -33,6 +34,11 @@ const [command, ...args] = argv.slice(2);
 
 const saved = {};
 function lookup(path) {
+  if (path.startsWith('env.')) {
+    const value = process.env[path.slice(4)];
+    if (value === undefined) throw new Error(`\${${path}}: environment variable ${path.slice(4)} is not set`);
+    return value;
+  }
   let value = saved;
   for (const part of path.split('.')) {
     if (value === undefined || value === null) break;

@@ -12,13 +12,15 @@ import java.util.UUID;
 public final class CallerIdentity {
 
     public static final String SESSION_ENV = "CLAUDE_CODE_SESSION_ID";
+    static final String SESSION_PREFIX = "session-";
+    static final String CONNECTION_PREFIX = "connection-";
 
     private CallerIdentity() {}
 
     public static String fromEnvironment(Map<String, String> env) {
         String session = env.get(SESSION_ENV);
-        if (session != null && !session.isBlank()) return "session-" + sanitize(session.strip());
-        return "connection-" + UUID.randomUUID();
+        if (session != null && !session.isBlank()) return SESSION_PREFIX + sanitize(session.strip());
+        return CONNECTION_PREFIX + UUID.randomUUID();
     }
 
     /** Maps any string onto {@code [A-Za-z0-9._-]{1,120}} so it can name a cursor file. */

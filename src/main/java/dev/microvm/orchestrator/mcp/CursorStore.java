@@ -52,6 +52,30 @@ final class CursorStore {
         return startSeq;
     }
 
+    /**
+     * Moves the cursor to {@code seq} if it is still behind it and {@code claim} agrees, under an
+     * OS file lock: two server processes of one session (an old one still exiting while its
+     * replacement starts) can never hand out the same event twice.
+     *
+     * @return false when the event was already delivered or the claim was refused
+     */
+    boolean advance(String caller, long seq, java.util.function.BooleanSupplier claim) {
+        Path file = paths.cursorFile(caller);
+        Path lock = file.resolveSibling(file.getFileName() + ".lock");
+        try {
+            Files.createDirectories(file.getParent());
+            try (FileChannel ch = FileChannel.open(lock, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                 var ignored = ch.lock()) {
+                if (read(caller) >= seq) return false;
+                if (!claim.getAsBoolean()) return false;
+                write(caller, seq);
+                return true;
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot lock delivery cursor " + lock, e);
+        }
+    }
+
     void write(String caller, long seq) {
         Path file = paths.cursorFile(caller);
         JsonObject body = new JsonObject().put("caller", caller).put("seq", seq).put("updated", clock.instant().toString());

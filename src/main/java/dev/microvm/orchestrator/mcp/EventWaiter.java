@@ -14,7 +14,6 @@ import org.slf4j.LoggerFactory;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -81,10 +80,6 @@ final class EventWaiter {
         context.runOnContext(v -> List.copyOf(active).forEach(c -> c.finish(new JsonObject().put("cancelled", true))));
     }
 
-    int pending() {
-        return active.size();
-    }
-
     private final class WaitCall {
         private final WaitRequest request;
         private final Promise<JsonObject> promise;
@@ -107,13 +102,19 @@ final class EventWaiter {
         void start() {
             active.add(this);
             if (request.requestId() != null) byRequestId.put(request.requestId(), this);
-            timeoutTimer = vertx.setTimer(Math.max(1, request.timeout().toMillis()), t -> finish(new JsonObject().put("timeout", true)));
+            // While a look-up runs, settle() ends the wait instead, so an event found in time still wins.
+            timeoutTimer = vertx.setTimer(Math.max(1, request.timeout().toMillis()), t -> {
+                if (!checking) finish(new JsonObject().put("timeout", true));
+            });
             progressTimer = vertx.setPeriodic(progressInterval.toMillis(), t -> progress());
+            checking = true; // the first look-up starts after the task list reply
             JsonObject query = filter == null ? new JsonObject() : new JsonObject().put("caller", filter);
             bus.request(Addresses.TASK_LIST, query, STATUS_TIMEOUT).onComplete(ar -> {
+                if (done.get()) return; // cancelled meanwhile: no timer may outlive the wait
                 if (ar.succeeded()) busUnfinished = unfinishedOf(ar.result());
                 else log.debug("task list unavailable, relying on the event log: {}", ar.cause().toString());
                 pollTimer = vertx.setPeriodic(pollInterval.toMillis(), t -> check());
+                checking = false;
                 check();
             });
         }
@@ -124,11 +125,22 @@ final class EventWaiter {
             for (Object o : tasks) {
                 if (!(o instanceof JsonObject t)) continue;
                 String id = TaskRecords.taskId(t);
-                if (id == null) continue;
+                if (id == null || !ours(id, t.getString("caller"))) continue;
                 if (filter != null) index.claim(id, filter);
                 if (!TaskStateIndex.isTerminal(TaskRecords.rawState(t))) out.add(id);
             }
             return out;
+        }
+
+        /**
+         * Whether a listed task belongs to this wait. A record that names its caller is trusted;
+         * one that does not only counts when the log already ties it to this caller, so a node
+         * that ignores the caller filter can never make other sessions' tasks look like ours.
+         */
+        private boolean ours(String taskId, String recordCaller) {
+            if (filter == null) return true;
+            if (recordCaller != null) return filter.equals(recordCaller);
+            return filter.equals(index.callerOf(taskId));
         }
 
         void check() {
@@ -191,20 +203,22 @@ final class EventWaiter {
 
         /**
          * Moves the cursor past the event and marks this wait done, atomically with respect to
-         * other waits of this process, so an event is handed to exactly one of them, and never
-         * marked delivered for a wait that ended (timeout, cancel) in the meantime.
+         * other waits (of this process and, through the cursor's file lock, of others), so an
+         * event is handed to exactly one of them, and never marked delivered for a wait that
+         * ended (timeout, cancel) in the meantime.
          */
         private boolean commit(long seq) {
+            AtomicBoolean claimed = new AtomicBoolean();
             synchronized (deliveryLock) {
-                if (cursors.read(request.caller()) >= seq) return false;
-                if (!done.compareAndSet(false, true)) return false;
                 try {
-                    cursors.write(request.caller(), seq);
+                    return cursors.advance(request.caller(), seq, () -> {
+                        claimed.set(done.compareAndSet(false, true));
+                        return claimed.get();
+                    });
                 } catch (RuntimeException e) {
-                    done.set(false);
+                    if (claimed.get()) done.set(false); // not delivered: the wait goes on
                     throw e;
                 }
-                return true;
             }
         }
 
@@ -233,8 +247,4 @@ final class EventWaiter {
     }
 
     private record Lookup(TaskEvent event, boolean running) {}
-
-    static String lower(String s) {
-        return s == null ? null : s.toLowerCase(Locale.ROOT);
-    }
 }

@@ -77,15 +77,14 @@ final class McpTools {
     }
 
     private AsyncToolSpecification tool(String name, Handler handler) {
-        return new AsyncToolSpecification(catalog.tool(name), (exchange, request) -> {
-            String address = name;
-            return Mono.defer(() -> {
+        return new AsyncToolSpecification(catalog.tool(name), (exchange, request) ->
+            Mono.defer(() -> {
                         JsonObject args = PlainJson.fromMap(request.arguments());
                         return Mono.fromCompletionStage(handler.handle(exchange, request, args).toCompletionStage());
                     })
                     .map(ToolResults::success)
-                    .onErrorResume(failure -> Mono.just(ToolResults.failure(failure, address)));
-        });
+                    // forward() has already worded event-bus failures; anything else is described as is
+                    .onErrorResume(failure -> Mono.just(ToolResults.error(ToolResults.describe(failure, name)))));
     }
 
     private Future<JsonObject> forward(String address, JsonObject request) {

@@ -73,6 +73,16 @@ public final class McpVerticle extends VerticleBase {
     public Future<?> stop() {
         if (waiter != null) waiter.cancelAll();
         if (server != null) server.close();
-        return events == null ? Future.succeededFuture() : events.unregister();
+        Future<?> unregistered = events == null ? Future.succeededFuture() : events.unregister();
+        return unregistered.compose(v -> forgetConnectionCursor());
+    }
+
+    /** A connection's cursor can never be used again once the connection is gone; a session's can. */
+    private Future<Void> forgetConnectionCursor() {
+        if (!settings.caller().startsWith(CallerIdentity.CONNECTION_PREFIX)) return Future.succeededFuture();
+        return vertx.executeBlocking(() -> {
+            java.nio.file.Files.deleteIfExists(settings.paths().cursorFile(settings.caller()));
+            return null;
+        }, false);
     }
 }

@@ -117,6 +117,11 @@ final class TaskStateIndex {
         if (taskId != null && caller != null) callerOf.putIfAbsent(taskId, caller);
     }
 
+    /** The caller that started the task, when known. */
+    String callerOf(String taskId) {
+        return callerOf.get(taskId);
+    }
+
     /** The highest sequence number read so far. */
     synchronized long lastSeq() {
         return lastSeq;

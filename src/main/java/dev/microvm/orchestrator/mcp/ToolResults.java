@@ -39,10 +39,6 @@ final class ToolResults {
     }
 
     /** Turns an event-bus failure into text the model can act on. */
-    static McpSchema.CallToolResult failure(Throwable failure, String address) {
-        return error(describe(failure, address));
-    }
-
     static String describe(Throwable failure, String address) {
         if (failure instanceof ReplyException re) {
             return switch (re.failureType()) {

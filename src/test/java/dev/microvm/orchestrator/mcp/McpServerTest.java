@@ -191,6 +191,24 @@ class McpServerTest {
     }
 
     @Test
+    void a_zero_timeout_still_hands_out_an_event_that_is_already_there() throws Exception {
+        String id = runTask("[ms=50] quick");
+        Thread.sleep(600);
+        assertThat(structured(client.callTool("wait_next_event", new JsonObject().put("timeout_ms", 0))).getString("task_id")).isEqualTo(id);
+    }
+
+    @Test
+    void two_waits_of_one_session_never_receive_the_same_event() throws Exception {
+        String one = runTask("[ms=400] one");
+        String two = runTask("[ms=700] two");
+        int first = client.send("tools/call", new JsonObject().put("name", "wait_next_event").put("arguments", new JsonObject()));
+        int second = client.send("tools/call", new JsonObject().put("name", "wait_next_event").put("arguments", new JsonObject()));
+        String a = client.awaitResponse(first, Duration.ofSeconds(10)).getJsonObject("result").getJsonObject("structuredContent").getString("task_id");
+        String b = client.awaitResponse(second, Duration.ofSeconds(10)).getJsonObject("result").getJsonObject("structuredContent").getString("task_id");
+        assertThat(java.util.List.of(a, b)).containsExactlyInAnyOrder(one, two);
+    }
+
+    @Test
     void notifications_cancelled_ends_a_pending_wait() throws Exception {
         runTask("[hold] long");
         int id = client.send("tools/call", new JsonObject().put("name", "wait_next_event")
@@ -227,6 +245,17 @@ class McpServerTest {
         assertThat(structured(client.callTool("wait_next_event", new JsonObject().put("timeout_ms", 2000))).getBoolean("no_running_tasks")).isTrue();
         JsonObject all = structured(client.callTool("wait_next_event", new JsonObject().put("all_tasks", true).put("timeout_ms", 2000)));
         assertThat(all.getString("task_id")).isEqualTo("t-foreign");
+    }
+
+    @Test
+    void a_node_that_ignores_the_caller_filter_cannot_make_foreign_tasks_ours() throws Exception {
+        node.unregister().await();
+        vertx.eventBus().<JsonObject>consumer(Addresses.TASK_LIST, m -> m.reply(new JsonObject().put("tasks", new JsonArray()
+                .add(new JsonObject().put("task_id", "t-theirs").put("state", "RUNNING").put("caller", "session-other"))
+                .add(new JsonObject().put("task_id", "t-anon").put("state", "RUNNING"))))).completion().await();
+        eventLog.append(EventTypes.TASK_STATE, "t-theirs", new JsonObject().put("state", "COMPLETED"));
+        JsonObject result = structured(client.callTool("wait_next_event", new JsonObject().put("timeout_ms", 3000)));
+        assertThat(result.getBoolean("no_running_tasks")).as(result.encode()).isTrue();
     }
 
     @Test

@@ -31,6 +31,7 @@ final class PipedMcpClient implements AutoCloseable {
     final List<String> rawLines = new CopyOnWriteArrayList<>();
     final List<JsonObject> notifications = new CopyOnWriteArrayList<>();
     private final AtomicInteger ids = new AtomicInteger();
+    private final java.util.Map<String, JsonObject> unclaimed = new java.util.concurrent.ConcurrentHashMap<>();
 
     PipedMcpClient() throws IOException {
         toServer = new PipedOutputStream(serverIn);
@@ -73,6 +74,8 @@ final class PipedMcpClient implements AutoCloseable {
 
     JsonObject awaitResponse(Object id, Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
+        JsonObject earlier = unclaimed.remove(String.valueOf(id));
+        if (earlier != null) return earlier;
         while (true) {
             long left = deadline - System.nanoTime();
             if (left <= 0) throw new AssertionError("no response to request " + id + " within " + timeout + "; got " + rawLines);
@@ -81,6 +84,9 @@ final class PipedMcpClient implements AutoCloseable {
             if (msg.containsKey("id") && java.util.Objects.equals(String.valueOf(msg.getValue("id")), String.valueOf(id))
                     && (msg.containsKey("result") || msg.containsKey("error"))) {
                 return msg;
+            }
+            if (msg.containsKey("id") && (msg.containsKey("result") || msg.containsKey("error"))) {
+                unclaimed.put(String.valueOf(msg.getValue("id")), msg);
             }
         }
     }
