@@ -124,11 +124,18 @@ else
         --dangerously-skip-permissions > "$out/agent.log" 2>&1 < /dev/null &
 fi
 agent_pid=$!
+# Mirror the agent's output on stderr (the console): the host follows the console live and parses
+# the agent's stream-json progress from it. The host itself never reads the guest's files early.
+tail -n +1 -f "$out/agent.log" >&2 2>/dev/null &
+follow_pid=$!
 status=0
 wait "$agent_pid" || status=$?
 # A trapped signal interrupts wait; collect the real exit status.
 while kill -0 "$agent_pid" 2>/dev/null; do wait "$agent_pid"; status=$?; done
 agent_pid=
+sleep 0.3 2>/dev/null || sleep 1
+kill "$follow_pid" 2>/dev/null
+wait "$follow_pid" 2>/dev/null
 log "agent exited with $status"
 echo "$status" > "$out/exit_code"
 

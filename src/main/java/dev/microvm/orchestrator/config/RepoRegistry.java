@@ -149,17 +149,14 @@ public final class RepoRegistry {
 
     private <T> T update(Function<Map<String, Repo>, T> change) {
         try {
-            Files.createDirectories(file.getParent());
-            Path lockFile = file.resolveSibling("repos.lock");
-            try (FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-                 FileLock ignored = ch.lock()) {
+            return dev.microvm.orchestrator.util.HostLock.withLock(file.resolveSibling("repos.lock"), ch -> {
                 Map<String, Repo> repos = read();
                 T result = change.apply(repos);
                 JsonObject out = new JsonObject();
                 repos.values().forEach(r -> out.put(r.alias(), new JsonObject().put("path", r.path().toString()).put("added", r.added())));
                 AtomicFiles.write(file, new JsonObject().put("version", 1).put("repos", out).encodePrettily());
                 return result;
-            }
+            });
         } catch (IOException e) {
             throw new UncheckedIOException("cannot update " + file, e);
         }

@@ -6,12 +6,12 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Clock;
+import dev.microvm.orchestrator.util.HostLock;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -46,10 +46,7 @@ public final class EventLog {
      */
     public TaskEvent append(String type, String taskId, JsonObject data) {
         try {
-            Files.createDirectories(file.getParent());
-            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
-                    StandardOpenOption.WRITE);
-                 FileLock ignored = ch.lock()) {
+            return HostLock.withLock(file, ch -> {
                 long seq = lastSequence(ch) + 1;
                 TaskEvent event = new TaskEvent(seq, clock.instant().toString(), type, taskId, data == null ? new JsonObject() : data);
                 String prefix = endsWithNewline(ch) ? "" : "\n"; // a torn line from a crash stays on its own
@@ -59,7 +56,7 @@ public final class EventLog {
                 while (buf.hasRemaining()) ch.write(buf);
                 ch.force(false);
                 return event;
-            }
+            });
         } catch (IOException e) {
             throw new UncheckedIOException("cannot append to event log " + file, e);
         }

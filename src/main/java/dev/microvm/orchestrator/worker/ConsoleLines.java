@@ -1,7 +1,5 @@
 package dev.microvm.orchestrator.worker;
 
-import io.vertx.core.json.JsonObject;
-
 import java.util.regex.Pattern;
 
 /** Turns raw console output into displayable lines. */
@@ -14,10 +12,5 @@ final class ConsoleLines {
     static String clean(String line) {
         String s = ANSI.matcher(line).replaceAll("");
         return s.length() > 2000 ? s.substring(0, 2000) + "..." : s.strip();
-    }
-
-    /** Agent progress when the line is one of the agent's stream-json records, else null. */
-    static JsonObject progress(String line) {
-        return null;
     }
 }

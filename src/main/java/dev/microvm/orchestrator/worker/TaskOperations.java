@@ -2,6 +2,7 @@ package dev.microvm.orchestrator.worker;
 
 import dev.microvm.orchestrator.config.OrchestratorConfig;
 import dev.microvm.orchestrator.config.StatePaths;
+import dev.microvm.orchestrator.events.StreamJsonProgress;
 import dev.microvm.orchestrator.git.BundleImporter;
 import dev.microvm.orchestrator.git.GitTaskException;
 import dev.microvm.orchestrator.git.ImportResult;
@@ -64,6 +65,7 @@ public final class TaskOperations {
     private final TaskOwnership ownership;
     private final UnaryOperator<String> redactor;
     private final Map<String, VmHandle> handles = new ConcurrentHashMap<>();
+    private final Map<String, StreamJsonProgress> progress = new ConcurrentHashMap<>();
 
     public TaskOperations(StatePaths paths, OrchestratorConfig config, TaskStore store, EventSink events,
                           HypervisorDriver driver, TaskOwnership ownership, UnaryOperator<String> redactor) {
@@ -82,6 +84,7 @@ public final class TaskOperations {
         ops.put(Addresses.WORKER_DISOWN, b -> {
             ownership.disown(id(b));
             handles.remove(id(b));
+            progress.remove(id(b));
             return new JsonObject();
         });
         ops.put(Addresses.WORKER_PERSIST, this::persist);
@@ -253,16 +256,18 @@ public final class TaskOperations {
             }
             String text = new String(bytes, 0, end + 1, java.nio.charset.StandardCharsets.UTF_8);
             JsonArray lines = new JsonArray();
-            JsonObject progress = null;
+            JsonObject latest = null;
+            StreamJsonProgress parser = progress.computeIfAbsent(id, k -> new StreamJsonProgress());
             for (String line : text.split("\r?\n")) {
                 String clean = ConsoleLines.clean(line);
                 if (clean.isEmpty()) continue;
                 if (lines.size() < MAX_LOG_LINES) lines.add(clean);
-                JsonObject p = ConsoleLines.progress(clean);
-                if (p != null) progress = p;
+                // the runner copies the agent's stream-json output to the console
+                int json = clean.indexOf('{');
+                if (json >= 0) latest = parser.accept(clean.substring(json)).orElse(latest);
             }
             out.put("log_offset", offset + end + 1).put("log_lines", lines);
-            if (progress != null) out.put("progress", progress);
+            if (latest != null) out.put("progress", latest);
         } catch (IOException e) {
             // the console is informational; a read problem never fails the task
         }

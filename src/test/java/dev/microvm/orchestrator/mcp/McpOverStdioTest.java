@@ -43,7 +43,7 @@ class McpOverStdioTest {
                         call("list_repos", new JsonObject()),
                         call("list_slots", new JsonObject()),
                         call("run_task", new JsonObject().put("description", "[ms=1500] write docs").put("repo", "demo")
-                                .put("timeout_minutes", 5)).put("save", "t1"),
+                                .put("timeout_seconds", 300)).put("save", "t1"),
                         call("get_task_info", new JsonObject().put("task_id", "${t1.task_id}")),
                         call("get_task_logs", new JsonObject().put("task_id", "${t1.task_id}").put("tail", 10)),
                         call("list_tasks", new JsonObject().put("status", "running")),

@@ -80,14 +80,14 @@ class McpServerTest {
         }
         JsonObject runTask = tools.stream().map(JsonObject.class::cast).filter(t -> t.getString("name").equals("run_task")).findFirst().orElseThrow();
         assertThat(runTask.getJsonObject("inputSchema").getJsonObject("properties").fieldNames())
-                .contains("description", "repo", "base", "merge_strategy", "timeout_minutes", "cpus", "memory_mb",
+                .contains("description", "repo", "base", "merge_strategy", "timeout_seconds", "cpus", "memory_mib",
                         "agent_command", "include_uncommitted", "untracked_patterns");
     }
 
     @Test
     void run_task_sends_one_submit_request_with_the_caller_and_options() throws Exception {
         JsonObject result = client.callTool("run_task", new JsonObject().put("description", "add a README").put("repo", "demo")
-                .put("base", "main").put("merge_strategy", "rebase").put("cpus", 2).put("memory_mb", 2048)
+                .put("base", "main").put("merge_strategy", "branch").put("cpus", 2).put("memory_mib", 2048)
                 .put("untracked_patterns", new JsonArray().add("*.env")));
         assertThat(result.getBoolean("isError")).isFalse();
         String taskId = result.getJsonObject("structuredContent").getString("task_id");
@@ -95,8 +95,8 @@ class McpServerTest {
         assertThat(result.getJsonObject("structuredContent").getString("status")).isEqualTo("running");
         JsonObject submitted = node.requestsTo(Addresses.TASK_SUBMIT).getFirst();
         assertThat(submitted.getString("caller")).isEqualTo(CALLER);
-        assertThat(submitted.getString("merge_strategy")).isEqualTo("rebase");
-        assertThat(submitted.getInteger("memory_mb")).isEqualTo(2048);
+        assertThat(submitted.getString("merge_strategy")).isEqualTo("branch");
+        assertThat(submitted.getInteger("memory_mib")).isEqualTo(2048);
         assertThat(submitted.getJsonArray("untracked_patterns")).containsExactly("*.env");
     }
 
@@ -143,7 +143,7 @@ class McpServerTest {
         assertThat(structured(client.callTool("list_tasks", new JsonObject().put("status", "active"))).getJsonArray("tasks")).hasSize(1);
         assertThat(structured(client.callTool("list_tasks", new JsonObject().put("status", "finished"))).getJsonArray("tasks")).isEmpty();
         assertThat(structured(client.callTool("cancel_task", new JsonObject().put("task_id", id))).getString("status")).isEqualTo("cancelled");
-        assertThat(structured(client.callTool("merge_task", new JsonObject().put("task_id", id).put("strategy", "ff-only"))).getString("strategy")).isEqualTo("ff-only");
+        assertThat(structured(client.callTool("merge_task", new JsonObject().put("task_id", id).put("strategy", "branch"))).getString("strategy")).isEqualTo("branch");
         assertThat(structured(client.callTool("cleanup_task", new JsonObject().put("task_id", id))).getBoolean("success")).isTrue();
         assertThat(node.requestsTo(Addresses.TASK_CLEANUP).getFirst().getBoolean("delete_ref")).isFalse();
         JsonObject followUp = structured(client.callTool("continue_task", new JsonObject().put("task_id", id).put("prompt", "now add tests")));

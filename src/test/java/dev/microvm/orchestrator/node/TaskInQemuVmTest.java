@@ -29,8 +29,11 @@ class TaskInQemuVmTest {
         OrchestratorConfig config = NodeFixture.config(state, "qemu", TestGuest.get().kernel.getParent(), 1);
         try (NodeFixture f = NodeFixture.start(state, config, Drivers.create(config, new StatePaths(state)))) {
             f.node.repos().allow(repo, "project");
+            String streamJson = "{\"type\":\"assistant\",\"message\":{\"id\":\"m1\",\"model\":\"test\",\"content\":"
+                    + "[{\"type\":\"tool_use\",\"id\":\"tu1\",\"name\":\"Bash\",\"input\":{}}]}}";
             JsonObject task = f.submit("project", "write a greeting", new JsonObject().put("agent_command",
-                    "echo 'hello from the VM' > greeting.txt && git add greeting.txt && git commit -q -m 'Add greeting'"));
+                    "echo agent-says-hi && echo '" + streamJson + "' && "
+                            + "echo 'hello from the VM' > greeting.txt && git add greeting.txt && git commit -q -m 'Add greeting'"));
             JsonObject done = f.awaitTerminal(task.getString("task_id"), Duration.ofMinutes(4));
             assertThat(done.getString("status")).as(done.encodePrettily()).isEqualTo("completed");
             assertThat(done.getJsonObject("merge_result").getBoolean("merged")).isTrue();
@@ -40,6 +43,16 @@ class TaskInQemuVmTest {
             assertThat(GitRepos.git(repo, "rev-parse", "refs/tasks/" + task.getString("task_id")))
                     .isEqualTo(GitRepos.git(repo, "rev-parse", "main"));
             assertThat(GitRepos.git(repo, "status", "--porcelain")).isEmpty();
+            // the agent's output streamed live as task.log events, its stream-json as task.progress
+            var events = f.node.events().log().readAfter(0, 10_000);
+            assertThat(events).anySatisfy(e -> {
+                assertThat(e.type()).isEqualTo("task.log");
+                assertThat(e.data().getJsonArray("lines").encode()).contains("agent-says-hi");
+            });
+            assertThat(events).anySatisfy(e -> {
+                assertThat(e.type()).isEqualTo("task.progress");
+                assertThat(e.data().getInteger("tool_uses")).isEqualTo(1);
+            });
             JsonObject slots = f.request(Addresses.SLOT_LIST, new JsonObject());
             assertThat(slots.getJsonArray("active")).isEmpty();
         }
