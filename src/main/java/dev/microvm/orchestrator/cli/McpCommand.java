@@ -1,6 +1,8 @@
 package dev.microvm.orchestrator.cli;
 
+import dev.microvm.orchestrator.config.OrchestratorConfig;
 import dev.microvm.orchestrator.mcp.McpSettings;
+import io.vertx.core.Vertx;
 import dev.microvm.orchestrator.mcp.McpStdioLauncher;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -22,11 +24,15 @@ final class McpCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         McpStdioLauncher.prewarm();
         McpSettings settings = McpSettings.claimStdio(state.paths(), System.getenv(), versionString());
-        NodeBootstrap.Started started = NodeBootstrap.start(state.paths(), null, true);
+        OrchestratorConfig config = NodeBootstrap.config(state.paths(), null);
+        Vertx vertx = NodeBootstrap.createVertx(config, true);
+        // The MCP server answers initialize at once; tool calls wait for the node starting beside it.
+        var session = McpStdioLauncher.run(vertx, settings);
         try {
-            McpStdioLauncher.run(started.node().vertx(), settings).toCompletionStage().toCompletableFuture().get();
+            NodeBootstrap.startOn(vertx, state.paths(), config, true);
+            session.toCompletionStage().toCompletableFuture().get();
         } finally {
-            started.node().close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+            vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
         }
         return 0;
     }

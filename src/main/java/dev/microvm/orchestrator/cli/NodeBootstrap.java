@@ -40,12 +40,23 @@ final class NodeBootstrap {
     record Started(Node node, EventStreamVerticle stream, ApiProxyVerticle proxy) {}
 
     static Started start(StatePaths paths, JsonObject overrides, boolean serveHttp) throws Exception {
+        OrchestratorConfig config = config(paths, overrides);
+        return startOn(createVertx(config, serveHttp), paths, config, serveHttp);
+    }
+
+    static OrchestratorConfig config(StatePaths paths, JsonObject overrides) {
         OrchestratorConfig config = OrchestratorConfig.load(paths);
-        if (overrides != null && !overrides.isEmpty()) config = config.merge(overrides, "command line");
-        HypervisorDriver driver = Drivers.create(config, paths);
-        Vertx vertx = Vertx.vertx(new VertxOptions().setWorkerPoolSize(Math.max(40, config.slots() * 4 + 20))
-                .setMetricsOptions(serveHttp ? EventStreamVerticle.metricsOptions() : null)
+        return overrides != null && !overrides.isEmpty() ? config.merge(overrides, "command line") : config;
+    }
+
+    static Vertx createVertx(OrchestratorConfig config, boolean metrics) {
+        return Vertx.vertx(new VertxOptions().setWorkerPoolSize(Math.max(40, config.slots() * 4 + 20))
+                .setMetricsOptions(metrics ? EventStreamVerticle.metricsOptions() : null)
                 .setBlockedThreadCheckInterval(10).setBlockedThreadCheckIntervalUnit(TimeUnit.SECONDS));
+    }
+
+    static Started startOn(Vertx vertx, StatePaths paths, OrchestratorConfig config, boolean serveHttp) throws Exception {
+        HypervisorDriver driver = Drivers.create(config, paths);
         Redactor redactor = Redactor.global();
         TaskLogs.setRedactor(redactor::redact);
         String nodeId = java.net.InetAddress.getLocalHost().getHostName() + "-" + ProcessHandle.current().pid();
