@@ -221,4 +221,32 @@ class DashboardBrowserTest {
         waiting().until(d -> d.findElement(By.id("log")).getText().contains("live line three"));
         assertThat(browser.findElement(By.id("log")).getText()).containsSubsequence("earlier line one", "earlier line two", "live line three");
     }
+
+    @Test
+    void afterAnOutageThePageReconnectsAndCatchesUpOnWhatItMissed() {
+        record("add-ci-cache-11b0", "running", "infra", "Cache the Maven repository between CI runs");
+        browser.get("http://localhost:" + server.port() + "/?token=" + server.token());
+        waiting().until(ExpectedConditions.attributeToBe(By.id("conn"), "data-state", "live"));
+        waiting().until(d -> !d.findElements(By.cssSelector("tr[data-task-id='add-ci-cache-11b0']")).isEmpty());
+        row("add-ci-cache-11b0").click();
+        logLines("add-ci-cache-11b0", "before the outage");
+        waiting().until(d -> d.findElement(By.id("log")).getText().contains("before the outage"));
+
+        int port = server.port();
+        server.stopServing();
+        waiting().until(ExpectedConditions.attributeToBe(By.id("conn"), "data-state", "down"));
+        // events written while nobody serves the page: only the durable log has them
+        logLines("add-ci-cache-11b0", "during the outage");
+        tasks.get("add-ci-cache-11b0").put("state", "completed");
+        server.log.append(EventTypes.TASK_STATE, "add-ci-cache-11b0", new JsonObject().put("state", "completed").put("previous", "running"));
+        server.serveAgain(port);
+
+        waiting().until(ExpectedConditions.attributeToBe(By.id("conn"), "data-state", "live"));
+        waiting().until(d -> d.findElement(By.id("log")).getText().contains("during the outage"));
+        waiting().until(d -> "completed".equals(row("add-ci-cache-11b0").getAttribute("data-state")));
+        logLines("add-ci-cache-11b0", "after the outage");
+        waiting().until(d -> d.findElement(By.id("log")).getText().contains("after the outage"));
+        assertThat(browser.findElement(By.id("log")).getText())
+                .containsSubsequence("before the outage", "during the outage", "after the outage");
+    }
 }
