@@ -190,6 +190,10 @@ public final class EventStreamVerticle extends VerticleBase {
             subscribers.add(self[0]);
             subscriberList = List.copyOf(subscribers);
             self[0].start();
+        }).onFailure(e -> {
+            if (!ctx.response().ended() && !ctx.response().headWritten()) {
+                RestApi.error(ctx, 400, "/events is a WebSocket endpoint: " + e.getMessage());
+            }
         });
     }
 
