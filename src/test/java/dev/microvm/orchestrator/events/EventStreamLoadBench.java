@@ -160,9 +160,20 @@ public final class EventStreamLoadBench {
         System.out.printf("frames: %d (%.1f events per frame)%n", frames, frames == 0 ? 0.0 : (double) delivered / frames);
         System.out.printf("latency after warm-up (%d samples): p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms%n",
                 lat.length, p50, p90, p99, max);
+        System.out.printf("machine: %d cores, load average %s (other processes share these cores)%n",
+                Runtime.getRuntime().availableProcessors(), loadAverage());
         boolean pass = lost == 0 && duplicates == 0 && overruns == 0 && p99 <= P99_TARGET_MS;
         System.out.printf("result: %s (target: 0 lost, p99 <= %d ms)%n", pass ? "PASS" : "FAIL", P99_TARGET_MS);
         return pass;
+    }
+
+    private static String loadAverage() {
+        try {
+            String[] f = Files.readString(Path.of("/proc/loadavg")).split(" ");
+            return f[0] + " " + f[1] + " " + f[2];
+        } catch (java.io.IOException | RuntimeException e) {
+            return "unknown";
+        }
     }
 
     private static double percentileMs(long[] sorted, double q) {
