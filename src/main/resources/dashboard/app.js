@@ -238,35 +238,55 @@
     return [...s.tasks.values()].sort((a, b) => rank(a) - rank(b) || time(b) - time(a) || (a.id < b.id ? -1 : 1));
   }
 
+  // rows are kept per task and updated in place, so hover, focus and selection survive updates
+  const rows = new Map();
+
+  function taskRow(t) {
+    let r = rows.get(t.id);
+    if (!r) {
+      const tr = el('tr');
+      tr.dataset.taskId = t.id;
+      tr.addEventListener('click', () => select(t.id));
+      r = { tr, sig: null };
+      rows.set(t.id, r);
+    }
+    const tr = r.tr;
+    const sig = JSON.stringify([t.state, t.repo, t.description, t.progress, ago(t.updated), t.id === s.selected]);
+    if (sig !== r.sig) {
+      r.sig = sig;
+      tr.dataset.state = t.state;
+      tr.classList.toggle('selected', t.id === s.selected);
+      const st = el('td');
+      st.appendChild(badge(t.state));
+      const desc = el('td', 'desc-cell');
+      desc.appendChild(el('div', null, t.description || ''));
+      desc.title = t.description || '';
+      tr.replaceChildren(st, el('td', 'mono', t.id), el('td', null, t.repo || ''), desc, progressCell(t.progress),
+        el('td', 'muted', ago(t.updated)));
+    }
+    if (t.changed) {
+      t.changed = false;
+      tr.classList.remove('flash');
+      void tr.offsetWidth; // restart the animation
+      tr.classList.add('flash');
+    }
+    return tr;
+  }
+
   function renderTasks() {
     const filter = $('filter').value.trim().toLowerCase();
     const body = $('task-rows');
-    const frag = document.createDocumentFragment();
     const counts = {};
-    let shown = 0;
+    const order = [];
     for (const t of sortedTasks()) {
       counts[t.state] = (counts[t.state] || 0) + 1;
       const hay = (t.id + ' ' + t.repo + ' ' + t.description + ' ' + t.state).toLowerCase();
       if (filter && !hay.includes(filter)) continue;
-      shown++;
-      const tr = el('tr');
-      tr.dataset.taskId = t.id;
-      tr.dataset.state = t.state;
-      if (t.id === s.selected) tr.classList.add('selected');
-      if (t.changed) { tr.classList.add('flash'); t.changed = false; }
-      const st = el('td'); st.appendChild(badge(t.state)); tr.appendChild(st);
-      tr.appendChild(el('td', 'mono', t.id));
-      tr.appendChild(el('td', null, t.repo || ''));
-      const desc = el('td', 'desc-cell', t.description || '');
-      desc.title = t.description || '';
-      tr.appendChild(desc);
-      tr.appendChild(progressCell(t.progress));
-      tr.appendChild(el('td', 'muted', ago(t.updated)));
-      tr.addEventListener('click', () => select(t.id));
-      frag.appendChild(tr);
+      order.push(taskRow(t));
     }
-    body.replaceChildren(frag);
-    $('no-tasks').hidden = shown > 0;
+    order.forEach((tr, i) => { if (body.children[i] !== tr) body.insertBefore(tr, body.children[i] || null); });
+    while (body.children.length > order.length) body.removeChild(body.lastChild);
+    $('no-tasks').hidden = order.length > 0;
     const sum = $('summary');
     sum.replaceChildren();
     for (const st of ['running', 'queued', 'completed', 'failed']) {

@@ -63,6 +63,8 @@ public final class EventStreamVerticle extends VerticleBase {
     private MessageConsumer<JsonObject> consumer;
     private TaskMetrics taskMetrics;
     private final Set<EventSubscriber> subscribers = new LinkedHashSet<>();
+    /** Copy of {@link #subscribers} to iterate while a client may drop out (overrun). */
+    private List<EventSubscriber> subscriberList = List.of();
     private final Set<EventSubscriber> toFlush = new LinkedHashSet<>();
     private boolean flushScheduled;
 
@@ -180,9 +182,18 @@ public final class EventStreamVerticle extends VerticleBase {
             self[0] = new EventSubscriber(ws, filter, since, options.maxQueuedEvents(), options.maxEventsPerFrame(),
                     (after, limit) -> vertx.executeBlocking(() -> log.readAfter(after, limit), false),
                     () -> vertx.executeBlocking(log::lastSequence, false),
-                    () -> { subscribers.remove(self[0]); toFlush.remove(self[0]); });
+                    () -> {
+                        subscribers.remove(self[0]);
+                        subscriberList = List.copyOf(subscribers);
+                        toFlush.remove(self[0]);
+                    });
             subscribers.add(self[0]);
+            subscriberList = List.copyOf(subscribers);
             self[0].start();
+        }).onFailure(e -> {
+            if (!ctx.response().ended() && !ctx.response().headWritten()) {
+                RestApi.error(ctx, 400, "/events is a WebSocket endpoint: " + e.getMessage());
+            }
         });
     }
 
@@ -195,19 +206,23 @@ public final class EventStreamVerticle extends VerticleBase {
             return;
         }
         taskMetrics.onLive(event);
+        // encoded once, shared by every client's queue
         EventSubscriber.Item item = EventSubscriber.Item.event(event.seq(), event.type(), event.taskId(), json.encode());
-        for (EventSubscriber s : List.copyOf(subscribers)) {
+        for (EventSubscriber s : subscriberList) {
             if (s.offer(item)) toFlush.add(s);
         }
         if (!toFlush.isEmpty() && !flushScheduled) {
             flushScheduled = true;
-            vertx.setTimer(options.flushIntervalMs(), t -> {
-                flushScheduled = false;
-                List<EventSubscriber> batch = List.copyOf(toFlush);
-                toFlush.clear();
-                batch.forEach(EventSubscriber::flush);
-            });
+            vertx.setTimer(options.flushIntervalMs(), t -> flushAll());
         }
+    }
+
+    private void flushAll() {
+        flushScheduled = false;
+        List<EventSubscriber> batch = List.copyOf(toFlush);
+        toFlush.clear();
+        FrameCache frames = new FrameCache();
+        for (EventSubscriber s : batch) s.flush(frames);
     }
 
     /** Rebuilds the task metrics from the durable log, page by page on a worker thread. */

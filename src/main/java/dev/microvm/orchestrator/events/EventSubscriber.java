@@ -5,6 +5,7 @@ import io.vertx.core.http.ServerWebSocket;
 import io.vertx.core.json.JsonObject;
 
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
 
@@ -115,20 +116,26 @@ final class EventSubscriber {
 
     /** Writes queued events, several per frame, until the socket's own buffer is full. */
     void flush() {
+        flush(null);
+    }
+
+    /** As {@link #flush()}, sharing frame texts with other clients of the same flush round. */
+    void flush(FrameCache shared) {
         if (closed) return;
         while (!queue.isEmpty() && !ws.writeQueueFull()) {
-            Item first = queue.peek();
-            if (first.control()) {
+            if (queue.peek().control()) {
                 ws.writeTextMessage(queue.poll().json());
                 continue;
             }
-            StringBuilder frame = new StringBuilder(256).append("{\"type\":\"events\",\"events\":[");
-            int n = 0;
-            while (!queue.isEmpty() && !queue.peek().control() && n < maxBatch && frame.length() < MAX_FRAME_CHARS) {
-                if (n++ > 0) frame.append(',');
-                frame.append(queue.poll().json());
+            List<Item> batch = new ArrayList<>(Math.min(queue.size(), maxBatch));
+            int chars = 0;
+            for (Item i : queue) {
+                if (i.control() || batch.size() >= maxBatch || chars >= MAX_FRAME_CHARS) break;
+                batch.add(i);
+                chars += i.json().length();
             }
-            ws.writeTextMessage(frame.append("]}").toString());
+            for (int k = 0; k < batch.size(); k++) queue.poll();
+            ws.writeTextMessage(shared == null ? FrameCache.build(batch) : shared.frame(filter, batch));
         }
         if (!live && !reading && queue.isEmpty()) readNextPage();
     }

@@ -33,7 +33,8 @@ import java.util.function.IntSupplier;
  */
 final class RequestGuard implements Handler<RoutingContext> {
 
-    static final String COOKIE = "mvo_token";
+    /** Cookies are shared by all ports of a host, so the name carries the port: two servers never clobber each other's. */
+    static final String COOKIE_PREFIX = "mvo_token_";
 
     private final AccessToken token;
     private final Set<String> hostNames;
@@ -119,7 +120,7 @@ final class RequestGuard implements Handler<RoutingContext> {
     }
 
     private void moveTokenToCookie(RoutingContext ctx) {
-        Cookie cookie = Cookie.cookie(COOKIE, token.reveal()).setHttpOnly(true).setSameSite(CookieSameSite.STRICT).setPath("/");
+        Cookie cookie = Cookie.cookie(COOKIE_PREFIX + port.getAsInt(), token.reveal()).setHttpOnly(true).setSameSite(CookieSameSite.STRICT).setPath("/");
         ctx.response().addCookie(cookie);
         ctx.response().setStatusCode(303).putHeader(HttpHeaders.LOCATION, ctx.request().path())
                 .putHeader(HttpHeaders.CACHE_CONTROL, "no-store").end();
@@ -131,8 +132,8 @@ final class RequestGuard implements Handler<RoutingContext> {
         return auth.substring(7).strip();
     }
 
-    private static String cookieToken(RoutingContext ctx) {
-        Cookie c = ctx.request().getCookie(COOKIE);
+    private String cookieToken(RoutingContext ctx) {
+        Cookie c = ctx.request().getCookie(COOKIE_PREFIX + port.getAsInt());
         return c == null ? null : c.getValue();
     }
 

@@ -42,6 +42,7 @@ final class TaskMetrics {
     private final Map<String, Instant> firstSeen = new HashMap<>();
     private final Map<String, AtomicInteger> tasksByState = new HashMap<>();
     private final Map<String, Boolean> slotBusy = new HashMap<>();
+    private final Map<String, Counter> eventCounters = new HashMap<>();
     private final AtomicInteger slotsInUse = new AtomicInteger();
     private long lastSeq;
     private List<TaskEvent> heldDuringReplay = new ArrayList<>();
@@ -79,7 +80,8 @@ final class TaskMetrics {
     private void apply(TaskEvent e) {
         if (e.seq() <= lastSeq) return;
         lastSeq = e.seq();
-        Counter.builder("mvo_events_total").tag("type", String.valueOf(e.type())).register(registry).increment();
+        eventCounters.computeIfAbsent(String.valueOf(e.type()),
+                type -> Counter.builder("mvo_events_total").tag("type", type).register(registry)).increment();
         if (EventTypes.TASK_STATE.equals(e.type()) && e.taskId() != null) onTaskState(e);
         else if (EventTypes.SLOT.equals(e.type())) onSlot(e.data());
     }

@@ -84,7 +84,7 @@ class EventStreamSecurityTest {
         String wrong = "0".repeat(64);
         assertThat(StreamServer.status(get("/health", host(), "Authorization: Bearer " + wrong))).isEqualTo(401);
         assertThat(StreamServer.status(get("/health?token=" + wrong, host()))).isEqualTo(401);
-        assertThat(StreamServer.status(get("/health", host(), "Cookie: mvo_token=" + wrong))).isEqualTo(401);
+        assertThat(StreamServer.status(get("/health", host(), "Cookie: mvo_token_" + server.port() + "=" + wrong))).isEqualTo(401);
         assertThat(StreamServer.status(get("/health", host(), "Authorization: Bearer " + server.token().substring(1)))).isEqualTo(401);
     }
 
@@ -125,7 +125,7 @@ class EventStreamSecurityTest {
         assertThat(StreamServer.status(wsHandshake("/events?token=" + server.token(), host(), "Origin: http://evil.example"))).isEqualTo(403);
         assertThat(StreamServer.status(wsHandshake("/events?token=" + server.token(), host(), "Origin: null"))).isEqualTo(403);
         assertThat(StreamServer.status(wsHandshake("/events?token=" + server.token(), "Host: evil.example:" + server.port(), own))).isEqualTo(403);
-        assertThat(StreamServer.status(wsHandshake("/events", host(), own, "Cookie: mvo_token=" + server.token()))).isEqualTo(101);
+        assertThat(StreamServer.status(wsHandshake("/events", host(), own, "Cookie: mvo_token_" + server.port() + "=" + server.token()))).isEqualTo(101);
         assertThat(StreamServer.status(wsHandshake("/events?token=" + server.token(), host(), own))).isEqualTo(101);
     }
 
@@ -135,8 +135,8 @@ class EventStreamSecurityTest {
         assertThat(StreamServer.status(r)).isEqualTo(303);
         assertThat(r).containsIgnoringCase("Location: /\r\n");
         String cookie = r.lines().filter(l -> l.toLowerCase().startsWith("set-cookie:")).findFirst().orElseThrow();
-        assertThat(cookie).contains("mvo_token=" + server.token()).containsIgnoringCase("HttpOnly").containsIgnoringCase("SameSite=Strict");
-        String page = get("/", host(), "Cookie: mvo_token=" + server.token());
+        assertThat(cookie).contains("mvo_token_" + server.port() + "=" + server.token()).containsIgnoringCase("HttpOnly").containsIgnoringCase("SameSite=Strict");
+        String page = get("/", host(), "Cookie: mvo_token_" + server.port() + "=" + server.token());
         assertThat(StreamServer.status(page)).isEqualTo(200);
         assertThat(page).contains("<title>").contains("Content-Security-Policy");
     }

@@ -122,5 +122,8 @@ class EventStreamWebSocketTest {
                 + server.token() + "\nUpgrade: websocket\nConnection: Upgrade\nSec-WebSocket-Version: 13\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\n");
         assertThat(StreamServer.status(r)).isEqualTo(400);
         assertThat(r).contains("since");
+        String plain = server.raw("GET /events HTTP/1.1\nHost: localhost:" + server.port() + "\nAuthorization: Bearer "
+                + server.token() + "\nConnection: close\n");
+        assertThat(StreamServer.status(plain)).isEqualTo(400);
     }
 }

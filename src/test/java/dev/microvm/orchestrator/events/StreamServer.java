@@ -26,13 +26,15 @@ final class StreamServer implements AutoCloseable {
     final Vertx vertx;
     final StatePaths paths;
     final EventLog log;
-    final EventStreamVerticle verticle;
+    EventStreamVerticle verticle;
+    private String deploymentId;
 
-    private StreamServer(Vertx vertx, StatePaths paths, EventStreamVerticle verticle) {
+    private StreamServer(Vertx vertx, StatePaths paths, EventStreamVerticle verticle, String deploymentId) {
         this.vertx = vertx;
         this.paths = paths;
         this.log = new EventLog(paths.eventLog(), Clock.systemUTC());
         this.verticle = verticle;
+        this.deploymentId = deploymentId;
     }
 
     static StreamServer start(Path stateDir) {
@@ -47,8 +49,19 @@ final class StreamServer implements AutoCloseable {
     static StreamServer startOn(Vertx vertx, Path stateDir, EventStreamOptions options) {
         StatePaths paths = new StatePaths(stateDir);
         EventStreamVerticle verticle = new EventStreamVerticle(options, paths);
-        await(vertx.deployVerticle(verticle));
-        return new StreamServer(vertx, paths, verticle);
+        String id = await(vertx.deployVerticle(verticle));
+        return new StreamServer(vertx, paths, verticle, id);
+    }
+
+    /** Stops serving: every connection drops, as when the process that served ends. */
+    void stopServing() {
+        await(vertx.undeploy(deploymentId));
+    }
+
+    /** Serves again on the same port and state directory. */
+    void serveAgain(int port) {
+        verticle = new EventStreamVerticle(EventStreamOptions.loopback(port), paths);
+        deploymentId = await(vertx.deployVerticle(verticle));
     }
 
     int port() {
