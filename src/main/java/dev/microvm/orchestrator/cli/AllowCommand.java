@@ -21,11 +21,21 @@ final class AllowCommand implements Callable<Integer> {
     @Option(names = "--alias", description = "Name to use in run_task (default: the directory name)")
     String alias;
 
+    @Option(names = "--merge-strategy", description = "Default merge strategy for this repository: auto, branch or none")
+    String mergeStrategy;
+
+    @Option(names = "--network", description = "Default guest network for this repository: full, api-only or none")
+    String network;
+
     @Override
     public Integer call() {
         Path repo = path == null ? Path.of("").toAbsolutePath() : path;
         RepoRegistry registry = new RepoRegistry(state.paths(), Clock.systemUTC());
         String registered = registry.allow(repo, alias);
+        io.vertx.core.json.JsonObject defaults = new io.vertx.core.json.JsonObject();
+        if (mergeStrategy != null) defaults.put("merge_strategy", mergeStrategy);
+        if (network != null) defaults.put("network", network);
+        if (!defaults.isEmpty()) registry.setDefaults(registered, defaults);
         System.out.println("Registered '" + registered + "' -> " + registry.resolve(registered).path());
         return 0;
     }

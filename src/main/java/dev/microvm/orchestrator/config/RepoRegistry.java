@@ -38,10 +38,44 @@ public final class RepoRegistry {
         this.clock = clock;
     }
 
-    public record Repo(String alias, Path path, String added) {
-        public JsonObject toJson() {
-            return new JsonObject().put("alias", alias).put("path", path.toString()).put("added", added);
+    /**
+     * @param defaults per-repository task defaults ({@code merge_strategy}, {@code network}); a
+     *                 task's own options win over them, and they win over the node's defaults
+     */
+    public record Repo(String alias, Path path, String added, JsonObject defaults) {
+        public Repo {
+            defaults = defaults == null ? new JsonObject() : defaults.copy();
         }
+
+        public Repo(String alias, Path path, String added) {
+            this(alias, path, added, null);
+        }
+
+        public JsonObject toJson() {
+            JsonObject j = new JsonObject().put("alias", alias).put("path", path.toString()).put("added", added);
+            if (!defaults.isEmpty()) j.put("defaults", defaults.copy());
+            return j;
+        }
+    }
+
+    private static final java.util.Set<String> DEFAULT_KEYS = java.util.Set.of("merge_strategy", "network");
+
+    /** Sets per-repository task defaults (merge_strategy: auto|branch|none, network: full|api-only|none). */
+    public Repo setDefaults(String alias, JsonObject defaults) {
+        validateAlias(alias);
+        for (String k : defaults.fieldNames()) {
+            if (!DEFAULT_KEYS.contains(k)) throw new IllegalArgumentException("unknown repository setting '" + k + "'; known: merge_strategy, network");
+        }
+        // validates the values the same way task options are validated
+        dev.microvm.orchestrator.task.TaskOptions.fromJson(defaults);
+        return update(repos -> {
+            Repo r = repos.get(alias);
+            if (r == null) throw new UnknownRepoException(alias, repos.keySet());
+            JsonObject merged = r.defaults().copy().mergeIn(defaults);
+            Repo updated = new Repo(r.alias(), r.path(), r.added(), merged);
+            repos.put(alias, updated);
+            return updated;
+        });
     }
 
     /**
@@ -138,7 +172,7 @@ public final class RepoRegistry {
                 JsonObject r = repos.getJsonObject(alias);
                 String p = r.getString("path");
                 if (!ALIAS.matcher(alias).matches() || p == null) throw new IllegalArgumentException("bad entry '" + alias + "'");
-                out.put(alias, new Repo(alias, Path.of(p), r.getString("added")));
+                out.put(alias, new Repo(alias, Path.of(p), r.getString("added"), r.getJsonObject("defaults")));
             }
             return out;
         } catch (DecodeException | ClassCastException | IllegalArgumentException e) {
@@ -153,7 +187,11 @@ public final class RepoRegistry {
                 Map<String, Repo> repos = read();
                 T result = change.apply(repos);
                 JsonObject out = new JsonObject();
-                repos.values().forEach(r -> out.put(r.alias(), new JsonObject().put("path", r.path().toString()).put("added", r.added())));
+                repos.values().forEach(r -> {
+                    JsonObject entry = new JsonObject().put("path", r.path().toString()).put("added", r.added());
+                    if (!r.defaults().isEmpty()) entry.put("defaults", r.defaults().copy());
+                    out.put(r.alias(), entry);
+                });
                 AtomicFiles.write(file, new JsonObject().put("version", 1).put("repos", out).encodePrettily());
                 return result;
             });

@@ -88,11 +88,15 @@ public final class TaskManagerVerticle extends VerticleBase {
         if (description == null || description.isBlank()) return Future.failedFuture(new IllegalArgumentException("description is required: say what the agent should do"));
         if (description.length() > 200_000) return Future.failedFuture(new IllegalArgumentException("description is too long (max 200000 characters)"));
         // options arrive nested ({options:{...}}) from the CLI and flat from MCP tool arguments
-        TaskOptions options = TaskOptions.fromJson(b.getJsonObject("options", b));
+        JsonObject requested = b.getJsonObject("options", b);
+        TaskOptions.fromJson(requested); // refuse bad options before touching anything
         String alias = b.getString("repo");
         String caller = b.getString("caller");
         return blocking(() -> {
             RepoRegistry.Repo repo = repos.resolve(alias);
+            JsonObject withDefaults = repo.defaults().copy();
+            for (String k : requested.fieldNames()) if (requested.getValue(k) != null) withDefaults.put(k, requested.getValue(k));
+            TaskOptions options = TaskOptions.fromJson(withDefaults);
             if (!Files.isDirectory(repo.path().resolve(".git"))) {
                 throw new IllegalArgumentException("repository '" + alias + "' at " + repo.path() + " is gone or no longer a git repository; register it again with: microvm-orchestrator allow PATH");
             }

@@ -76,6 +76,19 @@ class RepoRegistryTest {
     }
 
     @Test
+    void perRepositoryDefaultsAreValidatedAndKept() throws Exception {
+        Path repo = gitRepo("withdefaults");
+        registry().allow(repo, "d");
+        registry().setDefaults("d", new io.vertx.core.json.JsonObject().put("merge_strategy", "branch").put("network", "api-only"));
+        assertThat(registry().resolve("d").defaults().getString("merge_strategy")).isEqualTo("branch");
+        assertThat(registry().resolve("d").toJson().getJsonObject("defaults").getString("network")).isEqualTo("api-only");
+        assertThatThrownBy(() -> registry().setDefaults("d", new io.vertx.core.json.JsonObject().put("merge_strategy", "yolo")))
+                .hasMessageContaining("merge_strategy must be one of");
+        assertThatThrownBy(() -> registry().setDefaults("d", new io.vertx.core.json.JsonObject().put("colour", "red")))
+                .hasMessageContaining("unknown repository setting");
+    }
+
+    @Test
     void removeForgetsOnlyTheAlias() throws Exception {
         Path repo = gitRepo("keep");
         registry().allow(repo, "k");
