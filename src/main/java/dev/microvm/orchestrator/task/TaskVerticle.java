@@ -35,6 +35,7 @@ public final class TaskVerticle extends VerticleBase {
     private long logOffset;
     private Instant runningSince;
     private boolean finishing;
+    private boolean slotReleased;
 
     /** Policy values the node decides (timeouts, defaults). */
     public record TaskPolicy(int timeoutSeconds, int stopGraceSeconds, String defaultMergeStrategy) {}
@@ -60,11 +61,13 @@ public final class TaskVerticle extends VerticleBase {
         }
         switch (record.state()) {
             case QUEUED -> acquireSlot();
-            case STARTING, RUNNING, MERGING -> reclaimSlot().onComplete(ar -> {
+            case MERGING -> {
+                slotReleased = true; // released when the VM stopped: merging needs no slot
+                collectAndMerge();
+            }
+            case STARTING, RUNNING -> reclaimSlot().onComplete(ar -> {
                 if (ar.failed()) {
                     fail("slot_unavailable", "could not re-take slot " + record.slot() + ": " + ar.cause().getMessage());
-                } else if (record.state() == TaskState.MERGING) {
-                    collectAndMerge();
                 } else {
                     recoverVm();
                 }
@@ -259,7 +262,8 @@ public final class TaskVerticle extends VerticleBase {
         finishing = true;
         Future<Void> toMerging = record.state() == TaskState.MERGING ? Future.succeededFuture()
                 : transition(TaskState.MERGING, r -> r, null);
-        toMerging.compose(v -> collect()).onComplete(ar -> {
+        // the VM has stopped: its slot (storage, memory) is free for the next task while we merge
+        toMerging.compose(v -> releaseHeldSlot()).compose(v -> collect()).onComplete(ar -> {
             if (ar.failed()) {
                 failFrom(ar.cause(), "collect_failed");
                 return;
@@ -321,7 +325,7 @@ public final class TaskVerticle extends VerticleBase {
         Future<Void> stop = record.state() == TaskState.RUNNING || record.state() == TaskState.STARTING
                 ? ask(Addresses.WORKER_VM_STOP, base().put("grace_seconds", 0)).<Void>mapEmpty().recover(e -> Future.succeededFuture())
                 : Future.succeededFuture();
-        stop.compose(v -> transition(record.cancelRequested() && !"timeout".equals(reason) ? TaskState.CANCELLED : TaskState.FAILED,
+        stop.compose(v -> releaseHeldSlot()).compose(v -> transition(record.cancelRequested() && !"timeout".equals(reason) ? TaskState.CANCELLED : TaskState.FAILED,
                         r -> r.withFailure(reason, error), null))
                 .onComplete(x -> finish());
     }
@@ -362,11 +366,17 @@ public final class TaskVerticle extends VerticleBase {
 
     private void finish() {
         vertx.eventBus().request(Addresses.PROXY_UNREGISTER, base()).onFailure(e -> { /* no proxy: nothing registered */ });
-        Future<Void> release = record.slot() != null ? releaseSlot(record.slot()) : Future.succeededFuture();
-        release.onComplete(v -> ask(Addresses.WORKER_DISOWN).onComplete(x -> {
+        releaseHeldSlot().onComplete(v -> ask(Addresses.WORKER_DISOWN).onComplete(x -> {
             vertx.eventBus().publish(Addresses.TASK_FINISHED_LOCAL, base());
             vertx.undeploy(deploymentID());
         }));
+    }
+
+    /** Releases this task's slot once; later calls do nothing. The record keeps the slot number. */
+    private Future<Void> releaseHeldSlot() {
+        if (slotReleased || record.slot() == null) return Future.succeededFuture();
+        slotReleased = true;
+        return releaseSlot(record.slot()).recover(e -> Future.succeededFuture());
     }
 
     private Future<Void> releaseSlot(int slot) {

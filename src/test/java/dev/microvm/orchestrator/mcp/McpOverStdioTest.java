@@ -49,7 +49,7 @@ class McpOverStdioTest {
                         call("list_tasks", new JsonObject().put("status", "running")),
                         call("wait_next_event", new JsonObject().put("timeout_ms", 30000)),
                         call("get_task_diff", new JsonObject().put("task_id", "${t1.task_id}")),
-                        call("merge_task", new JsonObject().put("task_id", "${t1.task_id}").put("strategy", "merge")),
+                        call("merge_task", new JsonObject().put("task_id", "${t1.task_id}").put("strategy", "auto")),
                         call("continue_task", new JsonObject().put("task_id", "${t1.task_id}").put("prompt", "[hold] more")).put("save", "t2"),
                         call("cancel_task", new JsonObject().put("task_id", "${t2.task_id}")),
                         call("wait_next_event", new JsonObject().put("timeout_ms", 30000)),
