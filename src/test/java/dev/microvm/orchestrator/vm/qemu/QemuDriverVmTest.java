@@ -28,6 +28,12 @@ class QemuDriverVmTest {
     @TempDir Path tmp;
 
     final QemuDriver driver = new QemuDriver(QemuOptions.forHost(QemuOptions.Accelerator.TCG));
+    final java.util.List<VmHandle> started = new java.util.ArrayList<>();
+
+    @org.junit.jupiter.api.AfterEach
+    void destroyLeftovers() {
+        started.forEach(driver::destroy);
+    }
 
     @Test
     void a_scripted_agent_edits_and_commits_in_a_real_vm_and_its_bundle_comes_back() throws Exception {
@@ -40,6 +46,7 @@ class QemuDriverVmTest {
 
         long t0 = System.nanoTime();
         VmHandle handle = driver.start(spec);
+        started.add(handle);
         assertThat(Files.readString(spec.controlDir().resolve("handle.json"))).contains("\"pid\" : " + handle.pid());
         driver.awaitReady(handle, BOOT);
         long t1 = System.nanoTime();
