@@ -82,6 +82,11 @@ public abstract class DetachedVmDriver implements HypervisorDriver {
         return name();
     }
 
+    /** Where the hypervisor's own stdout and stderr go. */
+    protected Path outputFile(VmSpec spec) {
+        return spec.controlDir().resolve(HYPERVISOR_LOG);
+    }
+
     /** Removes control sockets and the like once the VM is gone. */
     protected void cleanup(VmHandle handle) {}
 
@@ -109,7 +114,7 @@ public abstract class DetachedVmDriver implements HypervisorDriver {
         prepare(spec);
         Process process;
         try {
-            process = spawner.spawn(argv, environment(spec), spec.controlDir().resolve(HYPERVISOR_LOG));
+            process = spawner.spawn(argv, environment(spec), outputFile(spec));
         } catch (IOException e) {
             throw new VmException("spawn_failed", "cannot start " + argv.get(0) + ": " + e.getMessage(), e);
         }
@@ -119,7 +124,7 @@ public abstract class DetachedVmDriver implements HypervisorDriver {
         if (startTime == null) {
             String detail = exitDetail(process);
             children.remove(pid);
-            throw new VmException("boot_failed", name() + " exited at once (" + detail + "): " + tail(spec.controlDir().resolve(HYPERVISOR_LOG)));
+            throw new VmException("boot_failed", name() + " exited at once (" + detail + "): " + tail(outputFile(spec)));
         }
         JsonObject data = handleData(spec)
                 .put("control_dir", spec.controlDir().toString())
