@@ -85,7 +85,7 @@ finish() {
 }
 
 if [ "$in_vm" = 1 ]; then
-    export PATH=/run/current-system/sw/bin:/usr/bin:/usr/sbin:/bin:/sbin HOME=${HOME:-/root}
+    export PATH="${PATH:+$PATH:}/run/current-system/sw/bin:/usr/bin:/usr/sbin:/bin:/sbin" HOME="${HOME:-/root}"
     mount_share "$MVO_TAG_IO" "$MVO_GUEST_IO" || { echo "mvo-runner: cannot mount io share" >&2; finish 1; }
     mkdir -p "$out"
     mount_share "$MVO_TAG_WORKSPACE" "$MVO_GUEST_WORKSPACE" || { log "cannot mount workspace share"; finish 1; }

@@ -36,6 +36,7 @@ public abstract class DetachedVmDriver implements HypervisorDriver {
     public static final String HANDLE_FILE = "handle.json";
     public static final String HYPERVISOR_LOG = "hypervisor.log";
     private static final Duration POLL = Duration.ofMillis(100);
+    private static final Duration CONTROL_PATIENCE = Duration.ofSeconds(5);
 
     protected final DetachedSpawner spawner;
     /** Processes this JVM spawned: only for these is the exit code known. */
@@ -81,6 +82,11 @@ public abstract class DetachedVmDriver implements HypervisorDriver {
         return name();
     }
 
+    /** Where the hypervisor's own stdout and stderr go. */
+    protected Path outputFile(VmSpec spec) {
+        return spec.controlDir().resolve(HYPERVISOR_LOG);
+    }
+
     /** Removes control sockets and the like once the VM is gone. */
     protected void cleanup(VmHandle handle) {}
 
@@ -108,7 +114,7 @@ public abstract class DetachedVmDriver implements HypervisorDriver {
         prepare(spec);
         Process process;
         try {
-            process = spawner.spawn(argv, environment(spec), spec.controlDir().resolve(HYPERVISOR_LOG));
+            process = spawner.spawn(argv, environment(spec), outputFile(spec));
         } catch (IOException e) {
             throw new VmException("spawn_failed", "cannot start " + argv.get(0) + ": " + e.getMessage(), e);
         }
@@ -118,7 +124,7 @@ public abstract class DetachedVmDriver implements HypervisorDriver {
         if (startTime == null) {
             String detail = exitDetail(process);
             children.remove(pid);
-            throw new VmException("boot_failed", name() + " exited at once (" + detail + "): " + tail(spec.controlDir().resolve(HYPERVISOR_LOG)));
+            throw new VmException("boot_failed", name() + " exited at once (" + detail + "): " + tail(outputFile(spec)));
         }
         JsonObject data = handleData(spec)
                 .put("control_dir", spec.controlDir().toString())
@@ -211,11 +217,26 @@ public abstract class DetachedVmDriver implements HypervisorDriver {
             // Same pid and start time yet not our VM: never touch it.
             return new RecoverResult(VmStatus.LOST, handle, "pid " + handle.pid() + " is not VM " + handle.vmName());
         }
-        if (controllable(handle)) {
+        if (answersWithin(handle, CONTROL_PATIENCE)) {
             return new RecoverResult(VmStatus.RUNNING, handle, "re-attached");
         }
         destroy(handle);
         return new RecoverResult(VmStatus.LOST, handle, "the VM was running but its control channel did not answer; it was force-destroyed");
+    }
+
+    /** A hypervisor started moments ago may not have opened its control socket yet. */
+    private boolean answersWithin(VmHandle handle, Duration patience) {
+        long deadline = System.nanoTime() + patience.toNanos();
+        while (true) {
+            if (controllable(handle)) return true;
+            if (System.nanoTime() > deadline || ProcessIdentity.find(handle.pid(), handle.processStartTime()).isEmpty()) return false;
+            try {
+                Thread.sleep(POLL.toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
     }
 
     @Override

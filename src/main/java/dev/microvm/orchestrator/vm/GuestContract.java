@@ -29,6 +29,8 @@ public final class GuestContract {
     /** Read-only share of the user's git object directory (QEMU only). */
     public static final String TAG_OBJECTS = "mvo_objects";
     public static final String DISK_SLOT = "mvo_slot";
+    /** The production image's read-only Nix store (attach read-only). */
+    public static final String DISK_STORE = "mvo_store";
 
     public static final String GUEST_WORKSPACE = "/workspace";
     public static final String GUEST_IO = "/run/mvo/io";
@@ -51,10 +53,11 @@ public final class GuestContract {
     /** The runner prints this line (to the console) once the guest has booted and mounted its shares. */
     public static final String READY_MARKER = "mvo-runner: task runner started";
 
-    /** Kernel parameters every image needs; drivers add their console device. */
-    public static final String BASE_CMDLINE = "panic=-1 quiet";
-
     public static final String RUNNER_RESOURCE = "/guest/mvo-runner.sh";
+    public static final String CMDLINE_RESOURCE = "/guest/kernel-cmdline";
+
+    /** Kernel parameters every image needs (nixos-vm/runner/kernel-cmdline); callers add the console. */
+    public static final String BASE_CMDLINE = resource(CMDLINE_RESOURCE).strip();
 
     /** Kernel command line for a guest whose console is {@code consoleDevice} (ttyS0, hvc0). */
     public static String kernelCmdline(String consoleDevice, String imageSpecific) {
@@ -64,8 +67,12 @@ public final class GuestContract {
 
     /** The in-guest task runner, as shipped on the classpath. */
     public static String runnerScript() {
-        try (InputStream in = GuestContract.class.getResourceAsStream(RUNNER_RESOURCE)) {
-            if (in == null) throw new IllegalStateException("runner script missing from classpath: " + RUNNER_RESOURCE);
+        return resource(RUNNER_RESOURCE);
+    }
+
+    private static String resource(String name) {
+        try (InputStream in = GuestContract.class.getResourceAsStream(name)) {
+            if (in == null) throw new IllegalStateException("guest file missing from classpath: " + name);
             return new String(in.readAllBytes(), StandardCharsets.UTF_8);
         } catch (IOException e) {
             throw new UncheckedIOException(e);

@@ -41,7 +41,9 @@ public interface HypervisorDriver {
 
     /**
      * Hypervisor processes tagged with a VM name whose handle may never have been persisted
-     * (crash between spawn and persist). The caller adopts or destroys them.
+     * (crash between spawn and persist). The caller adopts or destroys them — but only those whose
+     * {@code data.control_dir} lies under its own state directory: other orchestrator instances
+     * (other state directories, test runs) may be running VMs on the same host.
      */
     default List<VmHandle> findOrphans(String namePrefix) {
         return List.of();

@@ -42,10 +42,18 @@ public final class TaskFixture {
     }
 
     public VmSpec spec(String name, TestGuest guest, VmSpec.Network net, boolean withDisk, String extraCmdline) {
+        return spec(root, name, guest.kernel, guest.initrd, net, withDisk, extraCmdline);
+    }
+
+    /** The spec of a task laid out under {@code root} (see the constructor), without touching the disk. */
+    public static VmSpec spec(Path root, String name, Path kernel, Path initrd, VmSpec.Network net, boolean withDisk, String extraCmdline) {
+        Path workspace = root.resolve("workspace");
+        Path io = root.resolve("io");
         List<VmSpec.Disk> disks = new ArrayList<>();
-        if (withDisk) disks.add(new VmSpec.Disk(slotDisk, false, GuestContract.DISK_SLOT));
+        if (withDisk) disks.add(new VmSpec.Disk(root.resolve("slot.img"), false, GuestContract.DISK_SLOT));
+        Path control = root.resolve("ctl");
         return new VmSpec(name, 1, 512,
-                new VmSpec.Boot(guest.kernel, guest.initrd, GuestContract.kernelCmdline("ttyS0", extraCmdline)),
+                new VmSpec.Boot(kernel, initrd, GuestContract.kernelCmdline("ttyS0", extraCmdline)),
                 disks,
                 List.of(new VmSpec.Share(workspace, GuestContract.TAG_WORKSPACE, false),
                         new VmSpec.Share(io, GuestContract.TAG_IO, false)),

@@ -20,6 +20,15 @@ public final class QemuArgv {
         return spec.controlDir().resolve(QMP_SOCKET);
     }
 
+    /**
+     * The command QEMU runs for each guest connection to the proxy address, stdin/stdout being
+     * that connection. (A "tcp:" chardev target would be one connection for the VM's whole life.)
+     * bash's /dev/tcp avoids depending on socat or netcat; no commas, which QEMU would split on.
+     */
+    static String proxyRelay(int port) {
+        return "bash -c 'exec 3<>/dev/tcp/127.0.0.1/" + port + " || exit 1; cat <&3 & cat >&3; wait'";
+    }
+
     public static List<String> build(VmSpec spec, QemuOptions opt) {
         if (opt.accelerator() == QemuOptions.Accelerator.AUTO) {
             throw new IllegalArgumentException("resolve the accelerator before building argv");
@@ -62,7 +71,7 @@ public final class QemuArgv {
             if (net.mode() == VmSpec.Network.Mode.API_ONLY) nd.append(",restrict=on");
             if (net.apiProxyPort() > 0) {
                 nd.append(",guestfwd=tcp:").append(API_PROXY_GUEST_ADDR).append(':').append(API_PROXY_GUEST_PORT)
-                        .append("-tcp:127.0.0.1:").append(net.apiProxyPort());
+                        .append("-cmd:").append(proxyRelay(net.apiProxyPort()));
             }
             a.addAll(List.of("-netdev", nd.toString(), "-device", "virtio-net-" + bus + ",netdev=net0"));
         }

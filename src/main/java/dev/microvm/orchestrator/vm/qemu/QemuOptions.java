@@ -37,7 +37,9 @@ public record QemuOptions(String binary, String machine, Accelerator accelerator
     /** x86_64 microvm with the given accelerator, resolved against this host. */
     public static QemuOptions forHost(Accelerator requested) {
         Accelerator accel = requested == Accelerator.AUTO ? (kvmUsable() ? Accelerator.KVM : Accelerator.TCG) : requested;
-        return new QemuOptions("qemu-system-x86_64", "microvm", accel,
+        // Resolved here: the hypervisor later runs with a scrubbed PATH.
+        String binary = QemuDriver.findOnPath("qemu-system-x86_64").map(Object::toString).orElse("qemu-system-x86_64");
+        return new QemuOptions(binary, "microvm", accel,
                 accel == Accelerator.TCG ? hostTscKhz() : OptionalLong.empty());
     }
 

@@ -28,6 +28,12 @@ class QemuDriverVmTest {
     @TempDir Path tmp;
 
     final QemuDriver driver = new QemuDriver(QemuOptions.forHost(QemuOptions.Accelerator.TCG));
+    final java.util.List<VmHandle> started = new java.util.ArrayList<>();
+
+    @org.junit.jupiter.api.AfterEach
+    void destroyLeftovers() {
+        started.forEach(driver::destroy);
+    }
 
     @Test
     void a_scripted_agent_edits_and_commits_in_a_real_vm_and_its_bundle_comes_back() throws Exception {
@@ -40,6 +46,7 @@ class QemuDriverVmTest {
 
         long t0 = System.nanoTime();
         VmHandle handle = driver.start(spec);
+        started.add(handle);
         assertThat(Files.readString(spec.controlDir().resolve("handle.json"))).contains("\"pid\" : " + handle.pid());
         driver.awaitReady(handle, BOOT);
         long t1 = System.nanoTime();
@@ -70,6 +77,43 @@ class QemuDriverVmTest {
         assertThat(allocatedKiB).isLessThan(64 << 10);
         assertThat(ProcessHandle.of(handle.pid()).filter(ProcessHandle::isAlive)).isEmpty();
         assertThat(spec.controlDir().resolve(QemuArgv.QMP_SOCKET)).doesNotExist();
+    }
+
+    @Test
+    void the_users_object_store_is_shared_read_only_and_reached_through_alternates() throws Exception {
+        TestGuest guest = TestGuest.get();
+        TaskFixture user = new TaskFixture(tmp.resolve("user"));   // stands in for the user's repository
+        TaskFixture task = new TaskFixture(tmp.resolve("t"));
+        // The task workspace borrows the user's objects: clone --shared, then point alternates at the guest path.
+        deleteTree(task.workspace);
+        TaskFixture.gitIn(tmp, "clone", "-q", "--shared", user.workspace.toString(), task.workspace.toString());
+        VmSpec.Share objects = new VmSpec.Share(user.workspace.resolve(".git/objects"), GuestContract.TAG_OBJECTS, true);
+        Files.writeString(task.workspace.resolve(".git/objects/info/alternates"), driver.guestPath(objects) + "\n");
+        TaskFixture.gitIn(task.workspace, "config", "user.name", "t");
+        dev.microvm.orchestrator.vm.TaskIo.write(task.io, java.util.Map.of(
+                GuestContract.ENV_TASK_ID, "t1",
+                GuestContract.ENV_BASE_COMMIT, user.baseCommit,
+                GuestContract.ENV_AGENT_CMD, "git log --format=%s | tr '\\n' ' '; echo; echo two > two.txt && git add two.txt && git commit -qm guest-commit;"
+                        + " if touch /run/mvo/objects/evil 2>/dev/null; then echo objects-writable; else echo objects-read-only; fi"), "p");
+        VmSpec base = task.spec("qemu-objects", guest, VmSpec.Network.none(), false, null);
+        VmSpec spec = new VmSpec(base.name(), base.cpus(), base.memoryMiB(), base.boot(), base.disks(),
+                java.util.List.of(base.shares().get(0), base.shares().get(1), objects), base.network(), base.consoleLog(), base.controlDir(), base.labels());
+
+        VmHandle handle = driver.start(spec);
+        started.add(handle);
+        driver.awaitReady(handle, BOOT);
+        assertThat(driver.await(handle, BOOT)).isPresent();
+
+        String agent = task.read(GuestContract.OUT_AGENT_LOG);
+        assertThat(agent).contains("base").contains("objects-read-only").doesNotContain("objects-writable");
+        assertThat(task.read(GuestContract.OUT_RUNNER_LOG)).contains("bundled 1 commit(s)");
+        assertThat(user.workspace.resolve(".git/objects/evil")).doesNotExist();
+    }
+
+    private static void deleteTree(Path dir) throws java.io.IOException {
+        try (var walk = Files.walk(dir)) {
+            walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
     }
 
     @Test

@@ -26,6 +26,12 @@ class QemuStopVmTest {
     @TempDir Path tmp;
 
     final QemuDriver driver = new QemuDriver(QemuOptions.forHost(QemuOptions.Accelerator.TCG));
+    final java.util.List<VmHandle> started = new java.util.ArrayList<>();
+
+    @org.junit.jupiter.api.AfterEach
+    void destroyLeftovers() {
+        started.forEach(driver::destroy);
+    }
 
     @Test
     void graceful_stop_lets_the_runner_finish_and_the_guest_power_off() throws Exception {
@@ -33,6 +39,7 @@ class QemuStopVmTest {
         task.writeTask("echo started; sleep 600");
         VmSpec spec = task.spec("qemu-graceful", TestGuest.get(), VmSpec.Network.none(), false, null);
         VmHandle handle = driver.start(spec);
+        started.add(handle);
         driver.awaitReady(handle, QemuDriverVmTest.BOOT);
         waitFor(task.io.resolve(GuestContract.OUT_AGENT_LOG), "started");
 
@@ -51,6 +58,7 @@ class QemuStopVmTest {
         task.writeTask("echo started; sleep 600");
         VmSpec spec = task.spec("qemu-stubborn", TestGuest.get(), VmSpec.Network.none(), false, "mvo.test.ignore_shutdown=1");
         VmHandle handle = driver.start(spec);
+        started.add(handle);
         driver.awaitReady(handle, QemuDriverVmTest.BOOT);
         waitFor(task.io.resolve(GuestContract.OUT_AGENT_LOG), "started");
 
@@ -72,6 +80,7 @@ class QemuStopVmTest {
         // The kernel boots, but init is a long sleep instead of the runner.
         VmSpec spec = task.spec("qemu-hang", TestGuest.get(), VmSpec.Network.none(), false, "rdinit=/bin/sleep -- 1000");
         VmHandle handle = driver.start(spec);
+        started.add(handle);
 
         assertThatThrownBy(() -> driver.awaitReady(handle, Duration.ofSeconds(15)))
                 .isInstanceOf(VmException.class)
@@ -92,6 +101,7 @@ class QemuStopVmTest {
         VmSpec spec = new VmSpec(good.name(), 1, 256, new VmSpec.Boot(guest.kernel, bad, good.boot().cmdline()),
                 List.of(), good.shares(), good.network(), good.consoleLog(), good.controlDir(), Map.of());
         VmHandle handle = driver.start(spec);
+        started.add(handle);
 
         assertThatThrownBy(() -> driver.awaitReady(handle, QemuDriverVmTest.BOOT))
                 .isInstanceOf(VmException.class)

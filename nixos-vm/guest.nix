@@ -1,0 +1,96 @@
+# The production guest: boots from the host-provided kernel and initrd, mounts a read-only Nix
+# store image (virtio-blk, serial "mvo_store") under a writable tmpfs overlay, and runs the shared
+# task runner (./runner/mvo-runner.sh) once, which mounts the task shares and the slot disk itself
+# and powers the VM off when the task is done.
+{ config, lib, pkgs, ... }:
+let
+  runner = pkgs.writeShellScript "mvo-runner" (builtins.readFile ./runner/mvo-runner.sh);
+  claudeCode = pkgs.claude-code;
+in
+{
+  options.mvo.guest.rosetta = lib.mkOption {
+    type = lib.types.bool;
+    default = false;
+    description = "Mount Rosetta (vfkit on Apple Silicon) so x86_64 binaries run in the aarch64 guest.";
+  };
+
+  config = {
+    system.stateVersion = "25.05";
+    networking.hostName = "mvo-guest";
+
+    boot.loader.grub.enable = false;
+    boot.initrd.availableKernelModules = [
+      "virtio_pci" "virtio_mmio" "virtio_blk" "virtio_net" "virtio_console"
+      "9p" "9pnet_virtio" "virtiofs" "squashfs" "overlay" "ext4"
+    ];
+    boot.initrd.systemd.enable = true;
+    boot.kernelParams = [ "mvo.guest=nixos" ];
+
+    # Root is memory only: everything that must survive a task lives on the slot disk (/var) or
+    # comes back through the shares.
+    fileSystems."/" = { device = "none"; fsType = "tmpfs"; options = [ "mode=0755" "size=50%" ]; };
+    fileSystems."/nix/.ro-store" = {
+      device = "/dev/disk/by-id/virtio-mvo_store";
+      fsType = "squashfs";
+      options = [ "ro" ];
+      neededForBoot = true;
+    };
+    fileSystems."/nix/.rw-store" = { device = "none"; fsType = "tmpfs"; options = [ "mode=0755" ]; neededForBoot = true; };
+    fileSystems."/nix/store" = {
+      device = "overlay";
+      fsType = "overlay";
+      options = [
+        "lowerdir=/nix/.ro-store"
+        "upperdir=/nix/.rw-store/upper"
+        "workdir=/nix/.rw-store/work"
+      ];
+      depends = [ "/nix/.ro-store" "/nix/.rw-store" ];
+      neededForBoot = true;
+    };
+    boot.initrd.systemd.services.mvo-rw-store-dirs = {
+      description = "Create the writable Nix store overlay directories";
+      wantedBy = [ "initrd-fs.target" ];
+      before = [ "sysroot-nix-store.mount" ];
+      after = [ "sysroot-nix-.rw\\x2dstore.mount" ];
+      unitConfig.DefaultDependencies = false;
+      serviceConfig.Type = "oneshot";
+      script = "mkdir -p /sysroot/nix/.rw-store/upper /sysroot/nix/.rw-store/work";
+    };
+
+    # The runner formats and mounts the slot disk; systemd must not touch /var beforehand.
+    systemd.services.mvo-task = {
+      description = "microvm-orchestrator task runner";
+      wantedBy = [ "multi-user.target" ];
+      after = [ "network-online.target" "local-fs.target" ];
+      wants = [ "network-online.target" ];
+      path = [ pkgs.bash pkgs.coreutils pkgs.util-linux pkgs.e2fsprogs pkgs.gnugrep pkgs.gnused
+               pkgs.git pkgs.nix pkgs.podman pkgs.iproute2 claudeCode ];
+      environment.HOME = "/root";
+      serviceConfig = {
+        Type = "oneshot";
+        ExecStart = runner;
+        StandardOutput = "journal+console";
+        StandardError = "journal+console";
+        # The power button (vfkit "Stop", QMP system_powerdown) stops this unit with SIGTERM:
+        # the runner ends the agent and still writes its results.
+        TimeoutStopSec = "20s";
+        KillMode = "mixed";
+      };
+    };
+    services.logind.settings.Login.HandlePowerKey = "poweroff";
+
+    networking.useDHCP = true;
+    networking.firewall.enable = false;
+    virtualisation.podman.enable = true;
+    virtualisation.rosetta = lib.mkIf config.mvo.guest.rosetta {
+      enable = true;
+      mountTag = "rosetta";
+    };
+
+    nix.settings.experimental-features = [ "nix-command" "flakes" ];
+    nixpkgs.config.allowUnfreePredicate = pkg: builtins.elem (lib.getName pkg) [ "claude-code" ];
+
+    documentation.enable = false;
+    services.getty.autologinUser = lib.mkForce null;
+  };
+}

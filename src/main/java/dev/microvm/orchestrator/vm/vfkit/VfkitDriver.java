@@ -1,0 +1,197 @@
+package dev.microvm.orchestrator.vm.vfkit;
+
+import dev.microvm.orchestrator.vm.DetachedSpawner;
+import dev.microvm.orchestrator.vm.DetachedVmDriver;
+import dev.microvm.orchestrator.vm.VmException;
+import dev.microvm.orchestrator.vm.VmHandle;
+import dev.microvm.orchestrator.vm.VmSpec;
+import io.vertx.core.json.JsonObject;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * macOS hosts: one vfkit process (Apple Virtualization.framework) per task. Control goes through
+ * vfkit's REST API on a unix socket in the 0700 control directory: "Stop" asks the guest to shut
+ * down, "HardStop" powers it off; SIGKILL is the last resort.
+ */
+public final class VfkitDriver extends DetachedVmDriver {
+    private static final Pattern VERSION = Pattern.compile("vfkit version:\\s*v?(\\d+)\\.(\\d+)\\.(\\d+)");
+    /** The host as seen from a guest on vfkit's NAT (macOS vmnet shared mode default gateway). */
+    public static final String HOST_ADDRESS_ON_NAT = "192.168.64.1";
+
+    private final VfkitOptions options;
+    private volatile String checkedVersion;
+
+    public VfkitDriver(VfkitOptions options) {
+        this(options, new DetachedSpawner());
+    }
+
+    public VfkitDriver(VfkitOptions options, DetachedSpawner spawner) {
+        super(spawner);
+        this.options = options;
+    }
+
+    @Override
+    public String name() {
+        return "vfkit";
+    }
+
+    @Override
+    protected List<String> argv(VmSpec spec) throws VmException {
+        try {
+            return VfkitArgv.build(spec, options);
+        } catch (IllegalArgumentException e) {
+            throw new VmException("invalid_spec", e.getMessage(), e);
+        }
+    }
+
+    @Override
+    protected JsonObject handleData(VmSpec spec) {
+        return new JsonObject().put("rest_socket", VfkitArgv.restSocket(spec).toString())
+                .put("pid_file", VfkitArgv.pidFile(spec).toString());
+    }
+
+    @Override
+    protected void prepare(VmSpec spec) throws VmException {
+        checkVersion();
+        for (Path p : List.of(spec.boot().kernel(), spec.boot().initrd())) {
+            if (!Files.isRegularFile(p)) throw new VmException("boot_failed", "boot file not found: " + p);
+        }
+        for (VmSpec.Disk d : spec.disks()) {
+            if (!Files.isRegularFile(d.path())) throw new VmException("boot_failed", "disk " + d.id() + " not found: " + d.path());
+        }
+        for (VmSpec.Share s : spec.shares()) {
+            if (!Files.isDirectory(s.hostPath())) throw new VmException("boot_failed", "shared directory " + s.hostPath() + " does not exist");
+        }
+        try {
+            Files.deleteIfExists(VfkitArgv.restSocket(spec));
+        } catch (IOException e) {
+            throw new VmException("spawn_failed", "cannot remove stale REST socket: " + e.getMessage(), e);
+        }
+    }
+
+    /** Runs {@code vfkit --version} once and refuses versions older than {@link VfkitOptions#MIN_VERSION}. */
+    public String checkVersion() throws VmException {
+        if (checkedVersion != null) return checkedVersion;
+        String out;
+        try {
+            Process p = new ProcessBuilder(options.binary(), "--version").redirectErrorStream(true).start();
+            out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+            if (!p.waitFor(10, TimeUnit.SECONDS) || p.exitValue() != 0) {
+                throw new VmException("spawn_failed", "'" + options.binary() + " --version' failed: " + out);
+            }
+        } catch (IOException e) {
+            throw new VmException("spawn_failed", "vfkit not found (" + options.binary() + "); install it with 'brew install vfkit'", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new VmException("spawn_failed", "interrupted while checking the vfkit version", e);
+        }
+        Matcher m = VERSION.matcher(out);
+        if (!m.find()) throw new VmException("spawn_failed", "cannot read the vfkit version from: " + out);
+        int[] v = {Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)), Integer.parseInt(m.group(3))};
+        int[] min = VfkitOptions.MIN_VERSION;
+        for (int i = 0; i < 3; i++) {
+            if (v[i] != min[i]) {
+                if (v[i] < min[i]) {
+                    throw new VmException("spawn_failed", "vfkit " + m.group().substring(m.group().indexOf(':') + 1).strip()
+                            + " is too old; need " + min[0] + "." + min[1] + "." + min[2] + " or newer ('brew upgrade vfkit')");
+                }
+                break;
+            }
+        }
+        checkedVersion = v[0] + "." + v[1] + "." + v[2];
+        return checkedVersion;
+    }
+
+    @Override
+    protected boolean requestShutdown(VmHandle handle) {
+        return rest(handle).map(c -> {
+            try {
+                c.changeState("Stop");
+                return true;
+            } catch (IOException e) {
+                return false;
+            }
+        }).orElse(false);
+    }
+
+    @Override
+    protected boolean hardStop(VmHandle handle) {
+        return rest(handle).map(c -> {
+            try {
+                c.changeState("HardStop");
+                return true;
+            } catch (IOException e) {
+                return false;
+            }
+        }).orElse(false);
+    }
+
+    @Override
+    protected boolean controllable(VmHandle handle) {
+        return rest(handle).map(c -> {
+            try {
+                return !c.state().isEmpty();
+            } catch (IOException | RuntimeException e) {
+                return false;
+            }
+        }).orElse(false);
+    }
+
+    @Override
+    protected boolean isOwnProcess(ProcessHandle ph, List<String> args) {
+        return args.contains("--restful-uri") && args.contains("--pidfile");
+    }
+
+    @Override
+    protected Optional<VmHandle> handleFromArguments(long pid, String startTime, String vmName, List<String> args) {
+        String rest = null;
+        String console = null;
+        String pidFile = null;
+        for (int i = 0; i + 1 < args.size(); i++) {
+            String v = args.get(i + 1);
+            if (args.get(i).equals("--restful-uri") && v.startsWith("unix://")) rest = v.substring("unix://".length());
+            if (args.get(i).equals("--pidfile")) pidFile = v;
+            if (args.get(i).equals("--device") && v.startsWith("virtio-serial,")) {
+                for (String opt : v.split(",")) if (opt.startsWith("logFilePath=")) console = opt.substring("logFilePath=".length());
+            }
+        }
+        if (rest == null || console == null) return Optional.empty();
+        JsonObject data = new JsonObject().put("rest_socket", rest).put("pid_file", pidFile)
+                .put("control_dir", Path.of(rest).getParent().toString()).put("console_log", console);
+        return Optional.of(new VmHandle(VmHandle.CURRENT_VERSION, name(), vmName, pid, startTime, data));
+    }
+
+    @Override
+    protected void cleanup(VmHandle handle) {
+        for (String key : List.of("rest_socket", "pid_file")) {
+            String p = handle.data().getString(key);
+            if (p == null) continue;
+            try {
+                Files.deleteIfExists(Path.of(p));
+            } catch (IOException ignored) {
+                // replaced on the next start
+            }
+        }
+    }
+
+    @Override
+    public Optional<String> apiBaseUrlForGuest(VmSpec spec) {
+        // vfkit's NAT has no port forwarding: the credential proxy must also listen on the vmnet
+        // bridge address for the guest to reach it.
+        if (spec.network().mode() != VmSpec.Network.Mode.NAT || spec.network().apiProxyPort() <= 0) return Optional.empty();
+        return Optional.of("http://" + HOST_ADDRESS_ON_NAT + ":" + spec.network().apiProxyPort());
+    }
+
+    private static Optional<VfkitRestClient> rest(VmHandle handle) {
+        return Optional.ofNullable(handle.data().getString("rest_socket")).map(Path::of).map(VfkitRestClient::new);
+    }
+}

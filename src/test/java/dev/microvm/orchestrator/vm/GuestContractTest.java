@@ -1,0 +1,82 @@
+package dev.microvm.orchestrator.vm;
+
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Host and guest agree: the Java constants, the runner script and the Nix image definition. */
+class GuestContractTest {
+    final String runner = GuestContract.runnerScript();
+
+    @Test
+    void the_runner_uses_the_same_tags_disk_id_and_paths_as_the_host() {
+        assertThat(runner)
+                .contains("MVO_TAG_WORKSPACE=" + GuestContract.TAG_WORKSPACE + "\n")
+                .contains("MVO_TAG_IO=" + GuestContract.TAG_IO + "\n")
+                .contains("MVO_TAG_OBJECTS=" + GuestContract.TAG_OBJECTS + "\n")
+                .contains("MVO_DISK_SLOT=" + GuestContract.DISK_SLOT + "\n")
+                .contains("MVO_GUEST_WORKSPACE=" + GuestContract.GUEST_WORKSPACE + "\n")
+                .contains("MVO_GUEST_IO=" + GuestContract.GUEST_IO + "\n")
+                .contains("MVO_GUEST_OBJECTS=" + GuestContract.GUEST_OBJECTS + "\n")
+                .contains(GuestContract.READY_MARKER.substring("mvo-runner: ".length()));
+        for (String out : List.of(GuestContract.OUT_AGENT_LOG, GuestContract.OUT_EXIT_CODE, GuestContract.OUT_BUNDLE,
+                GuestContract.OUT_RUNNER_LOG, GuestContract.OUT_DONE)) {
+            assertThat(runner).contains("$out/" + out.substring("out/".length()));
+        }
+    }
+
+    @Test
+    void the_classpath_copy_is_the_source_file() throws Exception {
+        Path src = TestGuest.projectDir().resolve("nixos-vm/runner/mvo-runner.sh");
+        assertThat(runner).isEqualTo(Files.readString(src));
+        assertThat(GuestContract.kernelCmdline("ttyS0", "x=1"))
+                .isEqualTo("console=ttyS0 " + Files.readString(TestGuest.projectDir().resolve("nixos-vm/runner/kernel-cmdline")).strip() + " x=1");
+    }
+
+    @Test
+    void the_production_image_runs_the_shared_runner_and_command_line() throws Exception {
+        Path nix = TestGuest.projectDir().resolve("nixos-vm");
+        assertThat(Files.readString(nix.resolve("guest.nix"))).contains("./runner/mvo-runner.sh")
+                .contains("virtio-" + GuestContract.DISK_STORE);
+        assertThat(Files.readString(nix.resolve("flake.nix"))).contains("./runner/kernel-cmdline");
+        assertThat(Files.readString(TestGuest.projectDir().resolve("scripts/build-test-guest.sh"))).contains("nixos-vm/runner/mvo-runner.sh");
+    }
+
+    @Test
+    void every_nix_file_parses() throws Exception {
+        boolean ci = "true".equalsIgnoreCase(System.getenv("CI"));
+        boolean haveNix = Stream.of("/usr/bin/nix-instantiate", "/run/current-system/sw/bin/nix-instantiate").anyMatch(p -> Files.isExecutable(Path.of(p)));
+        if (!ci) Assumptions.assumeTrue(haveNix, "nix-instantiate not installed");
+        List<Path> files;
+        try (Stream<Path> s = Files.walk(TestGuest.projectDir().resolve("nixos-vm"))) {
+            files = s.filter(p -> p.toString().endsWith(".nix")).toList();
+        }
+        assertThat(files).hasSizeGreaterThanOrEqualTo(2);
+        for (Path f : files) {
+            Process p = new ProcessBuilder("nix-instantiate", "--parse", f.toString()).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            assertThat(p.exitValue()).as(f + ": " + out).isZero();
+        }
+    }
+
+    @Test
+    void task_env_values_reach_the_runner_verbatim(@TempDir Path tmp) throws Exception {
+        String nasty = "it's $(touch pwned) `x` \"q\" \\ $HOME\nsecond line";
+        TaskIo.write(tmp, Map.of("MVO_AGENT_CMD", nasty), "p");
+        assertThat(Files.getPosixFilePermissions(tmp.resolve(GuestContract.TASK_ENV))).hasSize(2);
+        Process p = new ProcessBuilder("sh", "-c", "set -a; . ./task.env; printf %s \"$MVO_AGENT_CMD\"").directory(tmp.toFile()).start();
+        assertThat(new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8)).isEqualTo(nasty);
+        assertThat(tmp.resolve("pwned")).doesNotExist();
+    }
+}

@@ -1,0 +1,56 @@
+package dev.microvm.orchestrator.vm.qemu;
+
+import dev.microvm.orchestrator.vm.VmSpec;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class QemuArgvTest {
+    static VmSpec spec(VmSpec.Network net) {
+        return new VmSpec("t1", 2, 1024,
+                new VmSpec.Boot(Path.of("/g/vmlinux"), Path.of("/g/initrd"), "console=ttyS0 panic=-1"),
+                List.of(new VmSpec.Disk(Path.of("/slots/0/disk.img"), false, "mvo_slot")),
+                List.of(new VmSpec.Share(Path.of("/s/t1/workspace"), "mvo_ws", false),
+                        new VmSpec.Share(Path.of("/repo/.git/objects"), "mvo_objects", true)),
+                net, Path.of("/s/t1/console.log"), Path.of("/s/t1/ctl"), Map.of());
+    }
+
+    @Test
+    void a_task_vm_under_tcg_translates_to_exactly_this_command_line() {
+        QemuOptions tcg = new QemuOptions("qemu-system-x86_64", "microvm", QemuOptions.Accelerator.TCG, OptionalLong.of(2_600_000));
+        assertThat(QemuArgv.build(spec(new VmSpec.Network(VmSpec.Network.Mode.API_ONLY, 8123)), tcg)).containsExactly(
+                "qemu-system-x86_64", "-name", "guest=t1,process=mvo-vm-t1", "-machine", "microvm", "-accel", "tcg",
+                "-m", "1024", "-smp", "2", "-nodefaults", "-no-user-config", "-display", "none", "-monitor", "none", "-no-reboot",
+                "-serial", "file:/s/t1/console.log", "-qmp", "unix:/s/t1/ctl/qmp.sock,server=on,wait=off",
+                "-kernel", "/g/vmlinux", "-initrd", "/g/initrd", "-append", "console=ttyS0 panic=-1 tsc_early_khz=2600000",
+                "-fsdev", "local,id=fs0,path=/s/t1/workspace,security_model=none",
+                "-device", "virtio-9p-device,fsdev=fs0,mount_tag=mvo_ws",
+                "-fsdev", "local,id=fs1,path=/repo/.git/objects,security_model=none,readonly=on",
+                "-device", "virtio-9p-device,fsdev=fs1,mount_tag=mvo_objects",
+                "-drive", "file=/slots/0/disk.img,if=none,format=raw,id=disk0",
+                "-device", "virtio-blk-device,drive=disk0,serial=mvo_slot",
+                "-netdev", "user,id=net0,restrict=on,guestfwd=tcp:10.0.2.100:80-cmd:" + QemuArgv.proxyRelay(8123),
+                "-device", "virtio-net-device,netdev=net0");
+    }
+
+    @Test
+    void kvm_uses_the_host_cpu_and_pci_machines_use_pci_devices() {
+        QemuOptions kvm = new QemuOptions("qemu-system-x86_64", "q35", QemuOptions.Accelerator.KVM, OptionalLong.empty());
+        List<String> argv = QemuArgv.build(spec(VmSpec.Network.none()), kvm);
+        assertThat(String.join(" ", argv)).contains("-accel kvm -cpu host").contains("virtio-9p-pci").contains("virtio-blk-pci")
+                .doesNotContain("tsc_early_khz").doesNotContain("-netdev");
+    }
+
+    @Test
+    void nat_has_no_restriction_but_still_reaches_the_proxy() {
+        QemuOptions tcg = new QemuOptions("q", "microvm", QemuOptions.Accelerator.TCG, OptionalLong.empty());
+        String argv = String.join(" ", QemuArgv.build(spec(new VmSpec.Network(VmSpec.Network.Mode.NAT, 9000)), tcg));
+        assertThat(argv).contains("user,id=net0,guestfwd=").doesNotContain("restrict=on").doesNotContain("9000,");
+        assertThat(QemuArgv.proxyRelay(9000)).doesNotContain(",");
+    }
+}

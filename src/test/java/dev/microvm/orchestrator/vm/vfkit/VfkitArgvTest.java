@@ -1,0 +1,95 @@
+package dev.microvm.orchestrator.vm.vfkit;
+
+import dev.microvm.orchestrator.vm.VmSpec;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class VfkitArgvTest {
+    static final Path C = Path.of("/s/t1/ctl");
+
+    static VmSpec spec(VmSpec.Network net, boolean roShare, String cmdline) {
+        return new VmSpec("t1", 2, 2048,
+                new VmSpec.Boot(Path.of("/img/Image"), Path.of("/img/initrd"), cmdline),
+                List.of(new VmSpec.Disk(Path.of("/slots/0/disk.img"), false, "mvo_slot")),
+                List.of(new VmSpec.Share(Path.of("/s/t1/workspace"), "mvo_ws", false),
+                        new VmSpec.Share(Path.of("/s/t1/io"), "mvo_io", roShare)),
+                net, Path.of("/s/t1/console.log"), C, Map.of());
+    }
+
+    @Test
+    void a_task_vm_translates_to_exactly_this_vfkit_command_line() {
+        assertThat(VfkitArgv.build(spec(VmSpec.Network.nat(), false, "console=hvc0 panic=-1 quiet"), new VfkitOptions("/opt/vfkit", true)))
+                .containsExactly("/opt/vfkit", "--cpus", "2", "--memory", "2048",
+                        "--bootloader", "linux,kernel=/img/Image,initrd=/img/initrd,cmdline=\"console=hvc0 panic=-1 quiet\"",
+                        "--device", "virtio-blk,path=/slots/0/disk.img,deviceId=mvo_slot",
+                        "--device", "virtio-fs,sharedDir=/s/t1/workspace,mountTag=mvo_ws",
+                        "--device", "virtio-fs,sharedDir=/s/t1/io,mountTag=mvo_io",
+                        "--device", "virtio-net,nat",
+                        "--device", "virtio-serial,logFilePath=/s/t1/console.log",
+                        "--device", "rosetta,mountTag=rosetta,ignore-if-missing",
+                        "--restful-uri", "unix:///s/t1/ctl/rest.sock",
+                        "--pidfile", "/s/t1/ctl/mvo-vm-t1.pid");
+    }
+
+    @Test
+    void no_network_means_no_nic_and_no_rosetta_when_disabled() {
+        List<String> argv = VfkitArgv.build(spec(VmSpec.Network.none(), false, "console=hvc0"), new VfkitOptions("vfkit", false));
+        assertThat(argv).doesNotContain("virtio-net,nat").noneMatch(a -> a.startsWith("rosetta"));
+    }
+
+    @Test
+    void what_vfkit_cannot_do_is_refused_with_a_reason() {
+        VfkitOptions o = VfkitOptions.defaults();
+        assertThatThrownBy(() -> VfkitArgv.build(spec(VmSpec.Network.nat(), true, "x"), o)).hasMessageContaining("read-only");
+        assertThatThrownBy(() -> VfkitArgv.build(spec(new VmSpec.Network(VmSpec.Network.Mode.API_ONLY, 8080), false, "x"), o))
+                .hasMessageContaining("api-only");
+        assertThatThrownBy(() -> VfkitArgv.build(spec(VmSpec.Network.nat(), false, "a=\"b\""), o)).hasMessageContaining("'\"'");
+    }
+
+    @Test
+    void the_fake_vfkit_rejects_what_vfkit_rejects(@TempDir Path tmp) throws Exception {
+        Path exe = FakeVfkit.install(tmp.resolve("bin"));
+        Path kernel = Files.writeString(tmp.resolve("Image"), "k");
+        Path dir = Files.createDirectories(tmp.resolve("share"));
+        List<String> base = List.of("--bootloader", "linux,kernel=" + kernel + ",initrd=" + kernel + ",cmdline=\"console=hvc0\"",
+                "--device", "virtio-serial,logFilePath=" + tmp.resolve("c.log"));
+        assertThat(run(exe, base, "--device", "virtio-fs,sharedDir=" + dir + ",mountTag=x,readonly"))
+                .contains("unknown option for virtio-fs devices: readonly");
+        assertThat(run(exe, base, "--device", "virtio-net")).contains("one of 'nat' or 'fd' or 'unixSocketPath' must be set");
+        assertThat(run(exe, base, "--device", "rosetta,mountTag=rosetta,ignoreIfMissing")).contains("unknown option for rosetta share: ignoreIfMissing");
+        assertThat(run(exe, base, "--restful-uri", "unix:///" + "x".repeat(120))).contains("socket path length exceeds macOS limits");
+        assertThat(run(exe, base, "--device", "virtio-blk,path=" + tmp.resolve("none.img"))).contains("failed to open file");
+        assertThat(run(exe, List.of("--bootloader", "linux,kernel=" + kernel + ",cmdline=x"))).contains("missing initrd path");
+        assertThat(run(exe, base, "--frobnicate")).contains("unknown flag: --frobnicate");
+    }
+
+    @Test
+    void the_version_check_reads_vfkits_version_line(@TempDir Path tmp) throws Exception {
+        Path exe = FakeVfkit.install(tmp.resolve("bin"));
+        assertThat(new VfkitDriver(new VfkitOptions(exe.toString(), false)).checkVersion()).isEqualTo("0.6.1");
+        Path old = Files.writeString(tmp.resolve("old-vfkit"), "#!/bin/sh\necho 'vfkit version: v0.5.1'\n");
+        old.toFile().setExecutable(true);
+        assertThatThrownBy(() -> new VfkitDriver(new VfkitOptions(old.toString(), false)).checkVersion())
+                .hasMessageContaining("too old").hasMessageContaining("0.6.0");
+    }
+
+    private static String run(Path exe, List<String> base, String... more) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(exe.toString()));
+        cmd.addAll(base);
+        cmd.addAll(List.of(more));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor()).as(out).isEqualTo(1);
+        return out;
+    }
+}
