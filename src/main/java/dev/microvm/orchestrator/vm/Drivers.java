@@ -4,6 +4,9 @@ import dev.microvm.orchestrator.config.OrchestratorConfig;
 import dev.microvm.orchestrator.config.StatePaths;
 import dev.microvm.orchestrator.vm.qemu.QemuDriver;
 import dev.microvm.orchestrator.vm.qemu.QemuOptions;
+import dev.microvm.orchestrator.vm.fake.ProcessDriver;
+import dev.microvm.orchestrator.vm.vfkit.VfkitDriver;
+import dev.microvm.orchestrator.vm.vfkit.VfkitOptions;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,6 +23,9 @@ public final class Drivers {
     public static HypervisorDriver create(OrchestratorConfig config, StatePaths paths) {
         return switch (config.driver()) {
             case "qemu" -> new QemuDriver(QemuOptions.forHost(QemuOptions.Accelerator.parse(config.accelerator())));
+            case "vfkit" -> new VfkitDriver(VfkitOptions.defaults());
+            // host processes running the in-guest runner: no isolation, for tests and fault injection only
+            case "process" -> new ProcessDriver();
             default -> throw new IllegalArgumentException("driver '" + config.driver() + "' is not available in this build");
         };
     }
@@ -28,6 +34,7 @@ public final class Drivers {
     public static VmSpec.Boot boot(OrchestratorConfig config, HypervisorDriver driver) {
         Path dir = config.guestDir();
         Path kernel = dir.resolve(KERNEL_FILE);
+        if ("process".equals(driver.name())) return new VmSpec.Boot(kernel, null, ""); // no kernel is booted
         Path initrd = dir.resolve(INITRD_FILE);
         if (!Files.isRegularFile(kernel) || !Files.isRegularFile(initrd)) {
             throw new IllegalArgumentException("guest image not found in " + dir + " (need " + KERNEL_FILE + " and " + INITRD_FILE
