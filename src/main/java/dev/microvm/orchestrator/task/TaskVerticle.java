@@ -107,7 +107,8 @@ public final class TaskVerticle extends VerticleBase {
                 new JsonObject().put("task_id", record.id()).put("repo_key", record.repoPath()), new DeliveryOptions().setSendTimeout(Long.MAX_VALUE / 4))
                 .onComplete(ar -> {
                     if (ar.failed()) {
-                        if (!record.state().isTerminal()) fail("slot_unavailable", ar.cause().getMessage());
+                        // a withdrawn request (cancel while queued) is finished by the cancel itself
+                        if (!record.state().isTerminal() && !cancelRequested) fail("slot_unavailable", ar.cause().getMessage());
                         return;
                     }
                     int slot = ar.result().body().getInteger("slot");
