@@ -1,6 +1,8 @@
 #!/bin/sh
-# Raw QEMU boot + task run of the test guest by hand vs. the same through the QEMU driver.
-# Each run: start → boot → mount shares → scripted agent commits → bundle → power-off → exit.
+# Raw QEMU boot + task run of the test guest by hand vs. the same through the QEMU driver vs. a
+# whole task through the orchestrator (slot, workspace preparation, boot, agent, bundle import,
+# merge into a real repository). Each run: start → boot → mount shares → scripted agent commits →
+# bundle → power-off → exit.
 # Usage: scripts/bench/vm-roundtrip.sh [runs]   (default 3; needs qemu-system-x86, a JDK, mvn)
 set -eu
 runs=${1:-3}
@@ -49,5 +51,12 @@ driver_out=$("$java_home/bin/java" -cp "$cp" dev.microvm.orchestrator.vm.qemu.Vm
     cat "$work/bench.err" >&2; exit 1; }
 echo "$driver_out" | grep "^driver run"
 driver_total=$(echo "$driver_out" | awk '/^driver run/ {s += $4} END {print s}')
+task_out=$("$java_home/bin/java" -cp "$cp" dev.microvm.orchestrator.node.TaskRoundTripBench "$work/task" "$guest" "$accel" "$runs" 2>"$work/task.err") || {
+    cat "$work/task.err" >&2; exit 1; }
+echo "$task_out" | grep "^task run"
+task_total=$(echo "$task_out" | awk '/^task run/ {s += $4} END {print s}')
 echo "mean raw:    $((raw_total / runs)) ms"
 echo "mean driver: $((driver_total / runs)) ms  (accelerator $accel)"
+echo "mean task:   $((task_total / runs)) ms  (whole round trip, merge included)"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+
