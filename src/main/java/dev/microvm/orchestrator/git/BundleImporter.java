@@ -14,6 +14,9 @@ import java.nio.file.attribute.BasicFileAttributes;
 import java.util.Collection;
 import java.util.List;
 import java.util.Set;
+import java.nio.charset.StandardCharsets;
+import org.eclipse.jgit.internal.submodule.SubmoduleValidator;
+import org.eclipse.jgit.lib.GitmoduleEntry;
 import org.eclipse.jgit.errors.MissingBundlePrerequisiteException;
 import org.eclipse.jgit.errors.MissingObjectException;
 import org.eclipse.jgit.lib.Constants;
@@ -38,7 +41,8 @@ import org.eclipse.jgit.transport.URIish;
  * paths such as {@code .git} that would be dangerous on checkout), its history checked to be
  * complete and to build on the task's base, and its tip saved under {@code refs/tasks/<id>}
  * before anything else happens. No other ref of the user's repository is touched; refs the
- * bundle advertises besides the task's tip are ignored.
+ * bundle advertises besides the task's tip are ignored. Objects are fetched into a
+ * {@link Quarantine} and reach the user's object store only once every check passed.
  */
 public final class BundleImporter {
     private static final boolean HOST_IS_MAC = System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT).contains("mac");
@@ -62,11 +66,11 @@ public final class BundleImporter {
             throw new GitTaskException("bundle_too_large",
                     "the task's bundle is " + attrs.size() + " bytes, above the limit of " + maxBytes);
         }
-        try (SeekableByteChannel channel = Files.newByteChannel(bundleFile,
+        try (Repository repo = UserRepos.open(userRepo);
+             SeekableByteChannel channel = Files.newByteChannel(bundleFile,
                 Set.of(StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS));
              InputStream in = new CappedInputStream(new BufferedInputStream(Channels.newInputStream(
-                     noFollow(channel, bundleFile))), maxBytes);
-             Repository repo = UserRepos.open(userRepo)) {
+                     noFollow(channel, bundleFile))), maxBytes)) {
             return fetch(repo, in, taskId, agentBaseCommit);
         } catch (CappedInputStream.LimitExceeded e) {
             throw new GitTaskException("bundle_too_large", "the task's bundle grew beyond " + maxBytes + " bytes while reading", e);
@@ -84,17 +88,13 @@ public final class BundleImporter {
         return channel;
     }
 
-    private static ImportResult fetch(Repository repo, InputStream in, String taskId, String agentBaseCommit)
+    private static ImportResult fetch(Repository userRepo, InputStream in, String taskId, String agentBaseCommit)
             throws GitTaskException, IOException {
         ObjectId agentBase = ObjectId.fromString(agentBaseCommit);
-        TransportBundleStream transport = new TransportBundleStream(repo, new URIish().setPath("task-" + taskId + ".bundle"), in);
-        transport.setObjectChecker(new ObjectChecker().setSafeForMacOS(HOST_IS_MAC));
-        FetchConnection connection = null;
-        try {
-            connection = transport.openFetch();
-            Ref tipRef = chooseTip(connection.getRefs(), taskId);
-            connection.fetch(NullProgressMonitor.INSTANCE, List.of(tipRef), Set.of());
-            ObjectId tip = tipRef.getObjectId();
+        try (RepoLock lock = RepoLock.acquire(userRepo); Quarantine quarantine = Quarantine.create(userRepo, agentBase)) {
+            Repository repo = quarantine.repository();
+            ObjectChecker checker = new ObjectChecker().setSafeForMacOS(HOST_IS_MAC);
+            ObjectId tip = download(repo, in, taskId, checker);
             try (RevWalk walk = new RevWalk(repo)) {
                 RevObject object = walk.parseAny(tip);
                 if (!(object instanceof RevCommit tipCommit)) {
@@ -107,11 +107,27 @@ public final class BundleImporter {
                 }
             }
             int commits = verifyComplete(repo, tip, agentBase);
+            verifyGitmodules(repo, checker);
             if (tip.equals(agentBase)) {
                 return ImportResult.noCommits();
             }
-            saveTaskRef(repo, taskId, tip);
+            quarantine.promote();
+            saveTaskRef(userRepo, taskId, tip);
             return new ImportResult(true, tip.name(), commits, TaskRefNames.taskRef(taskId));
+        }
+    }
+
+    /** Fetches the bundle's objects (checked one by one) into the quarantine; returns the task's tip. */
+    private static ObjectId download(Repository repo, InputStream in, String taskId, ObjectChecker checker)
+            throws GitTaskException {
+        TransportBundleStream transport = new TransportBundleStream(repo, new URIish().setPath("task-" + taskId + ".bundle"), in);
+        transport.setObjectChecker(checker);
+        FetchConnection connection = null;
+        try {
+            connection = transport.openFetch();
+            Ref tipRef = chooseTip(connection.getRefs(), taskId);
+            connection.fetch(NullProgressMonitor.INSTANCE, List.of(tipRef), Set.of());
+            return tipRef.getObjectId();
         } catch (org.eclipse.jgit.errors.TransportException e) {
             throw classify(e);
         } finally {
@@ -119,10 +135,27 @@ public final class BundleImporter {
                 Collection<PackLock> locks = connection.getPackLocks();
                 connection.close();
                 for (PackLock lock : locks) {
-                    lock.unlock();
+                    try {
+                        lock.unlock();
+                    } catch (IOException ignored) {
+                        // the quarantine is deleted anyway
+                    }
                 }
             }
             transport.close();
+        }
+    }
+
+    /** git refuses .gitmodules with option-like URLs or paths escaping the tree; so do we (same rules as git fsck). */
+    private static void verifyGitmodules(Repository repo, ObjectChecker checker) throws GitTaskException, IOException {
+        for (GitmoduleEntry entry : checker.getGitsubmodules()) {
+            String content = new String(repo.open(entry.getBlobId()).getCachedBytes(1 << 20), StandardCharsets.UTF_8);
+            try {
+                SubmoduleValidator.assertValidGitModulesFile(content);
+            } catch (SubmoduleValidator.SubmoduleValidationException e) {
+                throw new GitTaskException("bundle_unexpected_objects",
+                        "the bundle carries a dangerous .gitmodules file: " + e.getMessage(), e);
+            }
         }
     }
 

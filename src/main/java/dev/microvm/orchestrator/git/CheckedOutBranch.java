@@ -51,8 +51,11 @@ final class CheckedOutBranch {
                     walk.parseCommit(newTip).getTree());
             checkout.setFailOnConflict(true);
             checkout.preScanTwoTrees();
-            if (!checkout.getConflicts().isEmpty()) {
-                return new Outcome(Status.DIRTY, List.copyOf(checkout.getConflicts()));
+            java.util.TreeSet<String> blocked = new java.util.TreeSet<>(checkout.getConflicts());
+            blocked.addAll(LocalChanges.among(repo, index, walk.parseCommit(expectedOld).getTree(),
+                    ChangedPaths.between(repo, expectedOld, newTip)));
+            if (!blocked.isEmpty()) {
+                return new Outcome(Status.DIRTY, List.copyOf(blocked));
             }
             Status swapped = compareAndSwap(repo, branchRef, expectedOld, newTip, message);
             if (swapped != Status.MOVED) {

@@ -24,6 +24,16 @@ import org.eclipse.jgit.storage.file.FileRepositoryBuilder;
  * from the optional snapshot commit of uncommitted changes and the ref that keeps it alive.
  */
 public final class WorkspacePreparer {
+    private final boolean preferGitCli;
+
+    /** Writes the working tree with the git command line when it is installed (fastest), else with JGit. */
+    public WorkspacePreparer() {
+        this(true);
+    }
+
+    WorkspacePreparer(boolean preferGitCli) {
+        this.preferGitCli = preferGitCli;
+    }
 
     public PreparedWorkspace prepare(PrepareRequest request) throws GitTaskException {
         String taskId = TaskRefNames.requireValidTaskId(request.taskId());
@@ -130,8 +140,8 @@ public final class WorkspacePreparer {
         Files.writeString(gitDir.resolve("config"), config, StandardCharsets.UTF_8);
     }
 
-    private static void writeWorkingTree(Path workspace, Path gitDir) throws IOException {
-        if (GitCli.isAvailable()) {
+    private void writeWorkingTree(Path workspace, Path gitDir) throws IOException {
+        if (preferGitCli && GitCli.isAvailable()) {
             GitCli.runOrThrow(workspace, List.of("read-tree", "--reset", "-u", "HEAD"));
             return;
         }

@@ -20,7 +20,8 @@ final class GitFixture {
         cmd.add("git");
         cmd.addAll(Arrays.asList(args));
         try {
-            ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true);
+            ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true)
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
             Map<String, String> env = pb.environment();
             env.put("GIT_CONFIG_GLOBAL", "/dev/null");
             env.put("GIT_CONFIG_NOSYSTEM", "1");
