@@ -54,14 +54,14 @@ final class McpTools {
         specs.add(tool("get_task_logs", (ex, req, args) -> forward(Addresses.TASK_LOGS, args)
                 .map(r -> withTaskId(r, args).put("content", r.getString("content", "")))));
         specs.add(tool("get_task_diff", (ex, req, args) -> forward(Addresses.TASK_DIFF, args)
-                .map(r -> withTaskId(r, args).put("diff", r.getString("diff", "")))));
+                .map(r -> withTaskId(r, args).put("diff", r.getString("diff", r.getString("patch", ""))))));
         specs.add(tool("cleanup_task", (ex, req, args) -> forward(Addresses.TASK_CLEANUP,
                 pick(args, "task_id").put("delete_ref", args.getBoolean("delete_ref", false)))
                 .map(r -> withTaskId(r, args).put("success", r.getValue("success") instanceof Boolean b ? b : true))));
         specs.add(tool("cancel_task", (ex, req, args) -> forward(Addresses.TASK_CANCEL, pick(args, "task_id"))
                 .map(TaskRecords::normalize)));
         specs.add(tool("merge_task", (ex, req, args) -> forward(Addresses.TASK_MERGE,
-                pick(args, "task_id").put("strategy", args.getString("strategy", "merge")))
+                pick(args, "task_id").put("strategy", McpTaskOptions.strategy(args.getString("strategy", "merge"))))
                 .map(r -> withTaskId(r, args))));
         specs.add(tool("list_repos", (ex, req, args) -> forward(Addresses.REPO_LIST, new JsonObject())
                 .map(r -> r.put("repos", r.getJsonArray("repos", new JsonArray())))));
@@ -92,7 +92,7 @@ final class McpTools {
     }
 
     private Future<JsonObject> submit(String address, JsonObject args) {
-        JsonObject request = args.copy().put("caller", settings.caller());
+        JsonObject request = McpTaskOptions.toNode(args).put("caller", settings.caller());
         return ready.compose(v -> forward(address, request)).map(record -> {
             JsonObject task = TaskRecords.normalize(record);
             index.claim(TaskRecords.taskId(task), settings.caller());

@@ -150,7 +150,7 @@ public final class TaskOperations {
             env.put(GuestContract.ENV_TIMEOUT_SECS, Integer.toString(timeout));
             deleteTree(paths.taskIo(r.id()));
             TaskIo.write(paths.taskIo(r.id()), env, r.description());
-            JsonObject out = new JsonObject().put("base_commit", prepared.baseCommit()).put("base_branch", prepared.baseBranch())
+            JsonObject out = new JsonObject().put("base_commit", prepared.baseCommit()).put("base_branch", baseBranch(r, prepared))
                     .put("agent_base_commit", prepared.agentBaseCommit()).put("method", prepared.method())
                     .put("shared_objects_dir", prepared.sharedObjectsDir() == null ? null : prepared.sharedObjectsDir().toString())
                     .put("copied_untracked", new JsonArray(prepared.copiedUntracked()))
@@ -161,6 +161,16 @@ public final class TaskOperations {
         } catch (IOException e) {
             throw new WorkerFailure("prepare_failed", "cannot prepare the workspace: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * A follow-up task (continue_task) starts from its parent's commits, refs/tasks/&lt;parent&gt;,
+     * which is no branch; its work belongs on the branch the parent was merged into.
+     */
+    private String baseBranch(TaskRecord r, PreparedWorkspace prepared) {
+        if (prepared.baseBranch() != null || r.parentTaskId() == null) return prepared.baseBranch();
+        if (!("refs/tasks/" + r.parentTaskId()).equals(r.options().baseRef())) return null;
+        return store.load(r.parentTaskId()).map(TaskRecord::prepared).map(p -> p.getString("base_branch")).orElse(null);
     }
 
     private JsonObject vmStart(JsonObject b) {
