@@ -45,15 +45,8 @@ public final class EventLog {
      * @param data    event payload (never a secret)
      */
     public TaskEvent append(String type, String taskId, JsonObject data) {
-        // An OS file lock excludes other processes only; threads of this JVM (several worker
-        // threads, several EventLog instances on one file) must queue here first, or the JVM
-        // refuses the second lock with OverlappingFileLockException.
-        synchronized (IN_PROCESS.computeIfAbsent(file.toAbsolutePath().normalize(), k -> new Object())) {
-            return appendLocked(type, taskId, data);
-        }
+        return appendLocked(type, taskId, data); // HostLock queues this JVM's threads, then other processes
     }
-
-    private static final java.util.concurrent.ConcurrentHashMap<Path, Object> IN_PROCESS = new java.util.concurrent.ConcurrentHashMap<>();
 
     private TaskEvent appendLocked(String type, String taskId, JsonObject data) {
         try {

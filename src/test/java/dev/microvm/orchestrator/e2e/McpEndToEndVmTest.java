@@ -50,7 +50,7 @@ class McpEndToEndVmTest {
         s.add(call("list_tasks", new JsonObject().put("status", "active")));                                // 11
         s.add(call("list_slots", new JsonObject()));                                                          // 12
         s.add(call("run_task", commit("second.txt", "Second task").put("repo", "project")
-                .put("description", "write second.txt").put("merge_strategy", "manual")).put("save", "t2"));    // 13
+                .put("description", "write second.txt").put("merge_strategy", "none")).put("save", "t2"));    // 13
         s.add(call("wait_next_event", new JsonObject().put("timeout_ms", 240_000)).put("timeout_ms", 250_000)); // 14
         s.add(call("merge_task", new JsonObject().put("task_id", "${t2.task_id}")));                         // 15
         s.add(call("continue_task", commit("third.txt", "Follow-up").put("task_id", "${t1.task_id}")
