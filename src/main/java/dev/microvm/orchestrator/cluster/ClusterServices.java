@@ -9,6 +9,6 @@ public final class ClusterServices {
     private ClusterServices() {}
 
     public static Future<Void> deploy(Node node, ClusterVertx.Started cluster) {
-        return Future.succeededFuture();
+        return node.vertx().deployVerticle(new ClusterNodeVerticle(node.nodeId(), cluster.membership())).mapEmpty();
     }
 }
