@@ -8,7 +8,7 @@ package dev.microvm.orchestrator.node;
 public final class Addresses {
     private static final String P = "mvo.";
 
-    /** Published: every event appended to the log, as {@code TaskEvent#toJson()}. */
+    /** Published on this host only: every event appended to its log, as {@code TaskEvent#toJson()}. */
     public static final String EVENTS = P + "events";
 
     // ---- task control (TaskManager on the node that owns tasks) ----

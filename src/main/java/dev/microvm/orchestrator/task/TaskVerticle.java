@@ -364,7 +364,7 @@ public final class TaskVerticle extends VerticleBase {
         vertx.eventBus().request(Addresses.PROXY_UNREGISTER, base()).onFailure(e -> { /* no proxy: nothing registered */ });
         Future<Void> release = record.slot() != null ? releaseSlot(record.slot()) : Future.succeededFuture();
         release.onComplete(v -> ask(Addresses.WORKER_DISOWN).onComplete(x -> {
-            vertx.eventBus().publish(Addresses.TASK_FINISHED_LOCAL, base());
+            vertx.eventBus().publish(Addresses.TASK_FINISHED_LOCAL, base(), dev.microvm.orchestrator.node.EventSink.LOCAL);
             vertx.undeploy(deploymentID());
         }));
     }

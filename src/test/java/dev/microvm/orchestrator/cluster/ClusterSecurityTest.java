@@ -1,5 +1,8 @@
 package dev.microvm.orchestrator.cluster;
 
+import dev.microvm.orchestrator.events.EventLog;
+import dev.microvm.orchestrator.node.Addresses;
+import dev.microvm.orchestrator.node.EventSink;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.eventbus.DeliveryOptions;
@@ -17,6 +20,7 @@ import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -86,6 +90,19 @@ class ClusterSecurityTest {
         JsonObject reply = beta.vertx().eventBus().<JsonObject>request("test.echo", new JsonObject(), new DeliveryOptions().setSendTimeout(10_000))
                 .toCompletionStage().toCompletableFuture().get(15, TimeUnit.SECONDS).body();
         assertThat(reply.getString("from")).isEqualTo("alpha");
+
+        // events carry sequence numbers of their host's own log: they never reach another host
+        AtomicInteger betaEvents = new AtomicInteger();
+        AtomicInteger alphaEvents = new AtomicInteger();
+        beta.vertx().eventBus().consumer(Addresses.EVENTS, m -> betaEvents.incrementAndGet()).completion()
+                .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        alpha.vertx().eventBus().consumer(Addresses.EVENTS, m -> alphaEvents.incrementAndGet()).completion()
+                .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        EventSink sink = new EventSink(alpha.vertx(), new EventLog(tmp.resolve("alpha-events").resolve("events.jsonl"), Clock.systemUTC()));
+        sink.publish("task.state", "t-1", new JsonObject().put("state", "queued")).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        Thread.sleep(1_000);
+        assertThat(alphaEvents.get()).isEqualTo(1);
+        assertThat(betaEvents.get()).isZero();
 
         // another CA's certificate under a configured name, and a genuine certificate for an unlisted name
         ClusterVertx.Started gamma = start(config("gamma", rogueCerts));
