@@ -1,5 +1,7 @@
 package dev.microvm.orchestrator.cli;
 
+import dev.microvm.orchestrator.cluster.ClusterConfig;
+import dev.microvm.orchestrator.cluster.ClusterVertx;
 import dev.microvm.orchestrator.config.OrchestratorConfig;
 import dev.microvm.orchestrator.config.StatePaths;
 import dev.microvm.orchestrator.events.EventLog;
@@ -37,11 +39,19 @@ final class NodeBootstrap {
 
     private NodeBootstrap() {}
 
-    record Started(Node node, EventStreamVerticle stream, ApiProxyVerticle proxy) {}
+    record Started(Node node, EventStreamVerticle stream, ApiProxyVerticle proxy, ClusterVertx.Started cluster) {}
 
     static Started start(StatePaths paths, JsonObject overrides, boolean serveHttp) throws Exception {
+        return start(paths, overrides, serveHttp, null);
+    }
+
+    /** With a cluster configuration the node joins that cluster and takes its member name as node id. */
+    static Started start(StatePaths paths, JsonObject overrides, boolean serveHttp, ClusterConfig clusterConfig) throws Exception {
         OrchestratorConfig config = config(paths, overrides);
-        return startOn(createVertx(config, serveHttp), paths, config, serveHttp);
+        VertxOptions vertxOptions = vertxOptions(config, serveHttp);
+        ClusterVertx.Started cluster = clusterConfig == null ? null : ClusterVertx.start(clusterConfig, vertxOptions);
+        Vertx vertx = cluster == null ? Vertx.vertx(vertxOptions) : cluster.vertx();
+        return startOn(vertx, paths, config, serveHttp, cluster, clusterConfig);
     }
 
     static OrchestratorConfig config(StatePaths paths, JsonObject overrides) {
@@ -50,16 +60,26 @@ final class NodeBootstrap {
     }
 
     static Vertx createVertx(OrchestratorConfig config, boolean metrics) {
-        return Vertx.vertx(new VertxOptions().setWorkerPoolSize(Math.max(40, config.slots() * 4 + 20))
+        return Vertx.vertx(vertxOptions(config, metrics));
+    }
+
+    private static VertxOptions vertxOptions(OrchestratorConfig config, boolean metrics) {
+        return new VertxOptions().setWorkerPoolSize(Math.max(40, config.slots() * 4 + 20))
                 .setMetricsOptions(metrics ? EventStreamVerticle.metricsOptions() : null)
-                .setBlockedThreadCheckInterval(10).setBlockedThreadCheckIntervalUnit(TimeUnit.SECONDS));
+                .setBlockedThreadCheckInterval(10).setBlockedThreadCheckIntervalUnit(TimeUnit.SECONDS);
     }
 
     static Started startOn(Vertx vertx, StatePaths paths, OrchestratorConfig config, boolean serveHttp) throws Exception {
+        return startOn(vertx, paths, config, serveHttp, null, null);
+    }
+
+    private static Started startOn(Vertx vertx, StatePaths paths, OrchestratorConfig config, boolean serveHttp,
+                                   ClusterVertx.Started cluster, ClusterConfig clusterConfig) throws Exception {
         HypervisorDriver driver = Drivers.create(config, paths);
         Redactor redactor = Redactor.global();
         TaskLogs.setRedactor(redactor::redact);
-        String nodeId = java.net.InetAddress.getLocalHost().getHostName() + "-" + ProcessHandle.current().pid();
+        String nodeId = cluster != null ? clusterConfig.nodeName()
+                : java.net.InetAddress.getLocalHost().getHostName() + "-" + ProcessHandle.current().pid();
         Node.Options options = new Node.Options(config, driver, nodeId, Clock.systemUTC(), redactor::redact);
         Node node = await(Node.start(vertx, paths, options));
         ApiProxyVerticle proxy = startProxy(vertx, paths, config, redactor);
@@ -73,7 +93,7 @@ final class NodeBootstrap {
                 LOG.info("dashboard not served by this process ({})", stream.outcome());
             }
         }
-        return new Started(node, stream, proxy);
+        return new Started(node, stream, proxy, cluster);
     }
 
     private static ApiProxyVerticle startProxy(Vertx vertx, StatePaths paths, OrchestratorConfig config, Redactor redactor) throws Exception {

@@ -1,22 +1,58 @@
 package dev.microvm.orchestrator.cli;
 
+import dev.microvm.orchestrator.cluster.ClusterConfig;
+import dev.microvm.orchestrator.cluster.ClusterServices;
+import dev.microvm.orchestrator.cluster.DaemonChannelVerticle;
+import dev.microvm.orchestrator.cluster.DaemonEndpoint;
 import dev.microvm.orchestrator.node.Node;
 import io.vertx.core.json.JsonObject;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
-@Command(name = "serve", description = "Run a long-lived orchestrator node (slots, tasks, event stream).")
+/**
+ * The long-running node of a host. Besides the node itself it opens the local daemon channel, so
+ * every {@code microvm-orchestrator mcp} process started for the same state directory attaches to
+ * this daemon instead of running a node of its own.
+ */
+@Command(name = "serve", description = "Run a long-lived orchestrator node (slots, tasks, event stream); MCP processes attach to it.")
 final class ServeCommand implements Callable<Integer> {
 
     @Mixin StateOptions state;
 
+    @Option(names = "--cluster", paramLabel = "FILE",
+            description = "Join the cluster described in FILE (default: cluster.json in the state directory, when present).")
+    Path clusterFile;
+
     @Override
     public Integer call() throws Exception {
-        Node node = NodeBootstrap.start(state.paths(), new JsonObject(), true).node();
-        System.err.println("microvm-orchestrator node " + node.nodeId() + " serving from " + node.paths().root());
+        var running = DaemonEndpoint.find(state.paths());
+        if (running.isPresent()) {
+            throw new IllegalStateException("a daemon (pid " + running.get().pid() + ") already serves " + state.paths().root()
+                    + "; stop it first or use another --state-dir");
+        }
+        Path clusterJson = clusterFile != null ? clusterFile : state.paths().root().resolve("cluster.json");
+        ClusterConfig cluster = clusterFile != null || Files.isRegularFile(clusterJson) ? ClusterConfig.load(clusterJson) : null;
+        NodeBootstrap.Started started = NodeBootstrap.start(state.paths(), new JsonObject(), true, cluster);
+        Node node = started.node();
+        if (started.cluster() != null) {
+            NodeBootstrap.await(ClusterServices.deploy(node, started.cluster()));
+            System.err.println("joined cluster " + cluster.clusterName() + " as " + cluster.nodeName() + "; members now: "
+                    + started.cluster().membership().members());
+        }
+        DaemonChannelVerticle channel = new DaemonChannelVerticle(node.paths(), node.nodeId());
+        NodeBootstrap.await(node.vertx().deployVerticle(channel));
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> DaemonEndpoint.find(node.paths())
+                .filter(e -> e.pid() == ProcessHandle.current().pid())
+                .ifPresent(e -> e.withdraw(node.paths())), "daemon-endpoint-withdraw"));
+        System.err.println("microvm-orchestrator node " + node.nodeId() + " serving from " + node.paths().root()
+                + "; MCP processes attach on 127.0.0.1:" + channel.port());
         new CountDownLatch(1).await();
         return 0;
     }

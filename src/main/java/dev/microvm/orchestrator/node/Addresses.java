@@ -8,7 +8,7 @@ package dev.microvm.orchestrator.node;
 public final class Addresses {
     private static final String P = "mvo.";
 
-    /** Published: every event appended to the log, as {@code TaskEvent#toJson()}. */
+    /** Published on this host only: every event appended to its log, as {@code TaskEvent#toJson()}. */
     public static final String EVENTS = P + "events";
 
     // ---- task control (TaskManager on the node that owns tasks) ----
@@ -63,6 +63,17 @@ public final class Addresses {
     // ---- nodes ----
     /** Request {} → reply {nodes:[{node_id, host, slots, running, ...}]}. */
     public static final String NODE_LIST = P + "node.list";
+
+    // ---- cluster (between hosts) ----
+    /** Node-qualified, on every member: {@code onNode(CLUSTER_NODE_INFO, node)}. Request {} → reply {node, slots, busy, queued}. */
+    public static final String CLUSTER_NODE_INFO = P + "cluster.node.info";
+    /** Local: request {} → reply {nodes:[{node, slots, busy, queued, state}], self}: every member's offer, lost ones marked. */
+    public static final String CLUSTER_NODES = P + "cluster.nodes";
+
+    /** The per-node form of a cluster address; node ids are member names ({@code [a-z0-9.-]}). */
+    public static String onNode(String address, String nodeId) {
+        return address + "@" + nodeId;
+    }
 
     // ---- worker pool (local to each node; all blocking work) ----
     /** Request {task_id} → reply {owned: bool}: take the task's owner lock (one process per task). */

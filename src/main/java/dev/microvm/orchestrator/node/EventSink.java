@@ -4,6 +4,7 @@ import dev.microvm.orchestrator.events.EventLog;
 import dev.microvm.orchestrator.events.TaskEvent;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.json.JsonObject;
 
 /**
@@ -11,6 +12,9 @@ import io.vertx.core.json.JsonObject;
  * happens first so a consumer that sees an event can always find it again by sequence number.
  */
 public final class EventSink {
+
+    /** Sequence numbers belong to this host's log: in a cluster, events must not reach other hosts' consumers. */
+    public static final DeliveryOptions LOCAL = new DeliveryOptions().setLocalOnly(true);
 
     private final Vertx vertx;
     private final EventLog log;
@@ -28,7 +32,7 @@ public final class EventSink {
     /** From a worker thread. */
     public TaskEvent appendAndPublish(String type, String taskId, JsonObject data) {
         TaskEvent e = log.append(type, taskId, data);
-        vertx.eventBus().publish(Addresses.EVENTS, e.toJson());
+        vertx.eventBus().publish(Addresses.EVENTS, e.toJson(), LOCAL);
         return e;
     }
 

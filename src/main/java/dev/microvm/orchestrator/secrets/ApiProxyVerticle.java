@@ -280,7 +280,7 @@ public final class ApiProxyVerticle extends VerticleBase {
         JsonObject data = usage.toJson().put("cost_is_estimate", true);
         if (t != null) data.put("total", t.toJson(taskId));
         vertx.executeBlocking(() -> eventLog.append(EventTypes.TASK_USAGE, taskId, data))
-                .onSuccess((TaskEvent event) -> vertx.eventBus().publish(Addresses.EVENTS, event.toJson()))
+                .onSuccess((TaskEvent event) -> vertx.eventBus().publish(Addresses.EVENTS, event.toJson(), dev.microvm.orchestrator.node.EventSink.LOCAL))
                 .onFailure(e -> LOG.warn("task {}: could not record API usage: {}", taskId, e.toString()));
     }
 

@@ -58,18 +58,19 @@ public final class TaskManagerVerticle extends VerticleBase {
     @Override
     public Future<?> start() {
         var bus = vertx.eventBus();
+        // local: in a cluster every host has its own task manager; a clustered consumer would round-robin requests across hosts
         List<Future<?>> regs = List.of(
-                bus.<JsonObject>consumer(Addresses.TASK_SUBMIT, m -> handle(m, this::submit)).completion(),
-                bus.<JsonObject>consumer(Addresses.TASK_CONTINUE, m -> handle(m, this::continueTask)).completion(),
-                bus.<JsonObject>consumer(Addresses.TASK_GET, m -> handle(m, this::get)).completion(),
-                bus.<JsonObject>consumer(Addresses.TASK_LIST, m -> handle(m, this::list)).completion(),
-                bus.<JsonObject>consumer(Addresses.TASK_LOGS, m -> handle(m, this::logs)).completion(),
-                bus.<JsonObject>consumer(Addresses.TASK_DIFF, m -> handle(m, this::diff)).completion(),
-                bus.<JsonObject>consumer(Addresses.TASK_CANCEL, m -> handle(m, this::cancel)).completion(),
-                bus.<JsonObject>consumer(Addresses.TASK_MERGE, m -> handle(m, this::merge)).completion(),
-                bus.<JsonObject>consumer(Addresses.TASK_CLEANUP, m -> handle(m, this::cleanup)).completion(),
-                bus.<JsonObject>consumer(Addresses.REPO_LIST, m -> handle(m, b -> blocking(this::repoList))).completion(),
-                bus.<JsonObject>consumer(Addresses.NODE_LIST, m -> handle(m, b -> nodeList())).completion(),
+                bus.<JsonObject>localConsumer(Addresses.TASK_SUBMIT, m -> handle(m, this::submit)).completion(),
+                bus.<JsonObject>localConsumer(Addresses.TASK_CONTINUE, m -> handle(m, this::continueTask)).completion(),
+                bus.<JsonObject>localConsumer(Addresses.TASK_GET, m -> handle(m, this::get)).completion(),
+                bus.<JsonObject>localConsumer(Addresses.TASK_LIST, m -> handle(m, this::list)).completion(),
+                bus.<JsonObject>localConsumer(Addresses.TASK_LOGS, m -> handle(m, this::logs)).completion(),
+                bus.<JsonObject>localConsumer(Addresses.TASK_DIFF, m -> handle(m, this::diff)).completion(),
+                bus.<JsonObject>localConsumer(Addresses.TASK_CANCEL, m -> handle(m, this::cancel)).completion(),
+                bus.<JsonObject>localConsumer(Addresses.TASK_MERGE, m -> handle(m, this::merge)).completion(),
+                bus.<JsonObject>localConsumer(Addresses.TASK_CLEANUP, m -> handle(m, this::cleanup)).completion(),
+                bus.<JsonObject>localConsumer(Addresses.REPO_LIST, m -> handle(m, b -> blocking(this::repoList))).completion(),
+                bus.<JsonObject>localConsumer(Addresses.NODE_LIST, m -> handle(m, b -> nodeList())).completion(),
                 bus.<JsonObject>localConsumer(Addresses.TASK_FINISHED_LOCAL, m -> deployments.remove(m.body().getString("task_id"))).completion());
         return Future.all(regs).compose(v -> adoptOrphans()).onSuccess(v ->
                 adoptTimer = vertx.setPeriodic(ADOPT_INTERVAL_MS, id -> adoptOrphans()));

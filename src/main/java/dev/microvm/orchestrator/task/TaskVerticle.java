@@ -368,7 +368,7 @@ public final class TaskVerticle extends VerticleBase {
     private void finish() {
         vertx.eventBus().request(Addresses.PROXY_UNREGISTER, base()).onFailure(e -> { /* no proxy: nothing registered */ });
         releaseHeldSlot().onComplete(v -> ask(Addresses.WORKER_DISOWN).onComplete(x -> {
-            vertx.eventBus().publish(Addresses.TASK_FINISHED_LOCAL, base());
+            vertx.eventBus().publish(Addresses.TASK_FINISHED_LOCAL, base(), dev.microvm.orchestrator.node.EventSink.LOCAL);
             vertx.undeploy(deploymentID());
         }));
     }

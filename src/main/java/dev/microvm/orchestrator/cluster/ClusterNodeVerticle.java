@@ -1,0 +1,94 @@
+package dev.microvm.orchestrator.cluster;
+
+import dev.microvm.orchestrator.node.Addresses;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * This host's face in the cluster: offers its slots to the other members on its node-qualified
+ * {@link Addresses#CLUSTER_NODE_INFO}, answers {@link Addresses#CLUSTER_NODES} locally with every
+ * member's offer and where the next task would be placed, and fails requests to a member the
+ * moment the membership drops it (see {@link NodeRequests}).
+ */
+public final class ClusterNodeVerticle extends VerticleBase {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ClusterNodeVerticle.class);
+    private static final long INFO_TIMEOUT_MS = 5_000;
+
+    private final String self;
+    private final ClusterMembership membership;
+    private NodeRequests requests;
+
+    public ClusterNodeVerticle(String self, ClusterMembership membership) {
+        this.self = self;
+        this.membership = membership;
+    }
+
+    @Override
+    public Future<?> start() {
+        requests = new NodeRequests(vertx, membership::members);
+        membership.onLeft(node -> context.runOnContext(v -> {
+            LOG.warn("cluster member {} left; failing its {} request(s) in flight", node, requests.inFlight(node));
+            requests.nodeLeft(node);
+        }));
+        membership.onJoined(node -> LOG.info("cluster member {} joined", node));
+        var bus = vertx.eventBus();
+        return Future.all(
+                bus.<JsonObject>consumer(Addresses.onNode(Addresses.CLUSTER_NODE_INFO, self), this::info).completion(),
+                bus.<JsonObject>localConsumer(Addresses.CLUSTER_NODES, this::nodes).completion());
+    }
+
+    /** A request to another member's node-qualified address, failed as node_lost if that member goes. Any thread. */
+    public Future<JsonObject> requestOn(String node, String address, JsonObject body, long timeoutMs) {
+        io.vertx.core.Promise<JsonObject> result = io.vertx.core.Promise.promise();
+        context.runOnContext(v -> requests.request(node, address, body, timeoutMs).onComplete(result));
+        return result.future();
+    }
+
+    private void info(Message<JsonObject> msg) {
+        vertx.eventBus().<JsonObject>request(Addresses.SLOT_LIST, new JsonObject()).onComplete(ar -> {
+            if (ar.failed()) {
+                msg.fail(500, "slot allocator did not answer: " + ar.cause().getMessage());
+                return;
+            }
+            JsonObject slots = ar.result().body();
+            msg.reply(new JsonObject().put("node", self).put("slots", slots.getInteger("max_slots", 0))
+                    .put("busy", size(slots.getJsonArray("active"))).put("queued", size(slots.getJsonArray("queued"))));
+        });
+    }
+
+    private void nodes(Message<JsonObject> msg) {
+        List<String> members = membership.members();
+        List<Future<JsonObject>> answers = new ArrayList<>();
+        for (String m : members) {
+            answers.add(requests.request(m, Addresses.onNode(Addresses.CLUSTER_NODE_INFO, m), new JsonObject(), INFO_TIMEOUT_MS)
+                    .map(j -> j.put("state", "up"))
+                    .otherwise(e -> new JsonObject().put("node", m).put("state", "unreachable").put("error", e.getMessage())));
+        }
+        Future.join(answers).onComplete(ar -> {
+            JsonArray nodes = new JsonArray();
+            List<Placement.HostLoad> loads = new ArrayList<>();
+            for (Future<JsonObject> f : answers) {
+                JsonObject n = f.result();
+                nodes.add(n);
+                if ("up".equals(n.getString("state"))) {
+                    loads.add(new Placement.HostLoad(n.getString("node"), n.getInteger("slots", 0), n.getInteger("busy", 0), n.getInteger("queued", 0)));
+                }
+            }
+            msg.reply(new JsonObject().put("self", self).put("nodes", nodes)
+                    .put("next_placement", Placement.choose(self, loads).orElse(null)));
+        });
+    }
+
+    private static int size(JsonArray a) {
+        return a == null ? 0 : a.size();
+    }
+}
