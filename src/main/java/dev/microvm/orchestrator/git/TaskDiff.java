@@ -32,6 +32,9 @@ public final class TaskDiff {
             if (taskRef == null) {
                 return new DiffPage(List.of(), offset, "", -1);
             }
+            if (fromCommit == null || fromCommit.isBlank()) {
+                throw new GitTaskException("base_not_found", "the commit to diff from is required (the task's agent base commit)");
+            }
             ObjectId from = repo.resolve(fromCommit + "^{commit}");
             if (from == null) {
                 throw new GitTaskException("base_not_found", "no commit " + fromCommit + " in " + userRepo);

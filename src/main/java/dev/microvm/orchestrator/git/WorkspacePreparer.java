@@ -13,7 +13,6 @@ import org.eclipse.jgit.lib.ObjectId;
 import org.eclipse.jgit.lib.Ref;
 import org.eclipse.jgit.lib.RefUpdate;
 import org.eclipse.jgit.lib.Repository;
-import org.eclipse.jgit.revwalk.RevCommit;
 import org.eclipse.jgit.revwalk.RevWalk;
 import org.eclipse.jgit.storage.file.FileRepositoryBuilder;
 
@@ -71,7 +70,9 @@ public final class WorkspacePreparer {
         }
     }
 
-    private record Base(RevCommit commit, String branch) {
+    /** The commit is only resolved, not parsed, when it comes from a ref: reading objects would load the
+     *  repository's pack indexes, whose size grows with history. */
+    private record Base(ObjectId commit, String branch) {
     }
 
     private static Base resolveBase(Repository repo, RevWalk walk, String baseRef) throws IOException, GitTaskException {
@@ -82,12 +83,12 @@ public final class WorkspacePreparer {
             }
             String branch = head.isSymbolic() && head.getTarget().getName().startsWith(Constants.R_HEADS)
                     ? Repository.shortenRefName(head.getTarget().getName()) : null;
-            return new Base(walk.parseCommit(head.getObjectId()), branch);
+            return new Base(head.getObjectId().copy(), branch);
         }
         String branchName = baseRef.startsWith(Constants.R_HEADS) ? baseRef : Constants.R_HEADS + baseRef;
         Ref branch = repo.exactRef(branchName);
         if (branch != null && branch.getObjectId() != null) {
-            return new Base(walk.parseCommit(branch.getObjectId()), Repository.shortenRefName(branchName));
+            return new Base(branch.getObjectId().copy(), Repository.shortenRefName(branchName));
         }
         ObjectId commit;
         try {
@@ -98,7 +99,7 @@ public final class WorkspacePreparer {
         if (commit == null) {
             throw new GitTaskException("base_not_found", "no branch or commit named '" + baseRef + "' in " + repo.getDirectory());
         }
-        return new Base(walk.parseCommit(commit), null);
+        return new Base(walk.parseCommit(commit).copy(), null);
     }
 
     private static ObjectId snapshotUncommitted(Repository repo, RevWalk walk, Base base, String taskId)
@@ -109,7 +110,7 @@ public final class WorkspacePreparer {
                     "uncommitted changes can only be included when the task starts from the checked-out commit "
                             + (head == null ? "" : head.name()) + "; choose that base or leave them out");
         }
-        ObjectId snapshot = UncommittedSnapshot.create(repo, base.commit, taskId);
+        ObjectId snapshot = UncommittedSnapshot.create(repo, walk.parseCommit(base.commit), taskId);
         if (snapshot == null) {
             return base.commit;
         }

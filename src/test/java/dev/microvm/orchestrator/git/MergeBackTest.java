@@ -99,6 +99,22 @@ class MergeBackTest {
     }
 
     @Test
+    void locallyDeletedFileIsNotRecreatedByTheMerge() throws Exception {
+        Path repo = repo();
+        String base = GitFixture.head(repo);
+        TaskFlow task = new TaskFlow(repo, tmp, "rm", false).agentCommits("a.txt", "agent\n");
+        java.nio.file.Files.delete(repo.resolve("a.txt"));
+        task.importBundle();
+
+        MergeResult result = task.merge(MergeStrategy.AUTO);
+
+        assertThat(result.reason()).isEqualTo("dirty_worktree");
+        assertThat(result.dirtyFiles()).containsExactly("a.txt");
+        assertThat(repo.resolve("a.txt")).doesNotExist();
+        assertThat(GitFixture.head(repo)).isEqualTo(base);
+    }
+
+    @Test
     void untrackedFileInTheWayBlocksTheWorkingTreeUpdate() throws Exception {
         Path repo = repo();
         TaskFlow task = new TaskFlow(repo, tmp, "ut", false).agentCommits("new.txt", "agent\n");

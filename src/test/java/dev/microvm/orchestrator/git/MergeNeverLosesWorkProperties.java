@@ -53,6 +53,7 @@ import org.eclipse.jgit.treewalk.TreeWalk;
  * and untracked file is still in the working tree, branches only moved forward, and the
  * user's uncommitted-changes base commit never reached a branch.
  */
+@net.jqwik.api.Tag("slow")
 class MergeNeverLosesWorkProperties {
     private static final int FILES = 5;
     private static final int LINES = 4;
