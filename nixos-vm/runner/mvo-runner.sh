@@ -100,6 +100,16 @@ set -a
 # shellcheck disable=SC1090
 . "$io/task.env"
 set +a
+# Opt-in only (credential_mode file): the real credential arrives in a 0600 file that is read into
+# the agent's environment and deleted at once; by default the agent only holds a proxy placeholder.
+if [ -f "$io/credential.env" ]; then
+    set -a
+    # shellcheck disable=SC1091
+    . "$io/credential.env"
+    set +a
+    rm -f "$io/credential.env"
+    log "credential read from its file; the file is deleted"
+fi
 
 # The guest's git must accept a workspace owned by another uid and must not need a config file.
 export GIT_CONFIG_COUNT=3 \

@@ -26,6 +26,7 @@ import org.slf4j.LoggerFactory;
 
 import java.net.URI;
 import java.time.Clock;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -80,9 +81,12 @@ final class NodeBootstrap {
         TaskLogs.setRedactor(redactor::redact);
         String nodeId = cluster != null ? clusterConfig.nodeName()
                 : java.net.InetAddress.getLocalHost().getHostName() + "-" + ProcessHandle.current().pid();
-        Node.Options options = new Node.Options(config, driver, nodeId, Clock.systemUTC(), redactor::redact);
+        Optional<Credential> credential = loadCredential(paths);
+        credential.ifPresent(c -> redactor.register(c.secret()));
+        Node.Options options = new Node.Options(config, driver, nodeId, Clock.systemUTC(), redactor::redact, () -> credential);
         Node node = await(Node.start(vertx, paths, options));
-        ApiProxyVerticle proxy = startProxy(vertx, paths, config, redactor);
+        ApiProxyVerticle proxy = credential.isPresent() && "proxy".equals(config.credentialMode())
+                ? startProxy(vertx, paths, config, credential.get(), redactor) : null;
         EventStreamVerticle stream = null;
         if (serveHttp && config.httpPort() > 0) {
             stream = new EventStreamVerticle(EventStreamOptions.loopback(config.httpPort()), paths);
@@ -96,14 +100,17 @@ final class NodeBootstrap {
         return new Started(node, stream, proxy, cluster);
     }
 
-    private static ApiProxyVerticle startProxy(Vertx vertx, StatePaths paths, OrchestratorConfig config, Redactor redactor) throws Exception {
-        Credential credential;
+    private static Optional<Credential> loadCredential(StatePaths paths) {
         try {
-            credential = Credentials.fromSystem(paths).load();
+            return Optional.of(Credentials.fromSystem(paths).load());
         } catch (CredentialsException e) {
             LOG.info("no API credentials configured; tasks that run Claude Code need them ({})", e.getMessage());
-            return null;
+            return Optional.empty();
         }
+    }
+
+    private static ApiProxyVerticle startProxy(Vertx vertx, StatePaths paths, OrchestratorConfig config, Credential credential,
+                                               Redactor redactor) throws Exception {
         ApiProxyVerticle proxy = new ApiProxyVerticle(new ApiProxyConfig("127.0.0.1", config.apiProxyPort(),
                 URI.create(config.apiUpstream())), credential, new EventLog(paths.eventLog(), Clock.systemUTC()), redactor);
         await(vertx.deployVerticle(proxy));

@@ -22,6 +22,9 @@ import java.util.Set;
  * @param httpPort           dashboard / API port on {@code httpHost}; 0 disables it
  * @param apiProxyPort       port of the credential proxy on host loopback; 0 picks a free one (a
  *                           VM recovered by a later process needs the same port: set it for daemons)
+ * @param credentialMode     proxy (default: the guest gets a placeholder, the real credential stays on
+ *                           the host) or file (explicit opt-in: the real credential reaches the guest
+ *                           in a 0600 file the runner deletes after reading)
  */
 public record OrchestratorConfig(
         int slots,
@@ -40,11 +43,12 @@ public record OrchestratorConfig(
         int slotDiskGiB,
         long maxBundleBytes,
         String apiUpstream,
-        int apiProxyPort) {
+        int apiProxyPort,
+        String credentialMode) {
 
     private static final Set<String> KEYS = Set.of("slots", "vm_cpus", "vm_memory_mib", "driver", "accelerator",
             "guest_dir", "task_timeout_seconds", "boot_timeout_seconds", "stop_grace_seconds", "http_host", "http_port",
-            "default_merge_strategy", "default_network", "slot_disk_gib", "max_bundle_bytes", "api_upstream", "api_proxy_port");
+            "default_merge_strategy", "default_network", "slot_disk_gib", "max_bundle_bytes", "api_upstream", "api_proxy_port", "credential_mode");
 
     public OrchestratorConfig {
         range("slots", slots, 1, 256);
@@ -61,6 +65,7 @@ public record OrchestratorConfig(
         range("slot_disk_gib", slotDiskGiB, 1, 4096);
         if (maxBundleBytes < 1024) throw new IllegalArgumentException("max_bundle_bytes must be at least 1024");
         range("api_proxy_port", apiProxyPort, 0, 65535);
+        oneOf("credential_mode", credentialMode, Set.of("proxy", "file"));
         if (httpHost == null || httpHost.isBlank()) throw new IllegalArgumentException("http_host must not be empty");
     }
 
@@ -74,7 +79,7 @@ public record OrchestratorConfig(
         int slots = Math.max(1, Math.min(Math.max(1, cores / 2), byMemory));
         return new OrchestratorConfig(slots, Math.min(2, cores), vmMemory, mac ? "vfkit" : "qemu", "auto",
                 defaultGuestDir(), 3600, 180, 10, "127.0.0.1", 7823, "auto", "full", 8, 1L << 30,
-                "https://api.anthropic.com", 0);
+                "https://api.anthropic.com", 0, "proxy");
     }
 
     public static Path defaultGuestDir() {
@@ -115,7 +120,7 @@ public record OrchestratorConfig(
                     j.getInteger("http_port", httpPort), j.getString("default_merge_strategy", defaultMergeStrategy),
                     j.getString("default_network", defaultNetwork), j.getInteger("slot_disk_gib", slotDiskGiB),
                     j.getLong("max_bundle_bytes", maxBundleBytes), j.getString("api_upstream", apiUpstream),
-                    j.getInteger("api_proxy_port", apiProxyPort));
+                    j.getInteger("api_proxy_port", apiProxyPort), j.getString("credential_mode", credentialMode));
         } catch (ClassCastException e) {
             throw new IllegalArgumentException("wrong value type in " + source + ": " + e.getMessage());
         }
@@ -128,7 +133,7 @@ public record OrchestratorConfig(
                 .put("stop_grace_seconds", stopGraceSeconds).put("http_host", httpHost).put("http_port", httpPort)
                 .put("default_merge_strategy", defaultMergeStrategy).put("default_network", defaultNetwork)
                 .put("slot_disk_gib", slotDiskGiB).put("max_bundle_bytes", maxBundleBytes)
-                .put("api_upstream", apiUpstream).put("api_proxy_port", apiProxyPort);
+                .put("api_upstream", apiUpstream).put("api_proxy_port", apiProxyPort).put("credential_mode", credentialMode);
     }
 
     private static long physicalMemoryMiB() {

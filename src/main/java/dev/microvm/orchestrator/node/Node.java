@@ -54,8 +54,14 @@ public final class Node {
     }
 
     /** What a node needs besides the state directory. */
+    /** @param credentials the real API credential, when one is configured (used only in credential_mode file) */
     public record Options(OrchestratorConfig config, HypervisorDriver driver, String nodeId, Clock clock,
-                          UnaryOperator<String> redactor) {}
+                          UnaryOperator<String> redactor,
+                          java.util.function.Supplier<java.util.Optional<dev.microvm.orchestrator.secrets.Credential>> credentials) {
+        public Options(OrchestratorConfig config, HypervisorDriver driver, String nodeId, Clock clock, UnaryOperator<String> redactor) {
+            this(config, driver, nodeId, clock, redactor, java.util.Optional::empty);
+        }
+    }
 
     public static Future<Node> start(Vertx vertx, StatePaths paths, Options o) {
         Node node = new Node(vertx, paths, o.config(), o.driver(), o.nodeId(), o.clock());
@@ -63,7 +69,7 @@ public final class Node {
     }
 
     private Future<Void> deploy(Options o) {
-        TaskOperations ops = new TaskOperations(paths, config, store, events, driver, ownership, o.redactor());
+        TaskOperations ops = new TaskOperations(paths, config, store, events, driver, ownership, o.redactor(), o.credentials());
         Map<String, java.util.function.Function<io.vertx.core.json.JsonObject, io.vertx.core.json.JsonObject>> operations = ops.operations();
         int workers = Math.max(4, config.slots() * 2 + 4);
         return vertx.deployVerticle(() -> new WorkerPoolVerticle(operations),

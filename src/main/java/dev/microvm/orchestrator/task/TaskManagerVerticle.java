@@ -139,7 +139,7 @@ public final class TaskManagerVerticle extends VerticleBase {
 
     private Future<Void> deploy(TaskRecord record, boolean recovering) {
         TaskVerticle.TaskPolicy policy = new TaskVerticle.TaskPolicy(config.taskTimeoutSeconds(), config.stopGraceSeconds(),
-                config.defaultMergeStrategy());
+                config.defaultMergeStrategy(), "file".equals(config.credentialMode()));
         deployments.put(record.id(), "pending");
         return vertx.deployVerticle(new TaskVerticle(record, recovering, policy, clock), new DeploymentOptions())
                 .onSuccess(id -> {

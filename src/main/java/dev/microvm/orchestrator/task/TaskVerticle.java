@@ -38,7 +38,7 @@ public final class TaskVerticle extends VerticleBase {
     private boolean slotReleased;
 
     /** Policy values the node decides (timeouts, defaults). */
-    public record TaskPolicy(int timeoutSeconds, int stopGraceSeconds, String defaultMergeStrategy) {}
+    public record TaskPolicy(int timeoutSeconds, int stopGraceSeconds, String defaultMergeStrategy, boolean credentialInFile) {}
 
     public TaskVerticle(TaskRecord record, boolean recovering, TaskPolicy policy, Clock clock) {
         this.record = record;
@@ -142,6 +142,7 @@ public final class TaskVerticle extends VerticleBase {
      * key. Without a proxy (no credentials configured) only a custom agent command can run.
      */
     private Future<JsonObject> registerWithProxy() {
+        if (policy.credentialInFile()) return Future.succeededFuture(null); // the worker writes the credential file
         return vertx.eventBus().<JsonObject>request(Addresses.PROXY_REGISTER, base(), new DeliveryOptions().setSendTimeout(10_000))
                 .map(Message::body)
                 .recover(e -> {

@@ -16,6 +16,8 @@ import dev.microvm.orchestrator.git.TaskRefs;
 import dev.microvm.orchestrator.git.WorkspacePreparer;
 import dev.microvm.orchestrator.node.Addresses;
 import dev.microvm.orchestrator.node.EventSink;
+import dev.microvm.orchestrator.secrets.Credential;
+import dev.microvm.orchestrator.secrets.GuestCredentialFile;
 import dev.microvm.orchestrator.task.TaskRecord;
 import dev.microvm.orchestrator.task.TaskStore;
 import dev.microvm.orchestrator.util.AtomicFiles;
@@ -64,11 +66,14 @@ public final class TaskOperations {
     private final HypervisorDriver driver;
     private final TaskOwnership ownership;
     private final UnaryOperator<String> redactor;
+    private final java.util.function.Supplier<Optional<Credential>> credentials;
     private final Map<String, VmHandle> handles = new ConcurrentHashMap<>();
     private final Map<String, StreamJsonProgress> progress = new ConcurrentHashMap<>();
 
     public TaskOperations(StatePaths paths, OrchestratorConfig config, TaskStore store, EventSink events,
-                          HypervisorDriver driver, TaskOwnership ownership, UnaryOperator<String> redactor) {
+                          HypervisorDriver driver, TaskOwnership ownership, UnaryOperator<String> redactor,
+                          java.util.function.Supplier<Optional<Credential>> credentials) {
+        this.credentials = credentials;
         this.paths = paths;
         this.config = config;
         this.store = store;
@@ -150,6 +155,7 @@ public final class TaskOperations {
             env.put(GuestContract.ENV_TIMEOUT_SECS, Integer.toString(timeout));
             deleteTree(paths.taskIo(r.id()));
             TaskIo.write(paths.taskIo(r.id()), env, r.description());
+            if ("file".equals(config.credentialMode())) writeGuestCredential(r);
             JsonObject out = new JsonObject().put("base_commit", prepared.baseCommit()).put("base_branch", baseBranch(r, prepared))
                     .put("agent_base_commit", prepared.agentBaseCommit()).put("method", prepared.method())
                     .put("shared_objects_dir", prepared.sharedObjectsDir() == null ? null : prepared.sharedObjectsDir().toString())
@@ -191,6 +197,17 @@ public final class TaskOperations {
             throw new WorkerFailure("interrupted", "interrupted while the VM booted");
         } catch (IllegalArgumentException e) {
             throw new WorkerFailure("boot_failed", e.getMessage(), e);
+        }
+    }
+
+    /** Opt-in only (credential_mode file): the runner reads this 0600 file and deletes it. */
+    private void writeGuestCredential(TaskRecord r) throws IOException {
+        Optional<Credential> credential = credentials.get();
+        if (credential.isPresent()) {
+            GuestCredentialFile.write(paths.taskIo(r.id()), credential.get());
+        } else if (r.options().agentCommand() == null) {
+            throw new WorkerFailure("no_credentials", "credential_mode is file but no credential is configured: set ANTHROPIC_API_KEY "
+                    + "or CLAUDE_CODE_OAUTH_TOKEN, or run: microvm-orchestrator setup-token");
         }
     }
 

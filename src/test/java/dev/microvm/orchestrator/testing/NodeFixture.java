@@ -26,9 +26,16 @@ public final class NodeFixture implements AutoCloseable {
     }
 
     public static NodeFixture start(Path stateDir, OrchestratorConfig config, HypervisorDriver driver) throws Exception {
+        return start(stateDir, config, driver, null);
+    }
+
+    /** With a real credential (for the opt-in credential_mode file). */
+    public static NodeFixture start(Path stateDir, OrchestratorConfig config, HypervisorDriver driver,
+                                    dev.microvm.orchestrator.secrets.Credential credential) throws Exception {
         Vertx vertx = Vertx.vertx();
         Node node = Node.start(vertx, new StatePaths(stateDir), new Node.Options(config, driver, "test-node", Clock.systemUTC(),
-                UnaryOperator.identity())).toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+                UnaryOperator.identity(), () -> java.util.Optional.ofNullable(credential)))
+                .toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
         return new NodeFixture(node);
     }
 
