@@ -102,6 +102,9 @@ final class EventSubscriber {
     /** A live event; returns true when this client now has something to write. */
     boolean offer(Item item) {
         if (closed || !filter.matches(item.type(), item.taskId())) return false;
+        // An event is logged before it is published: its publication can arrive after catch-up
+        // already read it from the log. Everything up to the catch-up cursor was sent from there.
+        if (live && item.seq() <= cursor) return false;
         if (!live) {
             pending.add(item);
         } else {
