@@ -1,12 +1,9 @@
 package dev.microvm.orchestrator.git;
 
 import java.io.IOException;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -86,21 +83,6 @@ final class Quarantine implements AutoCloseable {
     @Override
     public void close() throws IOException {
         repository.close();
-        if (!Files.exists(gitDir)) {
-            return;
-        }
-        Files.walkFileTree(gitDir, new SimpleFileVisitor<>() {
-            @Override
-            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-                Files.delete(file);
-                return FileVisitResult.CONTINUE;
-            }
-
-            @Override
-            public FileVisitResult postVisitDirectory(Path dir, IOException exc) throws IOException {
-                Files.delete(dir);
-                return FileVisitResult.CONTINUE;
-            }
-        });
+        dev.microvm.orchestrator.util.FileTrees.delete(gitDir);
     }
 }

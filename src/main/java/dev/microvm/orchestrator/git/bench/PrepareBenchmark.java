@@ -4,11 +4,8 @@ import dev.microvm.orchestrator.git.PrepareRequest;
 import dev.microvm.orchestrator.git.PreparedWorkspace;
 import dev.microvm.orchestrator.git.WorkspacePreparer;
 import java.io.IOException;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -125,18 +122,6 @@ public final class PrepareBenchmark {
     }
 
     private static void deleteTree(Path dir) throws IOException {
-        Files.walkFileTree(dir, new SimpleFileVisitor<>() {
-            @Override
-            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-                Files.delete(file);
-                return FileVisitResult.CONTINUE;
-            }
-
-            @Override
-            public FileVisitResult postVisitDirectory(Path d, IOException exc) throws IOException {
-                Files.delete(d);
-                return FileVisitResult.CONTINUE;
-            }
-        });
+        dev.microvm.orchestrator.util.FileTrees.delete(dir);
     }
 }
