@@ -61,7 +61,7 @@ final class McpTools {
         specs.add(tool("cancel_task", (ex, req, args) -> forward(Addresses.TASK_CANCEL, pick(args, "task_id"))
                 .map(TaskRecords::normalize)));
         specs.add(tool("merge_task", (ex, req, args) -> forward(Addresses.TASK_MERGE,
-                pick(args, "task_id").put("strategy", McpTaskOptions.strategy(args.getString("strategy", "merge"))))
+                pick(args, "task_id").put("strategy", args.getString("strategy", "merge")))
                 .map(r -> withTaskId(r, args))));
         specs.add(tool("list_repos", (ex, req, args) -> forward(Addresses.REPO_LIST, new JsonObject())
                 .map(r -> r.put("repos", r.getJsonArray("repos", new JsonArray())))));
@@ -93,7 +93,7 @@ final class McpTools {
     }
 
     private Future<JsonObject> submit(String address, JsonObject args) {
-        JsonObject request = McpTaskOptions.toNode(args).put("caller", settings.caller());
+        JsonObject request = args.copy().put("caller", settings.caller());
         return ready.compose(v -> forward(address, request)).map(record -> {
             JsonObject task = TaskRecords.normalize(record);
             index.claim(TaskRecords.taskId(task), settings.caller());

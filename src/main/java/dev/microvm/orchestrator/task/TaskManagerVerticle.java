@@ -207,7 +207,7 @@ public final class TaskManagerVerticle extends VerticleBase {
 
     private Future<JsonObject> merge(JsonObject b) {
         String id = TaskIds.require(b.getString("task_id"));
-        String strategy = b.getString("strategy", "auto");
+        String strategy = TaskOptions.nodeMergeStrategy(b.getString("strategy", "auto"));
         if (!TaskOptions.MERGE_STRATEGIES.contains(strategy)) return Future.failedFuture(new IllegalArgumentException("strategy must be auto, branch or none"));
         return load(id).compose(r -> {
             if (!r.state().isTerminal()) return Future.failedFuture(new IllegalArgumentException("task " + id + " is still " + r.state().wireName() + "; merge it once it has finished"));

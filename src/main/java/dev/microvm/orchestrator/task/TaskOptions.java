@@ -35,7 +35,7 @@ public record TaskOptions(
     public TaskOptions {
         untrackedPatterns = List.copyOf(untrackedPatterns == null ? List.of() : untrackedPatterns);
         if (mergeStrategy != null) {
-            mergeStrategy = mergeStrategy.toLowerCase(Locale.ROOT);
+            mergeStrategy = nodeMergeStrategy(mergeStrategy.toLowerCase(Locale.ROOT));
             if (!MERGE_STRATEGIES.contains(mergeStrategy)) {
                 throw new IllegalArgumentException("merge_strategy must be one of auto, branch, none; got '" + mergeStrategy + "'");
             }
@@ -58,6 +58,20 @@ public record TaskOptions(
                 throw new IllegalArgumentException("untracked pattern must be a relative glob without '..': '" + p + "'");
             }
         }
+    }
+
+    /**
+     * Maps the MCP tool vocabulary (merge | rebase | ff-only | manual) onto the node's. The node's
+     * auto merge-back fast-forwards when it can and otherwise replays the task's commits onto the
+     * branch tip, so merge, rebase and ff-only all come back through it; manual keeps the commits
+     * on refs/tasks/&lt;id&gt; only. Other values pass through to be validated.
+     */
+    public static String nodeMergeStrategy(String strategy) {
+        return switch (strategy) {
+            case "merge", "rebase", "ff-only" -> "auto";
+            case "manual" -> "none";
+            default -> strategy;
+        };
     }
 
     public static TaskOptions defaults() {
@@ -83,8 +97,12 @@ public record TaskOptions(
         if (j == null) return defaults();
         try {
             JsonArray pats = j.getJsonArray("untracked_patterns");
-            return new TaskOptions(j.getString("base"), j.getString("merge_strategy"), j.getInteger("timeout_seconds"),
-                    j.getInteger("cpus"), j.getInteger("memory_mib"), j.getString("agent_command"),
+            // MCP tool arguments say timeout_minutes and memory_mb
+            Integer timeout = j.getInteger("timeout_seconds");
+            if (timeout == null && j.getInteger("timeout_minutes") != null) timeout = Math.multiplyExact(j.getInteger("timeout_minutes"), 60);
+            Integer memory = j.getInteger("memory_mib", j.getInteger("memory_mb"));
+            return new TaskOptions(j.getString("base"), j.getString("merge_strategy"), timeout,
+                    j.getInteger("cpus"), memory, j.getString("agent_command"),
                     j.getBoolean("include_uncommitted", false),
                     pats == null ? List.of() : pats.stream().map(String::valueOf).toList(), j.getString("network"));
         } catch (ClassCastException e) {
