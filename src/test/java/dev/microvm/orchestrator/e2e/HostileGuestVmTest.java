@@ -115,5 +115,6 @@ class HostileGuestVmTest {
         assertThat(state.git("status", "--porcelain")).isEmpty();
         assertThat(marker).as("a guest-written hook or config ran on the host").doesNotExist();
         assertThat(Files.readString(state.paths.eventLog())).doesNotContain("PRIVATE-KEY-MATERIAL");
+        assertThat(CrashSupport.anyQemuFor(state.root)).as("no QEMU left running").isFalse();
     }
 }
