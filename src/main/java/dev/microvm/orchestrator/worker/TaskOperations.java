@@ -367,6 +367,10 @@ public final class TaskOperations {
             if (!done) {
                 reply.put("reason", "guest_incomplete").put("error",
                         "the VM stopped before the task runner finished; see get_task_logs (stream console)");
+            } else if (exitCode == null) {
+                // the runner writes exit_code before done; without it the agent's outcome is unknown, not success
+                reply.put("reason", "guest_output_invalid").put("error",
+                        "the guest reported done without a readable exit code (out/exit_code missing, not a regular file or not a number)");
             }
         } catch (GitTaskException e) {
             reply.put("reason", e.reason()).put("error", e.getMessage());

@@ -73,6 +73,7 @@ class ApiOnlyNetworkVmTest {
             assertThat(full).as(why).contains("api=reached", "host=reached");
             assertThat(hostService.received).extracting(FakeUpstream.Received::path).containsExactly("/probe-full");
             assertThat(api.received).extracting(FakeUpstream.Received::path).containsExactly("/v1/messages", "/v1/messages");
+            assertThat(CrashSupport.anyQemuFor(state.root)).as("no QEMU left running").isFalse();
         }
     }
 }

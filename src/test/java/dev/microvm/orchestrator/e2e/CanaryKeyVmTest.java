@@ -1,6 +1,10 @@
 package dev.microvm.orchestrator.e2e;
 
-import dev.microvm.orchestrator.testing.JavaProcess;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.WebSocketClient;
+import io.vertx.core.http.WebSocketClientOptions;
+import io.vertx.core.http.WebSocketConnectOptions;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
@@ -8,72 +12,100 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * A unique fake API key (the canary) is the orchestrator's only credential. A real task in QEMU
- * calls the Messages API through the credential proxy with its placeholder; the canary must
- * reach the upstream and appear nowhere else: not in the orchestrator's output, the state
- * directory (events, task records, console, guest io), the user's repository, nor in the command
- * line or environment of any other process while the VM runs.
+ * A unique fake API key (the canary) is the only credential of a real {@code microvm-orchestrator mcp}
+ * process driven by the TypeScript MCP client. A task in QEMU calls the Messages API through the
+ * credential proxy with its placeholder; the canary must reach the upstream and appear nowhere
+ * else: not in the MCP output or the server's log, the state directory (events, task records,
+ * console, guest io), the event stream's WebSocket frames, the user's repository, nor in the
+ * command line or environment of any process but the server itself while the VM runs.
  */
 @Tag("vm")
 class CanaryKeyVmTest {
 
     @TempDir Path tmp;
-    private Process orchestrator;
+    private Process harness;
+    private Vertx vertx;
 
     @AfterEach
     void stop() {
-        if (orchestrator != null) orchestrator.destroyForcibly();
+        if (harness != null) {
+            harness.descendants().forEach(ProcessHandle::destroyForcibly);
+            harness.destroyForcibly();
+        }
+        if (vertx != null) vertx.close();
     }
 
     @Test
     void theCanaryKeyReachesTheUpstreamThroughTheProxyAndLeaksNowhereElse() throws Exception {
         String canary = "sk-ant-api03-canary-" + UUID.randomUUID();
         try (FakeUpstream upstream = new FakeUpstream()) {
-            E2eState state = E2eState.create(tmp, 1, new JsonObject().put("api_upstream", "http://127.0.0.1:" + upstream.port()));
+            int httpPort = freePort();
+            E2eState state = E2eState.create(tmp, 1, new JsonObject().put("api_upstream", "http://127.0.0.1:" + upstream.port())
+                    .put("http_port", httpPort));
             String agent = "sleep 4; "
                     + "wget -q -O response.json --header \"x-api-key: $ANTHROPIC_API_KEY\" --header 'anthropic-version: 2023-06-01' "
                     + "--header 'content-type: application/json' "
                     + "--post-data '{\"model\":\"claude-e2e\",\"max_tokens\":8,\"stream\":false,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}' "
                     + "\"$ANTHROPIC_BASE_URL/v1/messages\"; echo \"wget_exit=$?\" > wget.txt; "
-                    + "env | grep '^ANTHROPIC_' | sort > guest-env.txt; "
+                    + "env | grep '^ANTHROPIC_' | sort > guest-env.txt; cat response.json; "
                     + "git add response.json wget.txt guest-env.txt && git commit -q -m 'Called the API'";
-            ProcessBuilder pb = JavaProcess.builder(dev.microvm.orchestrator.cli.Main.class, "run", "--state-dir", state.root.toString(),
-                    "--repo", "project", "--agent-command", agent, "call the API once");
-            pb.environment().keySet().removeIf(k -> k.startsWith("ANTHROPIC_") || k.startsWith("CLAUDE_CODE_"));
-            pb.environment().put("ANTHROPIC_API_KEY", canary);
-            orchestrator = pb.redirectOutput(tmp.resolve("node.stdout").toFile()).redirectError(tmp.resolve("node.stderr").toFile()).start();
+            JsonArray steps = new JsonArray()
+                    .add(McpHarness.call("run_task", new JsonObject().put("repo", "project").put("description", "call the API once")
+                            .put("agent_command", agent)).put("save", "t"))
+                    .add(McpHarness.call("wait_next_event", new JsonObject().put("timeout_ms", 200_000)).put("timeout_ms", 210_000))
+                    .add(McpHarness.call("get_task_info", new JsonObject().put("task_id", "${t.task_id}")))
+                    .add(McpHarness.call("get_task_logs", new JsonObject().put("task_id", "${t.task_id}").put("stream", "agent")))
+                    .add(McpHarness.call("get_task_logs", new JsonObject().put("task_id", "${t.task_id}")))
+                    .add(McpHarness.call("get_task_diff", new JsonObject().put("task_id", "${t.task_id}")));
+            Path dir = tmp.resolve("harness");
+            harness = McpHarness.launchWithPrivateEnv(dir, steps, state.root, Map.of("ANTHROPIC_API_KEY", canary));
 
+            List<String> frames = new CopyOnWriteArrayList<>();
             List<String> leaks = new ArrayList<>();
             int scans = 0;
-            while (!orchestrator.waitFor(300, TimeUnit.MILLISECONDS)) {
+            boolean serverHoldsKey = false;
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(240);
+            while (harness.isAlive() && System.nanoTime() < deadline) {
+                if (vertx == null) connectStream(dir.resolve("server.stderr"), frames);
                 if (CrashSupport.anyQemuFor(state.root)) {
                     scans++;
-                    leaks.addAll(processesHolding(canary, orchestrator.pid()));
+                    long server = harness.descendants().filter(ph -> ph.info().command().orElse("").endsWith("java"))
+                            .findFirst().map(ProcessHandle::pid).orElse(-1L);
+                    leaks.addAll(processesHolding(canary, server));
+                    // control: the scan does see the key where it legitimately is, in the server's environment
+                    if (server > 0) serverHoldsKey |= processesHolding(canary, -1).stream().anyMatch(l -> l.startsWith(server + "/environ"));
                 }
-                assertThat(scans < 2000).isTrue();
+                Thread.sleep(300);
             }
-            String stdout = Files.readString(tmp.resolve("node.stdout"));
-            String stderr = Files.readString(tmp.resolve("node.stderr"));
-            assertThat(orchestrator.exitValue()).as(stdout + stderr).isZero();
+            McpHarness.Run run = McpHarness.collect(harness, dir, 30);
+            String why = run.describe();
+            assertThat(run.summary().getInteger("failed")).as(why).isZero();
+            assertThat(run.step(1).getJsonObject("structured").getString("status")).as(why).isEqualTo("completed");
+            assertThat(run.step(3).getJsonObject("structured").getString("content")).as(why).contains(FakeUpstream.REPLY_TEXT);
             assertThat(scans).as("the process table was scanned while the VM ran").isPositive();
             assertThat(leaks).as("processes whose argv or environment hold the real key").isEmpty();
-            assertThat(ProcessHandle.of(orchestrator.pid())).isEmpty();
+            assertThat(serverHoldsKey).as("the scan found the key in the server's own environment").isTrue();
 
             // the upstream got the real key, and only through the proxy
-            assertThat(upstream.received).as(stderr).isNotEmpty();
+            assertThat(upstream.received).as(why).isNotEmpty();
             FakeUpstream.Received call = upstream.received.getFirst();
             assertThat(call.path()).isEqualTo("/v1/messages");
             assertThat(call.header("x-api-key")).isEqualTo(canary);
@@ -85,10 +117,30 @@ class CanaryKeyVmTest {
             String guestEnv = Files.readString(state.repo.resolve("guest-env.txt"));
             assertThat(guestEnv).contains("ANTHROPIC_BASE_URL=http://10.0.2.100").contains("ANTHROPIC_API_KEY=").doesNotContain(canary);
 
-            assertThat(stdout).doesNotContain(canary);
-            assertThat(stderr).doesNotContain(canary);
-            assertThat(filesHolding(tmp, canary)).as("files under the test directory (state dir, logs, repository)").isEmpty();
+            // the live event stream carried the task's events, and never the key
+            assertThat(String.join("\n", frames)).as("WebSocket frames").contains(run.step(0).getJsonObject("structured").getString("task_id"))
+                    .contains("completed").doesNotContain(canary);
+            assertThat(filesHolding(tmp, canary)).as("files under the test directory (state dir, MCP output, server log, repository)").isEmpty();
             assertThat(state.git("log", "-p", "--all")).doesNotContain(canary);
+        }
+    }
+
+    /** Connects to the event stream once the server has printed its dashboard link (with the access token) on stderr. */
+    private void connectStream(Path stderr, List<String> frames) throws Exception {
+        if (!Files.exists(stderr)) return;
+        Matcher m = Pattern.compile("dashboard: http://localhost:(\\d+)/\\?token=(\\S+)").matcher(Files.readString(stderr));
+        if (!m.find()) return;
+        vertx = Vertx.vertx();
+        WebSocketClient client = vertx.createWebSocketClient(new WebSocketClientOptions().setMaxMessageSize(16 * 1024 * 1024));
+        client.connect(new WebSocketConnectOptions().setHost("localhost").setPort(Integer.parseInt(m.group(1)))
+                        .setURI("/events?since=0").addHeader("Authorization", "Bearer " + m.group(2)))
+                .onSuccess(ws -> ws.textMessageHandler(frames::add))
+                .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
         }
     }
 

@@ -63,5 +63,6 @@ class ConcurrentMcpSessionsVmTest {
                 .map(JsonObject::new).filter(e -> "task.state".equals(e.getString("type"))
                         && "completed".equals(e.getJsonObject("data").getString("state"))).count();
         assertThat(completed).isEqualTo(2);
+        assertThat(CrashSupport.anyQemuFor(state.root)).as("no QEMU left running").isFalse();
     }
 }

@@ -94,6 +94,23 @@ final class McpHarness {
         return start(script, stateDir, dir.resolve("server.stderr"), extra).start();
     }
 
+    /**
+     * Like {@link #launch}, but the script (with {@code serverEnv} for the server alone) is handed
+     * over on stdin, so secrets in it never touch the disk or the harness's own environment.
+     */
+    static Process launchWithPrivateEnv(Path dir, JsonArray steps, Path stateDir, Map<String, String> serverEnv) throws Exception {
+        ensureInstalled();
+        Files.createDirectories(dir);
+        ProcessBuilder pb = start(Path.of("-"), stateDir, dir.resolve("server.stderr"), Map.of());
+        Process p = pb.start();
+        JsonObject env = new JsonObject();
+        serverEnv.forEach(env::put);
+        try (var in = p.getOutputStream()) {
+            in.write(new JsonObject().put("env", env).put("steps", steps).encode().getBytes(StandardCharsets.UTF_8));
+        }
+        return p;
+    }
+
     static Run collect(Process p, Path dir, long timeoutSeconds) throws Exception {
         Path stdoutFile = dir.resolve("harness.stdout");
         Thread reader = Thread.ofVirtual().start(() -> {

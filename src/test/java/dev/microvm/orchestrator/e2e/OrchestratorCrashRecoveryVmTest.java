@@ -36,7 +36,7 @@ class OrchestratorCrashRecoveryVmTest {
     @AfterEach
     void killLeftovers() {
         started.forEach(p -> { p.descendants().forEach(ProcessHandle::destroyForcibly); p.destroyForcibly(); });
-        qemuProcesses("").forEach(ProcessHandle::destroyForcibly);
+        qemuProcesses(tmp.toString()).forEach(ProcessHandle::destroyForcibly); // only this test's own VMs
     }
 
     @Test
@@ -135,15 +135,15 @@ class OrchestratorCrashRecoveryVmTest {
         }
     }
 
-    static Optional<ProcessHandle> qemuOf(String taskId) {
-        return qemuProcesses("mvo-" + taskId).findFirst();
+    private Optional<ProcessHandle> qemuOf(String taskId) {
+        return qemuProcesses(tmp.toString()).filter(ph -> ph.info().commandLine().orElse("").contains("mvo-" + taskId)).findFirst();
     }
 
+    /** QEMU processes whose command line names {@code marker} (this test's temporary directory). */
     static Stream<ProcessHandle> qemuProcesses(String marker) {
         return ProcessHandle.allProcesses().filter(ph -> ph.isAlive()
                 && ph.info().command().orElse("").contains("qemu-system")
-                && ph.info().commandLine().orElse("").contains(marker.isEmpty() ? "mvo-vm-" : marker)
-                && ph.info().commandLine().orElse("").contains(System.getProperty("java.io.tmpdir")));
+                && ph.info().commandLine().orElse("").contains(marker));
     }
 
     private String log() {
