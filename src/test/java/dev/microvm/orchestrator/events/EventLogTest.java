@@ -44,22 +44,6 @@ class EventLogTest {
     }
 
     @Test
-    void threadsOfOneProcessAppendingAtOnceNeverCollide() throws Exception {
-        Path file = tmp.resolve("e.jsonl");
-        var pool = java.util.concurrent.Executors.newFixedThreadPool(8);
-        List<java.util.concurrent.Future<?>> done = new ArrayList<>();
-        for (int t = 0; t < 8; t++) {
-            EventLog own = new EventLog(file, Clock.systemUTC()); // separate instances, as proxy and node have
-            done.add(pool.submit(() -> { for (int i = 0; i < 50; i++) own.append("t", null, new JsonObject()); }));
-        }
-        for (var f : done) f.get(60, TimeUnit.SECONDS);
-        pool.shutdown();
-        List<TaskEvent> all = new EventLog(file, Clock.systemUTC()).readAfter(0, 1000);
-        assertThat(all).hasSize(400);
-        for (int i = 0; i < all.size(); i++) assertThat(all.get(i).seq()).isEqualTo(i + 1);
-    }
-
-    @Test
     void resumeAfterNReturnsExactlyTheLaterEvents() {
         EventLog log = new EventLog(tmp.resolve("e.jsonl"), Clock.systemUTC());
         for (int i = 0; i < 10; i++) log.append("t", "t1", new JsonObject().put("i", i));
