@@ -51,7 +51,7 @@ public final class QemuArgv {
         a.addAll(List.of("-kernel", spec.boot().kernel().toString()));
         if (spec.boot().initrd() != null) a.addAll(List.of("-initrd", spec.boot().initrd().toString()));
         String cmdline = spec.boot().cmdline();
-        if (opt.tscKhz().isPresent()) cmdline = (cmdline + " tsc_early_khz=" + opt.tscKhz().getAsLong()).strip();
+        if (opt.tscKhz().isPresent()) cmdline = withKernelParameter(cmdline, "tsc_early_khz=" + opt.tscKhz().getAsLong());
         a.addAll(List.of("-append", cmdline));
         int i = 0;
         for (VmSpec.Share s : spec.shares()) {
@@ -76,5 +76,12 @@ public final class QemuArgv {
             a.addAll(List.of("-netdev", nd.toString(), "-device", "virtio-net-" + bus + ",netdev=net0"));
         }
         return List.copyOf(a);
+    }
+
+    /** Adds a kernel parameter before any "--": what follows it belongs to init, not the kernel. */
+    static String withKernelParameter(String cmdline, String parameter) {
+        int initArgs = (" " + cmdline + " ").indexOf(" -- ");
+        if (initArgs < 0) return (cmdline + " " + parameter).strip();
+        return (cmdline.substring(0, initArgs).strip() + " " + parameter + " " + cmdline.substring(initArgs).strip()).strip();
     }
 }

@@ -53,4 +53,12 @@ class QemuArgvTest {
         assertThat(argv).contains("user,id=net0,guestfwd=").doesNotContain("restrict=on").doesNotContain("9000,");
         assertThat(QemuArgv.proxyRelay(9000)).doesNotContain(",");
     }
+
+    @org.junit.jupiter.api.Test
+    void kernelParametersGoBeforeTheArgumentsMeantForInit() {
+        org.assertj.core.api.Assertions.assertThat(QemuArgv.withKernelParameter("console=ttyS0 rdinit=/bin/sleep -- 1000", "tsc_early_khz=1"))
+                .isEqualTo("console=ttyS0 rdinit=/bin/sleep tsc_early_khz=1 -- 1000");
+        org.assertj.core.api.Assertions.assertThat(QemuArgv.withKernelParameter("console=ttyS0", "tsc_early_khz=1"))
+                .isEqualTo("console=ttyS0 tsc_early_khz=1");
+    }
 }
