@@ -103,7 +103,7 @@
     t.created = rec.created_at || rec.created || t.created;
     if (t.stateSeq <= asOfSeq && (rec.state || rec.status)) {
       t.state = stateOf(rec.state || rec.status);
-      t.updated = rec.updated_at || rec.finished_at || rec.started_at || t.created || t.updated;
+      t.updated = rec.updated_at || rec.completed_at || rec.finished_at || rec.started_at || t.created || t.updated;
     }
     if (rec.progress && !t.progress) t.progress = rec.progress;
   }

@@ -19,6 +19,10 @@ import org.openqa.selenium.logging.LogType;
 import org.openqa.selenium.support.ui.ExpectedConditions;
 import org.openqa.selenium.support.ui.WebDriverWait;
 
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -117,6 +121,8 @@ class LiveTaskDashboardTest {
             }
             assertThat(expected).isEqualTo(Files.size(new StatePaths(state).taskConsoleLog(id)));
 
+            assertRestApiAnswersFromTheNode("http://localhost:" + stream.port(), Files.readString(new StatePaths(state).httpTokenFile()).strip(), id);
+
             for (String window : new String[] {first, second}) {
                 browser.switchTo().window(window);
                 assertThat(browser.manage().logs().get(LogType.BROWSER).getAll()).as("browser console")
@@ -128,6 +134,44 @@ class LiveTaskDashboardTest {
         } finally {
             browser.quit();
         }
+    }
+
+    /** The REST API with the node's own replies, as a script would use it. */
+    private static void assertRestApiAnswersFromTheNode(String base, String token, String id) throws Exception {
+        HttpClient http = HttpClient.newHttpClient();
+        java.util.function.BiFunction<String, Integer, JsonObject> get = (path, status) -> {
+            try {
+                HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(base + path))
+                        .header("Authorization", "Bearer " + token).build(), HttpResponse.BodyHandlers.ofString());
+                assertThat(r.statusCode()).as(path + ": " + r.body()).isEqualTo(status);
+                return new JsonObject(r.body());
+            } catch (Exception e) {
+                throw new AssertionError(path, e);
+            }
+        };
+        JsonObject list = get.apply("/api/tasks?status=completed&repo=project", 200);
+        assertThat(list.getJsonArray("tasks")).hasSize(1);
+        assertThat(list.getJsonArray("tasks").getJsonObject(0).getString("task_id")).isEqualTo(id);
+        JsonObject task = get.apply("/api/tasks/" + id, 200);
+        assertThat(task.getString("status")).isEqualTo("completed");
+        assertThat(task.getJsonObject("merge_result").getBoolean("merged")).isTrue();
+        JsonObject console = get.apply("/api/tasks/" + id + "/log?tail=4096", 200);
+        assertThat(console.getString("content")).contains("live-line-" + LINES + " of", "live-done");
+        assertThat(console.getLong("next_offset")).isEqualTo(console.getLong("size"));
+        JsonObject head = get.apply("/api/tasks/" + id + "/log?offset=0&limit=10", 200);
+        assertThat(head.getLong("next_offset")).isEqualTo(10);
+        assertThat(get.apply("/api/tasks/" + id + "/log?stream=agent", 200).getString("content")).contains("live-line-1 of");
+        JsonObject diff = get.apply("/api/tasks/" + id + "/diff", 200);
+        assertThat(diff.getString("patch")).contains("+written in a microVM");
+        assertThat(diff.getJsonArray("files").getJsonObject(0).getString("path")).isEqualTo("live.txt");
+        assertThat(get.apply("/api/repos", 200).getJsonArray("repos").getJsonObject(0).getString("alias")).isEqualTo("project");
+        JsonObject slots = get.apply("/api/slots", 200);
+        assertThat(slots.getInteger("max_slots")).isEqualTo(1);
+        assertThat(slots.getJsonArray("active")).isEmpty();
+        assertThat(get.apply("/api/nodes", 200).getJsonArray("nodes").getJsonObject(0).getString("node_id")).isEqualTo("test-node");
+        assertThat(get.apply("/api/tasks/tzzzzzzzzzz", 404).getString("error")).contains("unknown task");
+        assertThat(get.apply("/api/tasks?status=sleeping", 400).getString("error")).isNotBlank();
+        assertThat(get.apply("/api/tasks/" + id + "/log?stream=kernel", 400).getString("error")).contains("console");
     }
 
     private static void assertEveryAgentLineOnce(String log) {
