@@ -489,7 +489,7 @@
       li.appendChild(name);
       const load = [];
       if (node.running != null) load.push(node.running + ' running');
-      else if (node.owned_tasks != null) load.push(node.owned_tasks + ' tasks');
+      else if (node.owned_tasks != null) load.push(node.owned_tasks + (node.owned_tasks === 1 ? ' task' : ' tasks'));
       if (node.driver) load.push(node.driver);
       if (node.slots != null) load.push(node.slots + ' slots');
       li.appendChild(el('span', 'muted', load.join(' · ')));
