@@ -143,7 +143,9 @@ wait "$agent_pid" || status=$?
 # A trapped signal interrupts wait; collect the real exit status.
 while kill -0 "$agent_pid" 2>/dev/null; do wait "$agent_pid"; status=$?; done
 agent_pid=
-sleep 0.3 2>/dev/null || sleep 1
+# tail -f looks for new output once a second (busybox takes whole seconds only): give it one more
+# look, or the agent's last lines never reach the console and the live view.
+sleep 1.5 2>/dev/null || sleep 2
 kill "$follow_pid" 2>/dev/null
 wait "$follow_pid" 2>/dev/null
 log "agent exited with $status"

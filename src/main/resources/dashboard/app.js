@@ -12,6 +12,7 @@
     tasks: new Map(),      // id -> {id, state, repo, description, progress, updated, stateSeq}
     logs: new Map(),       // id -> [{stream, text}]
     completeLog: new Set(),// ids whose every log line since the start arrived here live
+    seams: new Map(),      // id -> {end, first, join, loading}: console byte offsets, see receiveLog
     selected: null,
     tab: 'log',
     lastSeq: null,
@@ -102,7 +103,7 @@
     t.created = rec.created_at || rec.created || t.created;
     if (t.stateSeq <= asOfSeq && (rec.state || rec.status)) {
       t.state = stateOf(rec.state || rec.status);
-      t.updated = rec.updated_at || rec.finished_at || rec.started_at || t.created || t.updated;
+      t.updated = rec.updated_at || rec.completed_at || rec.finished_at || rec.started_at || t.created || t.updated;
     }
     if (rec.progress && !t.progress) t.progress = rec.progress;
   }
@@ -149,19 +150,26 @@
         const known = s.tasks.has(id);
         const t = ensureTask(id);
         if (!known && !d.previous) s.completeLog.add(id);
-        if (!t.description) debounce('task:' + id, 150, () => fetchTask(id));
+        // the first state event names repo and description (abbreviated): show them at once,
+        // then fetch the whole record
+        if (d.repo && !t.repo) t.repo = d.repo;
+        if (d.description && !t.description) t.description = d.description;
+        if (!known || !t.description) debounce('task:' + id, 150, () => fetchTask(id));
         t.changed = t.state !== stateOf(d.state);
         t.state = stateOf(d.state);
         t.stateSeq = e.seq;
         t.updated = e.ts;
         if (d.reason) t.reason = d.reason;
+        // a task taking or giving back its slot is announced by its state change
+        debounce('slots', 200, refreshSlots);
+        debounce('nodes', 200, refreshNodes);
         scheduleRender();
         break;
       }
       case 'task.log': {
         if (!id) return;
         const lines = Array.isArray(d.lines) ? d.lines : (d.line != null ? [d.line] : []);
-        appendLog(id, d.stream || 'stdout', lines);
+        receiveLog(id, d.stream || 'stdout', lines, d.offset, d.next_offset);
         const t = ensureTask(id);
         t.updated = e.ts;
         break;
@@ -178,6 +186,40 @@
       default:
         break;
     }
+  }
+
+  // Console lines come twice over: as live task.log events, each covering the console bytes
+  // [offset, next_offset), and as the backlog read from the log file when a task is selected
+  // midway. Byte offsets join the two without a line missing or shown twice: the backlog is read
+  // up to exactly where the first live line held here begins, and a live event whose bytes were
+  // already shown is dropped (the node repeats output after a restart, too).
+  function seam(id) {
+    let m = s.seams.get(id);
+    if (!m) { m = { end: null, first: null, join: false, loading: false }; s.seams.set(id, m); }
+    return m;
+  }
+
+  function receiveLog(id, stream, lines, from, to) {
+    if (typeof from !== 'number' || typeof to !== 'number') { appendLog(id, stream, lines); return; }
+    const m = seam(id);
+    if (m.end != null && to <= m.end) return;
+    if (m.join) {
+      // the backlog ended at m.end, possibly inside a line: unless this event starts right
+      // there, read the backlog again up to where it starts
+      m.join = false;
+      if (from !== m.end) {
+        s.logs.set(id, []);
+        m.first = from;
+        m.end = to;
+        appendLog(id, stream, lines);
+        if (s.selected === id) renderLog();
+        loadLogBacklog(id);
+        return;
+      }
+    }
+    if (m.first == null && !s.completeLog.has(id)) m.first = from;
+    m.end = Math.max(m.end || 0, to);
+    appendLog(id, stream, lines);
   }
 
   function appendLog(id, stream, lines) {
@@ -221,8 +263,8 @@
     const td = el('td', 'progress');
     if (!p) return td;
     const parts = [];
-    if (p.turns != null) parts.push(['turns', p.turns]);
-    if (p.tool_uses != null) parts.push(['tools', p.tool_uses]);
+    if (p.turns != null) parts.push([p.turns === 1 ? 'turn' : 'turns', p.turns]);
+    if (p.tool_uses != null) parts.push([p.tool_uses === 1 ? 'tool' : 'tools', p.tool_uses]);
     if (p.cost_usd != null) parts.push(['$', Number(p.cost_usd).toFixed(3)]);
     parts.forEach(([k, v], i) => {
       if (i) td.appendChild(document.createTextNode(' · '));
@@ -319,20 +361,48 @@
     pre.scrollTop = pre.scrollHeight;
   }
 
+  const ANSI = /\u001B(?:\[[0-?]*[ -/]*[@-~]|\][^\u0007\u001B]*(?:\u0007|\u001B\\)?|[@-Z\\-_])/g;
+  const CONTROL = /[\u0000-\u0008\u000B-\u001F\u007F]/g;
+
+  // the same cleaning the node gives live console lines: no escapes, no blank lines
+  function backlogLines(r) {
+    const lines = String(r.content || '').split('\n');
+    if (r.offset > 0) lines.shift(); // starts inside a line
+    return lines.map((t) => t.slice(t.lastIndexOf('\r', t.length - 2) + 1).replace(ANSI, '').replace(CONTROL, '').trim())
+      .filter((t) => t !== '').map((text) => ({ stream: 'console', text }));
+  }
+
   async function loadLogBacklog(id) {
-    const before = (s.logs.get(id) || []).length;
+    const m = seam(id);
+    if (m.loading) return;
+    m.loading = true;
+    const logUrl = '/api/tasks/' + encodeURIComponent(id) + '/log?';
     try {
-      const r = await api('/api/tasks/' + encodeURIComponent(id) + '/log?tail=' + LOG_TAIL_BYTES);
-      const text = String(r.content || '');
-      const backlog = text.split('\n');
-      if (backlog.length && backlog[backlog.length - 1] === '') backlog.pop();
-      const later = (s.logs.get(id) || []).slice(before);
-      const merged = backlog.map((t) => ({ stream: 'stdout', text: t })).concat(later);
-      s.logs.set(id, merged.slice(-MAX_LOG_LINES));
-      s.completeLog.add(id);
-      if (s.selected === id) renderLog();
+      for (;;) {
+        const cut = m.first;
+        let r;
+        if (cut == null) {
+          r = await api(logUrl + 'tail=' + LOG_TAIL_BYTES);
+          if (m.first != null) continue; // live lines arrived meanwhile: read exactly up to them
+        } else {
+          const from = Math.max(0, cut - LOG_TAIL_BYTES);
+          r = cut > from ? await api(logUrl + 'offset=' + from + '&limit=' + (cut - from)) : { content: '', offset: 0 };
+          if (m.first !== cut) continue;
+        }
+        const live = s.logs.get(id) || [];
+        s.logs.set(id, backlogLines(r).concat(live).slice(-MAX_LOG_LINES));
+        if (cut == null && typeof r.next_offset === 'number') {
+          m.end = r.next_offset;
+          m.join = ACTIVE.includes((s.tasks.get(id) || {}).state);
+        }
+        s.completeLog.add(id);
+        if (s.selected === id) renderLog();
+        return;
+      }
     } catch (e) {
       if (s.selected === id) $('log').prepend(el('span', 'line stderr', '(earlier output unavailable: ' + e.message + ')\n'));
+    } finally {
+      m.loading = false;
     }
   }
 
@@ -362,7 +432,7 @@
     try {
       const r = await api('/api/tasks/' + encodeURIComponent(id) + '/diff');
       if (s.selected !== id) return;
-      const text = String(r.diff || '');
+      const text = String(r.patch != null ? r.patch : (r.diff || ''));
       if (!text) { box.replaceChildren(el('span', 'muted', 'No changes.')); return; }
       const frag = document.createDocumentFragment();
       for (const line of text.split('\n')) {
@@ -373,6 +443,9 @@
         else if (line.startsWith('+')) cls = 'add';
         else if (line.startsWith('-')) cls = 'del';
         frag.appendChild(el(cls === 'file' ? 'div' : 'span', cls, line + (cls === 'file' ? '' : '\n')));
+      }
+      if (typeof r.next_offset === 'number' && r.next_offset >= 0) {
+        frag.appendChild(el('div', 'muted', 'Diff truncated here; get_task_diff with offset ' + r.next_offset + ' shows the rest.'));
       }
       box.replaceChildren(frag);
     } catch (e) {
@@ -416,6 +489,8 @@
       li.appendChild(name);
       const load = [];
       if (node.running != null) load.push(node.running + ' running');
+      else if (node.owned_tasks != null) load.push(node.owned_tasks + (node.owned_tasks === 1 ? ' task' : ' tasks'));
+      if (node.driver) load.push(node.driver);
       if (node.slots != null) load.push(node.slots + ' slots');
       li.appendChild(el('span', 'muted', load.join(' · ')));
       ul.appendChild(li);

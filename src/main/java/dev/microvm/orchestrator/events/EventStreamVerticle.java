@@ -145,7 +145,10 @@ public final class EventStreamVerticle extends VerticleBase {
     }
 
     private Future<Void> listen(Router router) {
+        // HTTP/1.1 only: an h2c upgrade (the JDK's HttpClient asks for one by default) would carry
+        // the host in :authority instead of the Host header the guard checks, and be refused
         HttpServerOptions httpOptions = new HttpServerOptions().setHost(options.host()).setPort(options.port())
+                .setHttp2ClearTextEnabled(false)
                 .setMaxWebSocketMessageSize(64 * 1024).setMaxWebSocketFrameSize(64 * 1024);
         Promise<Void> done = Promise.promise();
         vertx.createHttpServer(httpOptions).requestHandler(router).listen().onComplete(ar -> {

@@ -6,7 +6,10 @@ public final class EventTypes {
     public static final String TASK_STATE = "task.state";
     /** A finished task was merged later (merge_task); data: {merge_result}. */
     public static final String TASK_MERGED = "task.merged";
-    /** Console or agent output lines of a running task; data: {stream, lines:[...]}. */
+    /**
+     * Console or agent output lines of a running task; data: {stream, lines:[...], offset?, next_offset?}
+     * where the console byte range [offset, next_offset) holds the lines (whole lines only).
+     */
     public static final String TASK_LOG = "task.log";
     /** Agent progress parsed from stream-json; data: {turns, tool_uses, cost_usd, last_tool?}. */
     public static final String TASK_PROGRESS = "task.progress";

@@ -217,12 +217,15 @@ public final class TaskVerticle extends VerticleBase {
     }
 
     private void publishLog(JsonObject r) {
+        long from = logOffset;
         logOffset = r.getLong("log_offset", logOffset);
         JsonArray lines = r.getJsonArray("log_lines");
         if (lines != null && !lines.isEmpty()) {
+            // the console byte range lets a viewer join these lines to what it read from the log file
             vertx.eventBus().request(Addresses.WORKER_PERSIST, new JsonObject().put("event", new JsonObject()
                     .put("type", EventTypes.TASK_LOG).put("task_id", record.id())
-                    .put("data", new JsonObject().put("stream", "console").put("lines", lines))));
+                    .put("data", new JsonObject().put("stream", "console").put("lines", lines)
+                            .put("offset", from).put("next_offset", logOffset))));
         }
         JsonObject progress = r.getJsonObject("progress");
         if (progress != null) {
