@@ -120,6 +120,7 @@ public abstract class DetachedVmDriver implements HypervisorDriver {
         }
         long pid = process.pid();
         children.put(pid, process);
+        awaitExec(process, spec.name());
         String startTime = ProcessIdentity.startTime(pid).orElse(null);
         if (startTime == null) {
             String detail = exitDetail(process);
@@ -200,6 +201,25 @@ public abstract class DetachedVmDriver implements HypervisorDriver {
     @Override
     public VmStatus inspect(VmHandle handle) {
         return ProcessIdentity.find(handle.pid(), handle.processStartTime()).isPresent() ? VmStatus.RUNNING : VmStatus.STOPPED;
+    }
+
+    /**
+     * The spawned pid runs the detaching wrapper (setsid) first and the hypervisor only after its
+     * exec. Until then its arguments do not carry the VM's tag, and a handle taken now would not be
+     * recognised by {@link #recover}. Waits briefly for the exec (or the process's end).
+     */
+    private static void awaitExec(Process process, String vmName) {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(5);
+        while (process.isAlive() && System.nanoTime() < deadline) {
+            Optional<ProcessHandle> ph = ProcessHandle.of(process.pid());
+            if (ph.isPresent() && vmName.equals(vmNameIn(ProcessIdentity.arguments(ph.get())).orElse(null))) return;
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
     }
 
     @Override
