@@ -16,10 +16,7 @@ if [ -n "$missing" ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
-"$here/find-java.sh" >/dev/null || {
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends openjdk-17-jdk-headless >/dev/null
-    echo "install-deps: Debian 12 ships Java 17; install Temurin 21+ (adoptium) and set JAVA_HOME" >&2
-    exit 1
-}
+# Debian 12 packages only Java 17; the build needs 21+ (Temurin, or a backport). find-java.sh
+# explains what to install when none is found.
+"$here/find-java.sh" >/dev/null || exit 1
 "$here/build-test-guest.sh"
