@@ -19,4 +19,6 @@ fi
 # Debian 12 packages only Java 17; the build needs 21+ (Temurin, or a backport). find-java.sh
 # explains what to install when none is found.
 "$here/find-java.sh" >/dev/null || exit 1
+# The test guest's kernel is resolved through apt's package lists: make sure they exist.
+apt-cache depends linux-image-amd64 2>/dev/null | grep -q 'Depends: linux-image-[0-9]' || $SUDO apt-get update -qq
 "$here/build-test-guest.sh"
