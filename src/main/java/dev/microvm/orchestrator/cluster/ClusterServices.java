@@ -14,7 +14,7 @@ public final class ClusterServices {
         long maxBundle = node.config().maxBundleBytes();
         return vertx.deployVerticle(new ClusterNodeVerticle(self, cluster.membership()))
                 .compose(v -> vertx.deployVerticle(new RemoteExecutionVerticle(self, cluster.membership(), node.repos(), node.paths().root(), maxBundle)))
-                .compose(v -> vertx.deployVerticle(new RemoteTasksVerticle(self, cluster.membership(), node.paths().root(), maxBundle,
+                .compose(v -> vertx.deployVerticle(new RemoteTasksVerticle(self, cluster.membership(), node.store(), node.paths().root(), maxBundle,
                         node.config().defaultMergeStrategy())))
                 .mapEmpty();
     }

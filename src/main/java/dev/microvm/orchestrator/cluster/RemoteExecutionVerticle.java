@@ -46,6 +46,8 @@ public final class RemoteExecutionVerticle extends VerticleBase {
     private NodeRequests requests;
     /** shadow task id → what it runs for */
     private final Map<String, Shadow> shadows = new HashMap<>();
+    /** final events (with the agent's commits) a home host could not take: sent again when it rejoins */
+    private final Map<String, List<JsonObject>> undelivered = new HashMap<>();
     /** events of shadow tasks whose submission has not answered yet (a task can start before it does) */
     private final Map<String, List<JsonObject>> early = new HashMap<>();
 
@@ -81,6 +83,7 @@ public final class RemoteExecutionVerticle extends VerticleBase {
     public Future<?> start() {
         requests = new NodeRequests(vertx, membership::members);
         membership.onLeft(node -> context.runOnContext(v -> requests.nodeLeft(node)));
+        membership.onJoined(node -> context.runOnContext(v -> redeliver(node)));
         var bus = vertx.eventBus();
         return Future.all(List.of(
                 bus.<JsonObject>consumer(Addresses.onNode(Addresses.CLUSTER_HAVES, self), m -> reply(m, haves(m.body()))).completion(),
@@ -158,10 +161,29 @@ public final class RemoteExecutionVerticle extends VerticleBase {
         shadow.forwarded = shadow.forwarded.transform(x -> {
             Future<JsonObject> body = terminal ? withResultBundle(shadow, shadowId, data)
                     : Future.succeededFuture(new JsonObject().put("data", data));
-            return body.compose(b -> requests.request(shadow.home, Addresses.onNode(Addresses.CLUSTER_TASK_EVENT, shadow.home),
-                            b.put("home_task_id", shadow.homeTaskId).put("node", self).put("type", type), EVENT_TIMEOUT_MS))
-                    .onFailure(e -> LOG.warn("event {} of task {} did not reach {}: {}", type, shadow.homeTaskId, shadow.home, e.getMessage()));
+            return body.compose(b -> {
+                b.put("home_task_id", shadow.homeTaskId).put("node", self).put("type", type);
+                return requests.request(shadow.home, Addresses.onNode(Addresses.CLUSTER_TASK_EVENT, shadow.home), b, EVENT_TIMEOUT_MS)
+                        .onFailure(e -> {
+                            LOG.warn("event {} of task {} did not reach {}: {}", type, shadow.homeTaskId, shadow.home, e.getMessage());
+                            if (terminal) undelivered.computeIfAbsent(shadow.home, h -> new java.util.ArrayList<>()).add(b);
+                        });
+            });
         });
+    }
+
+    /**
+     * A home host that lost sight of this host reported the task node_lost; when it is back, the
+     * final event goes again so the agent's commits are saved there (the task stays failed).
+     */
+    private void redeliver(String home) {
+        List<JsonObject> waiting = undelivered.remove(home);
+        if (waiting == null) return;
+        for (JsonObject b : waiting) {
+            LOG.info("{} is back: sending the result of task {} again", home, b.getString("home_task_id"));
+            requests.request(home, Addresses.onNode(Addresses.CLUSTER_TASK_EVENT, home), b, EVENT_TIMEOUT_MS)
+                    .onFailure(e -> undelivered.computeIfAbsent(home, h -> new java.util.ArrayList<>()).add(b));
+        }
     }
 
     /** The agent's commits ({@code refs/tasks/<shadow>}) minus the shipped base, which home already has. */

@@ -7,6 +7,7 @@ import dev.microvm.orchestrator.node.Addresses;
 import dev.microvm.orchestrator.node.EventSink;
 import dev.microvm.orchestrator.task.TaskRecord;
 import dev.microvm.orchestrator.task.TaskState;
+import dev.microvm.orchestrator.task.TaskStore;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.eventbus.DeliveryOptions;
@@ -54,6 +55,7 @@ public final class RemoteTasksVerticle extends VerticleBase {
     private final Path cacheRoot;
     private final long maxBundleBytes;
     private final String defaultMergeStrategy;
+    private final TaskStore store;
     private NodeRequests requests;
     private final Map<String, Remote> remotes = new HashMap<>();
     /** tasks placed on this host whose VM has not started yet: the slot allocator may not know them */
@@ -73,8 +75,10 @@ public final class RemoteTasksVerticle extends VerticleBase {
         }
     }
 
-    public RemoteTasksVerticle(String self, ClusterMembership membership, Path stateRoot, long maxBundleBytes, String defaultMergeStrategy) {
+    public RemoteTasksVerticle(String self, ClusterMembership membership, TaskStore store, Path stateRoot, long maxBundleBytes,
+                               String defaultMergeStrategy) {
         this.self = self;
+        this.store = store;
         this.membership = membership;
         this.cacheRoot = RemoteExecutionVerticle.cacheRoot(stateRoot);
         this.maxBundleBytes = maxBundleBytes;
@@ -95,7 +99,7 @@ public final class RemoteTasksVerticle extends VerticleBase {
                 bus.<JsonObject>consumer(Addresses.onNode(Addresses.CLUSTER_TASK_EVENT, self), m -> {
                     Remote r = remotes.get(m.body().getString("home_task_id", ""));
                     if (r == null) {
-                        m.reply(new JsonObject().put("ignored", "no such remote task here (finished or reported lost)"));
+                        reply(m, lateWork(m.body()));
                         return;
                     }
                     Future<JsonObject> f = r.mirrored.transform(x -> mirror(r, m.body()));
@@ -303,6 +307,34 @@ public final class RemoteTasksVerticle extends VerticleBase {
     }
 
     // ---------------------------------------------------------------- node loss
+
+    /**
+     * The final event of a task this host already reported node_lost: the host came back and the
+     * agent's commits are saved on refs/tasks/&lt;id&gt;. The task is not reopened and nothing is merged.
+     */
+    private Future<JsonObject> lateWork(JsonObject msg) {
+        String id = msg.getString("home_task_id", "");
+        String node = msg.getString("node", "");
+        byte[] bundle = msg.getBinary("bundle");
+        JsonObject ignored = new JsonObject().put("ignored", "no such remote task here (finished or reported lost)");
+        if (bundle == null || !EventTypes.TASK_STATE.equals(msg.getString("type"))) return Future.succeededFuture(ignored);
+        return blocking(() -> {
+            TaskRecord r = store.load(dev.microvm.orchestrator.task.TaskIds.require(id)).orElse(null);
+            if (r == null || !r.state().isTerminal() || !node.equals(r.node()) || !NodeRequests.NODE_LOST.equals(r.reason())
+                    || r.prepared() == null) return null;
+            return r;
+        }).compose(r -> {
+            if (r == null) return Future.succeededFuture(ignored);
+            Remote late = new Remote(node, r);
+            return saveCommits(late, bundle).compose(commits -> {
+                if (commits == 0) return Future.succeededFuture(new JsonObject().put("saved", 0));
+                LOG.info("host {} came back with {} commit(s) of task {}; saved on refs/tasks/{}", node, commits, id, id);
+                TaskRecord noted = r.withFailure(r.reason(), r.error() + "; the host came back later and its " + commits
+                        + " commit(s) were saved on refs/tasks/" + id + " (not merged: merge_task merges them)");
+                return persist(noted, null).map(new JsonObject().put("saved", commits));
+            });
+        });
+    }
 
     private void nodeLeft(String node) {
         requests.nodeLeft(node);

@@ -14,6 +14,7 @@ import io.vertx.core.VertxOptions;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -42,15 +43,26 @@ import static org.assertj.core.api.Assertions.assertThat;
 @Tag("cluster")
 class ClusterTasksVmTest {
 
+    @TempDir static Path shared;
+    private static Path certs;
     @TempDir Path tmp;
     private final Map<String, Process> children = new HashMap<>();
     private final List<Path> childStates = new ArrayList<>();
     private ClusterVertx.Started alpha;
     private Node alphaNode;
 
+    @BeforeAll
+    static void certificates() throws Exception {
+        certs = shared.resolve("certs");
+        ClusterCerts.forThisJvm().create(certs, "lab", List.of("alpha", "beta", "gamma"));
+    }
+
     @AfterEach
     void stop() throws Exception {
-        for (Process p : children.values()) if (p.isAlive()) p.destroy();
+        for (Process p : children.values()) if (p.isAlive()) {
+            signal("CONT", p.pid());
+            p.destroy();
+        }
         for (Process p : children.values()) if (!p.waitFor(20, TimeUnit.SECONDS)) p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
         if (alphaNode != null) alphaNode.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
         // VMs outlive their orchestrator on purpose; the ones of a killed host must not outlive the test
@@ -62,24 +74,7 @@ class ClusterTasksVmTest {
 
     @Test
     void tasksSpreadOverThreeHostsMergeAtHomeAndAKilledHostsTaskIsReportedNodeLost() throws Exception {
-        Path guestDir = TestGuest.get().kernel.getParent();
-        Path certs = tmp.resolve("certs");
-        ClusterCerts.forThisJvm().create(certs, "lab", List.of("alpha", "beta", "gamma"));
-        int[] ports = new int[6];
-        for (int i = 0; i < ports.length; i++) ports[i] = freePort();
-        JsonArray members = new JsonArray().add("alpha@127.0.0.1:" + ports[0]).add("beta@127.0.0.1:" + ports[2]).add("gamma@127.0.0.1:" + ports[4]);
-        startDaemon("beta", ports[2], ports[3], members, certs, guestDir);
-        startDaemon("gamma", ports[4], ports[5], members, certs, guestDir);
-
-        alpha = ClusterVertx.start(ClusterConfig.fromJson(clusterJson("alpha", ports[0], ports[1], members, certs), tmp), new VertxOptions());
-        StatePaths alphaPaths = new StatePaths(tmp.resolve("alpha"));
-        OrchestratorConfig config = OrchestratorConfig.defaults(alphaPaths.root()).merge(nodeConfig(guestDir), "test");
-        alphaNode = Node.start(alpha.vertx(), alphaPaths, new Node.Options(config, Drivers.create(config, alphaPaths), "alpha",
-                Clock.systemUTC(), UnaryOperator.identity())).toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
-        ClusterServices.deploy(alphaNode, alpha).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
-        Path repo = GitRepos.create(tmp.resolve("project"));
-        alphaNode.repos().allow(repo, "project");
-        awaitAllOffering(List.of("alpha", "beta", "gamma"), 180);
+        Path repo = startCluster(List.of("alpha", "beta", "gamma"));
 
         // 1. three tasks, three hosts, three merges into alpha's main
         Map<String, String> first = new HashMap<>();
@@ -151,6 +146,84 @@ class ClusterTasksVmTest {
             assertThat(n.getString("node")).isIn("alpha", "beta");
             assertThat(n.getInteger("busy")).as(n.encode()).isZero();
         }
+    }
+
+    /**
+     * A host that freezes (like a sleeping laptop) while its task runs is reported node_lost; when it
+     * wakes up, its VM has finished meanwhile and the agent's commits reach the home repository on
+     * refs/tasks/&lt;id&gt;, while the task stays failed and the user's branch is untouched.
+     */
+    @Test
+    void aHostThatComesBackAfterBeingReportedLostSavesItsLateWorkWithoutReopeningTheTask() throws Exception {
+        Path repo = startCluster(List.of("alpha", "beta"));
+        JsonObject here = submit("occupy alpha", agent(40, "at-home"));
+        assertThat(here.getString("node")).isEqualTo("alpha");
+        JsonObject away = submit("late", agent(12, "late"));
+        assertThat(away.getString("node")).isEqualTo("beta");
+        String id = away.getString("task_id");
+        String mainBefore = GitRepos.git(repo, "rev-parse", "main");
+        awaitStatus(id, "running", 180);
+        long pid = children.get("beta").pid();
+        signal("STOP", pid);
+        JsonObject lost = awaitTerminal(id, 30);
+        assertThat(lost.getString("reason")).as(lost.encodePrettily()).isEqualTo("node_lost");
+        Thread.sleep(20_000); // the VM (not frozen) finishes meanwhile
+        signal("CONT", pid);
+
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+        JsonObject after;
+        while (true) {
+            after = request(Addresses.TASK_GET, new JsonObject().put("task_id", id));
+            if (after.getString("error", "").contains("came back")) break;
+            if (System.nanoTime() > deadline) throw new AssertionError("late work never arrived: " + after.encodePrettily());
+            Thread.sleep(500);
+        }
+        assertThat(after.getString("status")).isEqualTo("failed");
+        assertThat(after.getString("reason")).isEqualTo("node_lost");
+        assertThat(GitRepos.git(repo, "show", "refs/tasks/" + id + ":late.txt")).isEqualTo("late");
+        JsonObject home = awaitTerminal(here.getString("task_id"), 240);
+        assertThat(home.getString("status")).as(() -> home.encodePrettily() + console(home.getString("task_id"))).isEqualTo("completed");
+        assertThat(GitRepos.git(repo, "ls-tree", "--name-only", "main")).contains("at-home.txt").doesNotContain("late.txt");
+        assertThat(GitRepos.git(repo, "rev-list", "main")).doesNotContain(GitRepos.git(repo, "rev-parse", "refs/tasks/" + id));
+        assertThat(GitRepos.git(repo, "rev-list", "--no-merges", "--count", mainBefore + "..main")).isEqualTo("1");
+        assertThat(GitRepos.git(repo, "fsck", "--full", "--strict")).doesNotContain("error", "missing", "broken");
+    }
+
+    /** Starts alpha here and the other named hosts as daemons; returns alpha's registered repository. */
+    private Path startCluster(List<String> names) throws Exception {
+        Path guestDir = TestGuest.get().kernel.getParent();
+        Map<String, int[]> ports = new HashMap<>();
+        JsonArray members = new JsonArray();
+        for (String n : names) {
+            int[] p = {freePort(), freePort()};
+            ports.put(n, p);
+            members.add(n + "@127.0.0.1:" + p[0]);
+        }
+        for (String n : names) if (!n.equals("alpha")) startDaemon(n, ports.get(n)[0], ports.get(n)[1], members, certs, guestDir);
+        alpha = ClusterVertx.start(ClusterConfig.fromJson(clusterJson("alpha", ports.get("alpha")[0], ports.get("alpha")[1], members, certs), tmp),
+                new VertxOptions());
+        StatePaths alphaPaths = new StatePaths(tmp.resolve("alpha"));
+        OrchestratorConfig config = OrchestratorConfig.defaults(alphaPaths.root()).merge(nodeConfig(guestDir), "test");
+        alphaNode = Node.start(alpha.vertx(), alphaPaths, new Node.Options(config, Drivers.create(config, alphaPaths), "alpha",
+                Clock.systemUTC(), UnaryOperator.identity())).toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+        ClusterServices.deploy(alphaNode, alpha).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        Path repo = GitRepos.create(tmp.resolve("project"));
+        alphaNode.repos().allow(repo, "project");
+        awaitAllOffering(names, 180);
+        return repo;
+    }
+
+    private String console(String taskId) {
+        try {
+            return "\nconsole:\n" + Files.readString(alphaNode.paths().taskConsoleLog(taskId));
+        } catch (java.io.IOException e) {
+            return "\nno console log: " + e;
+        }
+    }
+
+    private static void signal(String name, long pid) throws Exception {
+        Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(pid)).inheritIO().start();
+        assertThat(kill.waitFor()).isZero();
     }
 
     private static String agent(int sleepSeconds, String file) {
