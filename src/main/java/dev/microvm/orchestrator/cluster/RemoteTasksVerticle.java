@@ -1,5 +1,6 @@
 package dev.microvm.orchestrator.cluster;
 
+import dev.microvm.orchestrator.config.StatePaths;
 import dev.microvm.orchestrator.events.EventTypes;
 import dev.microvm.orchestrator.git.BundleImporter;
 import dev.microvm.orchestrator.git.ImportResult;
@@ -56,6 +57,7 @@ public final class RemoteTasksVerticle extends VerticleBase {
     private final long maxBundleBytes;
     private final String defaultMergeStrategy;
     private final TaskStore store;
+    private final StatePaths paths;
     private NodeRequests requests;
     private final Map<String, Remote> remotes = new HashMap<>();
     /** tasks placed on this host whose VM has not started yet: the slot allocator may not know them */
@@ -79,6 +81,7 @@ public final class RemoteTasksVerticle extends VerticleBase {
                                String defaultMergeStrategy) {
         this.self = self;
         this.store = store;
+        this.paths = new StatePaths(stateRoot);
         this.membership = membership;
         this.cacheRoot = RemoteExecutionVerticle.cacheRoot(stateRoot);
         this.maxBundleBytes = maxBundleBytes;
@@ -203,8 +206,11 @@ public final class RemoteTasksVerticle extends VerticleBase {
         JsonObject data = msg.getJsonObject("data", new JsonObject());
         String id = remote.record.id();
         if (!EventTypes.TASK_STATE.equals(type)) {
-            // logs, progress, usage: the same event, under the home task's id
-            return persist(null, new JsonObject().put("type", type).put("task_id", id).put("data", data)).map(new JsonObject());
+            // logs, progress, usage: the same event, under the home task's id; console lines also
+            // go to the home copy of the console log, which get_task_logs reads
+            Future<Void> copied = EventTypes.TASK_LOG.equals(type) ? blocking(() -> appendConsole(id, data)) : Future.succeededFuture();
+            return copied.compose(v -> persist(null, new JsonObject().put("type", type).put("task_id", id).put("data", data)))
+                    .map(new JsonObject());
         }
         TaskState state = TaskState.fromWire(data.getString("state"));
         if (state == TaskState.QUEUED) return Future.succeededFuture(new JsonObject());
@@ -363,6 +369,18 @@ public final class RemoteTasksVerticle extends VerticleBase {
     }
 
     // ---------------------------------------------------------------- plumbing
+
+    private Void appendConsole(String id, JsonObject data) throws java.io.IOException {
+        io.vertx.core.json.JsonArray lines = data.getJsonArray("lines");
+        if (lines == null || lines.isEmpty()) return null;
+        StringBuilder text = new StringBuilder();
+        lines.forEach(l -> text.append(l).append('\n'));
+        Path log = paths.taskConsoleLog(id);
+        Files.createDirectories(log.getParent());
+        Files.writeString(log, text, java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND,
+                java.nio.file.LinkOption.NOFOLLOW_LINKS);
+        return null;
+    }
 
     private Future<Void> persist(TaskRecord record, JsonObject event) {
         JsonObject req = new JsonObject();

@@ -105,6 +105,7 @@ class ClusterTasksVmTest {
             assertThat(e.taskId()).isEqualTo(remoteId);
             assertThat(e.type()).isEqualTo("task.log");
         });
+        assertThat(request(Addresses.TASK_LOGS, new JsonObject().put("task_id", remoteId)).getString("content")).contains("running agent command");
         JsonObject listed = request(Addresses.TASK_LIST, new JsonObject());
         assertThat(listed.getJsonArray("tasks").stream().map(o -> ((JsonObject) o).getString("task_id")).toList()).containsAll(first.keySet());
 
