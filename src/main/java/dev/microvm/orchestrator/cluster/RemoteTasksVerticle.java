@@ -273,13 +273,12 @@ public final class RemoteTasksVerticle extends VerticleBase {
         if (remotes.get(remote.record.id()) != remote || remote.record.state().isTerminal()) return Future.succeededFuture();
         remotes.remove(remote.record.id());
         if (remote.control != null) remote.control.unregister();
-        JsonObject extra = new JsonObject();
         return moveTo(remote, state, r -> {
             TaskRecord x = r.withExitCode(outcome.getInteger("exit_code")).withResult(outcome.getJsonObject("result"));
             if (outcome.getJsonObject("merge_result") != null) x = x.withMergeResult(outcome.getJsonObject("merge_result"));
             if (reason != null) x = x.withFailure(reason, error);
             return x;
-        }, extra).onComplete(v -> vertx.eventBus().publish(Addresses.TASK_FINISHED_LOCAL,
+        }, null).onComplete(v -> vertx.eventBus().publish(Addresses.TASK_FINISHED_LOCAL,
                 new JsonObject().put("task_id", remote.record.id()), EventSink.LOCAL));
     }
 
@@ -343,7 +342,7 @@ public final class RemoteTasksVerticle extends VerticleBase {
     }
 
     private void nodeLeft(String node) {
-        requests.nodeLeft(node);
+        // its tasks first: failing the requests in flight would otherwise report an unstarted one as placement_failed
         for (Remote remote : List.copyOf(remotes.values())) {
             if (!remote.node.equals(node)) continue;
             if (!remote.started) {
@@ -354,6 +353,7 @@ public final class RemoteTasksVerticle extends VerticleBase {
             remote.mirrored = remote.mirrored.transform(x -> finishRemote(remote, TaskState.FAILED, NodeRequests.NODE_LOST,
                     "host " + node + " left the cluster while running this task; its work there is lost unless the host returns", new JsonObject()));
         }
+        requests.nodeLeft(node);
     }
 
     /** A task the lost host had not started goes back to this host's queue: the task manager adopts it. */
