@@ -9,6 +9,13 @@ public final class ClusterServices {
     private ClusterServices() {}
 
     public static Future<Void> deploy(Node node, ClusterVertx.Started cluster) {
-        return node.vertx().deployVerticle(new ClusterNodeVerticle(node.nodeId(), cluster.membership())).mapEmpty();
+        var vertx = node.vertx();
+        String self = node.nodeId();
+        long maxBundle = node.config().maxBundleBytes();
+        return vertx.deployVerticle(new ClusterNodeVerticle(self, cluster.membership()))
+                .compose(v -> vertx.deployVerticle(new RemoteExecutionVerticle(self, cluster.membership(), node.repos(), node.paths().root(), maxBundle)))
+                .compose(v -> vertx.deployVerticle(new RemoteTasksVerticle(self, cluster.membership(), node.store(), node.paths().root(), maxBundle,
+                        node.config().defaultMergeStrategy())))
+                .mapEmpty();
     }
 }

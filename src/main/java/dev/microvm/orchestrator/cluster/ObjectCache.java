@@ -16,7 +16,7 @@ import java.nio.file.attribute.BasicFileAttributes;
 import java.util.List;
 
 /**
- * A host's copies of other hosts' repositories, one bare repository per {@link RepoKey}, holding
+ * A host's copies of other hosts' repositories, one repository (with an empty work tree) per {@link RepoKey}, holding
  * only objects shipped to it. Each shipped commit is kept alive by {@code refs/mvo/have/<id>};
  * those refs are what this host tells a home host it already has, so the next shipment carries
  * only what is new. Bundles are plain files, size-capped and fetched with object checking.
@@ -33,15 +33,25 @@ public final class ObjectCache {
 
     /** The cache repository of {@code key}, created empty on first use. Blocking. */
     public Path repository(RepoKey key) throws IOException {
-        Path dir = root.resolve(key.home()).resolve(key.alias() + ".git").normalize();
-        if (!dir.startsWith(root.normalize())) throw new IllegalArgumentException("repository key escapes the cache: " + key);
+        Path tree = workTree(key);
+        Path dir = tree.resolve(".git");
         if (!Files.isDirectory(dir.resolve("objects"), LinkOption.NOFOLLOW_LINKS)) {
             AtomicFiles.privateDirectory(root);
-            try (Repository repo = FileRepositoryBuilder.create(dir.toFile())) {
-                repo.create(true);
+            try (Repository repo = new FileRepositoryBuilder().setGitDir(dir.toFile()).setWorkTree(tree.toFile()).build()) {
+                repo.create(false);
             }
         }
         return dir;
+    }
+
+    /**
+     * The (always empty) work tree around the cache repository: the executing host registers it as
+     * a local repository, so a shipped task is prepared exactly like a local one.
+     */
+    public Path workTree(RepoKey key) {
+        Path tree = root.resolve(key.home()).resolve(key.alias()).normalize();
+        if (!tree.startsWith(root.normalize())) throw new IllegalArgumentException("repository key escapes the cache: " + key);
+        return tree;
     }
 
     public Repository open(RepoKey key) throws IOException {

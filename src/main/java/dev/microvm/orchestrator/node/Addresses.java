@@ -70,6 +70,27 @@ public final class Addresses {
     /** Local: request {} → reply {nodes:[{node, slots, busy, queued, state}], self}: every member's offer, lost ones marked. */
     public static final String CLUSTER_NODES = P + "cluster.nodes";
 
+    /**
+     * Local, optional: request {record} → reply {node} (the task runs on this host: enqueue it here)
+     * or {record} (the task was placed on another host; the reply is its home record). Without a
+     * consumer (no cluster) the task runs here.
+     */
+    public static final String CLUSTER_PLACE = P + "cluster.place";
+    /** Node-qualified on the executing host. Request {home, alias} → reply {haves:[commit...]}. */
+    public static final String CLUSTER_HAVES = P + "cluster.haves";
+    /**
+     * Node-qualified on the executing host. Request {home, home_task_id, alias, description, caller,
+     * options, base_commit, bundle (bytes)} → reply {task_id}: the shadow task that runs it there.
+     */
+    public static final String CLUSTER_EXECUTE = P + "cluster.execute";
+    /** Node-qualified on the executing host. Request {home_task_id} → reply {}: cancel the shadow task. */
+    public static final String CLUSTER_CANCEL = P + "cluster.cancel";
+    /**
+     * Node-qualified on the home host. Request {home_task_id, node, type, data, bundle?} → reply {}:
+     * one event of a shadow task, in order; a terminal state carries the task's commits as a bundle.
+     */
+    public static final String CLUSTER_TASK_EVENT = P + "cluster.task.event";
+
     /** The per-node form of a cluster address; node ids are member names ({@code [a-z0-9.-]}). */
     public static String onNode(String address, String nodeId) {
         return address + "@" + nodeId;

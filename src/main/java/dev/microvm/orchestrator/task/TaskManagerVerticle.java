@@ -11,6 +11,8 @@ import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.Message;
+import io.vertx.core.eventbus.ReplyException;
+import io.vertx.core.eventbus.ReplyFailure;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.slf4j.Logger;
@@ -32,6 +34,7 @@ public final class TaskManagerVerticle extends VerticleBase {
 
     private static final Logger LOG = LoggerFactory.getLogger(TaskManagerVerticle.class);
     private static final long ADOPT_INTERVAL_MS = 5_000;
+    private static final DeliveryOptions PLACE = new DeliveryOptions().setLocalOnly(true).setSendTimeout(180_000);
 
     private final StatePaths paths;
     private final OrchestratorConfig config;
@@ -103,7 +106,29 @@ public final class TaskManagerVerticle extends VerticleBase {
             }
             return TaskRecord.queued(TaskIds.next(), repo.alias(), repo.path().toString(), description, caller, nodeId,
                     options, b.getString("parent_task_id"), clock.instant().toString());
-        }).compose(this::enqueue);
+        }).compose(this::placeOrEnqueue);
+    }
+
+    /**
+     * In a cluster a placement consumer may run the task on another host; it then answers with the
+     * task's home record, which it keeps up to date. Without one (a single host) the task is enqueued
+     * here exactly as before. The id is reserved meanwhile so the adoption sweep leaves it alone.
+     */
+    private Future<JsonObject> placeOrEnqueue(TaskRecord record) {
+        deployments.put(record.id(), "placing");
+        return vertx.eventBus().<JsonObject>request(Addresses.CLUSTER_PLACE, new JsonObject().put("record", record.toJson()), PLACE)
+                .transform(ar -> {
+                    JsonObject placed = ar.succeeded() ? ar.result().body().getJsonObject("record") : null;
+                    if (placed != null) {
+                        deployments.put(record.id(), "remote");
+                        return Future.succeededFuture(placed);
+                    }
+                    deployments.remove(record.id());
+                    if (ar.failed() && !(ar.cause() instanceof ReplyException re && re.failureType() == ReplyFailure.NO_HANDLERS)) {
+                        LOG.warn("cluster placement failed for task {} ({}); it runs here", record.id(), ar.cause().getMessage());
+                    }
+                    return enqueue(record);
+                });
     }
 
     private Future<JsonObject> continueTask(JsonObject b) {
