@@ -8,7 +8,7 @@
 # Exit status 0 when no event was lost or duplicated and p99 <= 50 ms.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}"
+JAVA_HOME=$(scripts/find-java.sh); export JAVA_HOME
 
 subscribers="${1:-100}"
 rate="${2:-1000}"

@@ -9,13 +9,8 @@
 # env:   BENCH_CACHE (default: ${XDG_CACHE_HOME:-~/.cache}/microvm-orchestrator-bench)
 set -euo pipefail
 
-if [[ -z "${JAVA_HOME:-}" || ! -x "${JAVA_HOME}/bin/java" ]]; then
-  for candidate in /usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/jvm/temurin-21-jdk-amd64 /usr/lib/jvm/default-java; do
-    if [[ -x "$candidate/bin/java" ]]; then JAVA_HOME="$candidate"; break; fi
-  done
-fi
+JAVA_HOME=$("$(dirname "$0")/../find-java.sh") || exit 1
 export JAVA_HOME
-[[ -x "${JAVA_HOME:-}/bin/java" ]] || { echo "no Java found; set JAVA_HOME" >&2; exit 1; }
 
 commits=100000
 files=2000

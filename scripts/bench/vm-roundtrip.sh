@@ -9,7 +9,7 @@ runs=${1:-3}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 guest=$("$root/scripts/build-test-guest.sh" | tail -n1)
 accel=${MVO_QEMU_ACCEL:-tcg}
-java_home=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
+java_home=$("$root/scripts/find-java.sh")
 work=$(mktemp -d "${TMPDIR:-/tmp}/mvo-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
