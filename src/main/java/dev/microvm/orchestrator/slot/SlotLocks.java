@@ -2,16 +2,14 @@ package dev.microvm.orchestrator.slot;
 
 import dev.microvm.orchestrator.config.StatePaths;
 import dev.microvm.orchestrator.util.AtomicFiles;
+import dev.microvm.orchestrator.util.HostLock;
 import io.vertx.core.json.JsonObject;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
@@ -37,7 +35,7 @@ public final class SlotLocks {
         this.taskUnfinished = taskUnfinished;
     }
 
-    private record Held(String taskId, FileChannel channel, FileLock lock) {}
+    private record Held(String taskId, FileChannel channel) {}
 
     /** Takes slot {@code n} for {@code taskId} if no process holds it and no unfinished task claims it. */
     public boolean tryAcquire(int n, String taskId) {
@@ -45,27 +43,16 @@ public final class SlotLocks {
         Path dir = paths.slotDir(n);
         FileChannel ch = null;
         try {
-            Files.createDirectories(dir);
-            ch = FileChannel.open(dir.resolve("slot.lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-            FileLock lock;
-            try {
-                lock = ch.tryLock();
-            } catch (OverlappingFileLockException e) {
-                lock = null;
-            }
-            if (lock == null) {
-                ch.close();
-                return false;
-            }
+            ch = HostLock.tryHold(dir.resolve("slot.lock"));
+            if (ch == null) return false;
             Optional<String> claimant = claimant(n);
             if (claimant.isPresent() && !claimant.get().equals(taskId) && taskUnfinished.test(claimant.get())) {
-                lock.release();
                 ch.close();
                 return false;
             }
             AtomicFiles.write(dir.resolve("claim.json"), new JsonObject().put("task_id", taskId)
                     .put("pid", ProcessHandle.current().pid()).encode());
-            held.put(n, new Held(taskId, ch, lock));
+            held.put(n, new Held(taskId, ch));
             return true;
         } catch (IOException e) {
             closeQuietly(ch);
@@ -83,12 +70,7 @@ public final class SlotLocks {
         } catch (IOException ignored) {
             // a stale claim is harmless: the claimant is terminal, so the slot counts as free
         } finally {
-            try {
-                h.lock().release();
-            } catch (IOException ignored) {
-                // closing the channel below releases it as well
-            }
-            closeQuietly(h.channel());
+            closeQuietly(h.channel()); // closing the channel releases the lock
         }
         return true;
     }

@@ -39,4 +39,24 @@ public final class HostLock {
             local.unlock();
         }
     }
+
+    /**
+     * Tries to take the OS lock on {@code lockFile} (created with its directory if missing) and
+     * keep it. Returns the open channel holding the lock — closing it releases the lock, as does
+     * the end of the process — or null when another process or thread holds it.
+     */
+    public static java.nio.channels.FileChannel tryHold(Path lockFile) throws IOException {
+        Files.createDirectories(lockFile.toAbsolutePath().getParent());
+        FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        try {
+            if (ch.tryLock() != null) return ch;
+        } catch (java.nio.channels.OverlappingFileLockException e) {
+            // held by another thread of this process
+        } catch (IOException | RuntimeException e) {
+            ch.close();
+            throw e;
+        }
+        ch.close();
+        return null;
+    }
 }

@@ -1,14 +1,11 @@
 package dev.microvm.orchestrator.worker;
 
 import dev.microvm.orchestrator.config.StatePaths;
+import dev.microvm.orchestrator.util.HostLock;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
-import java.nio.file.Files;
-import java.nio.file.StandardOpenOption;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -29,30 +26,12 @@ public final class TaskOwnership {
     /** True when this process owns the task now (already or newly). */
     public synchronized boolean own(String taskId) {
         if (owned.containsKey(taskId)) return true;
-        FileChannel ch = null;
         try {
-            Files.createDirectories(paths.taskDir(taskId));
-            ch = FileChannel.open(paths.taskOwnerLock(taskId), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-            FileLock lock;
-            try {
-                lock = ch.tryLock();
-            } catch (OverlappingFileLockException e) {
-                lock = null;
-            }
-            if (lock == null) {
-                ch.close();
-                return false;
-            }
+            FileChannel ch = HostLock.tryHold(paths.taskOwnerLock(taskId));
+            if (ch == null) return false;
             owned.put(taskId, ch);
             return true;
         } catch (IOException e) {
-            if (ch != null) {
-                try {
-                    ch.close();
-                } catch (IOException ignored) {
-                    // nothing more to release
-                }
-            }
             throw new UncheckedIOException("cannot lock task " + taskId, e);
         }
     }
