@@ -65,6 +65,35 @@ public final class GuestOutputReader {
         }
     }
 
+    /** Like {@link #read}, but an absent file is empty rather than an error. */
+    public java.util.Optional<GuestFile> readIfPresent(String name) throws IOException {
+        try {
+            return java.util.Optional.of(read(name));
+        } catch (GuestOutputException e) {
+            if (e.reason() == Reason.MISSING) return java.util.Optional.empty();
+            throw e;
+        }
+    }
+
+    /** The last bytes of the file, at most the cap (for logs whose end matters); empty when absent. */
+    public java.util.Optional<GuestFile> readTailIfPresent(String name) throws IOException {
+        if (maxBytes > Integer.MAX_VALUE - 16) throw new IllegalStateException("cap too large to read into memory");
+        Path file;
+        try {
+            file = check(name);
+        } catch (GuestOutputException e) {
+            if (e.reason() == Reason.MISSING) return java.util.Optional.empty();
+            throw e;
+        }
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+            long size = ch.size();
+            long start = Math.max(0, size - maxBytes);
+            ByteBuffer buf = ByteBuffer.allocate((int) Math.min(maxBytes, size));
+            while (buf.hasRemaining() && ch.read(buf, start + buf.position()) > 0) { /* fill */ }
+            return java.util.Optional.of(new GuestFile(file, Arrays.copyOf(buf.array(), buf.position()), size, start > 0));
+        }
+    }
+
     /**
      * Copies the file into a host-owned location (for a bundle the host hands to git), refusing
      * files larger than the cap instead of truncating them.

@@ -18,6 +18,8 @@ import dev.microvm.orchestrator.node.Addresses;
 import dev.microvm.orchestrator.node.EventSink;
 import dev.microvm.orchestrator.secrets.Credential;
 import dev.microvm.orchestrator.secrets.GuestCredentialFile;
+import dev.microvm.orchestrator.secrets.GuestFile;
+import dev.microvm.orchestrator.secrets.GuestOutputReader;
 import dev.microvm.orchestrator.task.TaskRecord;
 import dev.microvm.orchestrator.task.TaskStore;
 import dev.microvm.orchestrator.util.AtomicFiles;
@@ -350,11 +352,13 @@ public final class TaskOperations {
         JsonObject reply = new JsonObject();
         try {
             if (Files.isSymbolicLink(out)) throw new IOException("the guest replaced its output directory with a link");
-            Integer exitCode = GuestFiles.readString(io, GuestContract.OUT_EXIT_CODE, 64).map(String::trim)
-                    .filter(s -> s.matches("-?\\d{1,9}")).map(Integer::parseInt).orElse(null);
+            Integer exitCode = new GuestOutputReader(io, 64).readIfPresent(GuestContract.OUT_EXIT_CODE)
+                    .map(f -> f.text().trim()).filter(s -> s.matches("-?\\d{1,9}")).map(Integer::parseInt).orElse(null);
             reply.put("exit_code", exitCode);
-            reply.put("result", AgentResult.parse(GuestFiles.readTail(io, GuestContract.OUT_AGENT_LOG, 256 * 1024).orElse(""), redactor));
-            boolean done = GuestFiles.exists(io, GuestContract.OUT_DONE);
+            String agentTail = new GuestOutputReader(io, 256 * 1024).readTailIfPresent(GuestContract.OUT_AGENT_LOG)
+                    .map(GuestFile::text).orElse("");
+            reply.put("result", AgentResult.parse(agentTail, redactor));
+            boolean done = new GuestOutputReader(io, 0).isReadable(GuestContract.OUT_DONE);
             reply.put("finished", done);
             String agentBase = r.prepared() == null ? null : r.prepared().getString("agent_base_commit");
             Path bundle = io.resolve(GuestContract.OUT_BUNDLE);

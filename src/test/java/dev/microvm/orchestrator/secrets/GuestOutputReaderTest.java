@@ -161,4 +161,23 @@ class GuestOutputReaderTest {
         assertThatThrownBy(() -> reader.copyTo("task.bundle", target)).isInstanceOf(GuestOutputException.class);
         assertThat(target).doesNotExist();
     }
+
+    @org.junit.jupiter.api.Test
+    void theTailOfAHugeSparseLogIsItsLastBytesAndALinkedLogIsRefused(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        java.nio.file.Path log = dir.resolve("agent.log");
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(log.toFile(), "rw")) {
+            f.setLength(20L << 30);
+            f.seek((20L << 30) - 6);
+            f.write("the-end".substring(1).getBytes());
+        }
+        GuestOutputReader reader = new GuestOutputReader(dir, 1024);
+        GuestFile tail = reader.readTailIfPresent("agent.log").orElseThrow();
+        org.assertj.core.api.Assertions.assertThat(tail.content()).hasSize(1024);
+        org.assertj.core.api.Assertions.assertThat(tail.text()).endsWith("he-end");
+        org.assertj.core.api.Assertions.assertThat(tail.truncated()).isTrue();
+        org.assertj.core.api.Assertions.assertThat(reader.readTailIfPresent("absent.log")).isEmpty();
+        java.nio.file.Files.createSymbolicLink(dir.resolve("linked.log"), log);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> reader.readTailIfPresent("linked.log"))
+                .isInstanceOf(GuestOutputException.class).hasMessageContaining("symbolic link");
+    }
 }
