@@ -54,28 +54,7 @@ public final class DetachedSpawner {
         pb.redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()));
         pb.redirectOutput(ProcessBuilder.Redirect.appendTo(output.toFile()));
         pb.redirectErrorStream(true);
-        Process process = pb.start();
-        awaitExec(process);
-        return process;
-    }
-
-    /**
-     * Returns once the session helper has exec'd the hypervisor (or died), so that whoever looks
-     * at the pid next sees the hypervisor's own command line, not the helper's.
-     */
-    private void awaitExec(Process process) {
-        String helper = sessionPrefix().get(0);
-        String helperName = helper.substring(helper.lastIndexOf('/') + 1);
-        long deadline = System.nanoTime() + 5_000_000_000L;
-        while (process.isAlive() && System.nanoTime() < deadline) {
-            String command = process.info().command().orElse("");
-            if (!command.isEmpty() && !command.endsWith("/" + helperName) && !command.equals(helperName)) return;
-            try {
-                Thread.sleep(5);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
-            }
-        }
+        // DetachedVmDriver.start waits until the hypervisor has replaced the session helper
+        return pb.start();
     }
 }
