@@ -38,6 +38,19 @@ public final class DetachedSpawner {
     }
 
     /**
+     * True while {@code ph} still runs one of the programs that precede the hypervisor in the
+     * spawned pid: the JDK's launch helper ({@code jspawnhelper}) or the session helper. Their
+     * arguments may already carry the hypervisor's, so only the executable tells them apart.
+     */
+    public boolean isHelper(ProcessHandle ph) {
+        String command = ph.info().command().orElse("");
+        if (command.isEmpty()) return true; // not readable yet (or any more): not known to be the hypervisor
+        String base = command.substring(command.lastIndexOf('/') + 1);
+        String helper = sessionPrefix().get(0);
+        return base.equals("jspawnhelper") || base.equals(helper.substring(helper.lastIndexOf('/') + 1));
+    }
+
+    /**
      * Spawns {@code argv} detached. {@code extraEnv} is added to the scrubbed base environment.
      *
      * @param output file receiving the process's stdout and stderr (appended)
@@ -54,7 +67,8 @@ public final class DetachedSpawner {
         pb.redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()));
         pb.redirectOutput(ProcessBuilder.Redirect.appendTo(output.toFile()));
         pb.redirectErrorStream(true);
-        // DetachedVmDriver.start waits until the hypervisor has replaced the session helper
+        // the pid runs jspawnhelper, then the session helper, then the hypervisor:
+        // DetachedVmDriver.start waits for the last (isHelper turns false)
         return pb.start();
     }
 }

@@ -37,6 +37,7 @@ public abstract class DetachedVmDriver implements HypervisorDriver {
     public static final String HYPERVISOR_LOG = "hypervisor.log";
     private static final Duration POLL = Duration.ofMillis(100);
     private static final Duration CONTROL_PATIENCE = Duration.ofSeconds(5);
+    private static final Duration EXEC_PATIENCE = Duration.ofSeconds(30);
 
     protected final DetachedSpawner spawner;
     /** Processes this JVM spawned: only for these is the exit code known. */
@@ -204,22 +205,41 @@ public abstract class DetachedVmDriver implements HypervisorDriver {
     }
 
     /**
-     * The spawned pid runs the detaching wrapper (setsid) first and the hypervisor only after its
-     * exec. Until then its arguments do not carry the VM's tag, and a handle taken now would not be
-     * recognised by {@link #recover}. Waits briefly for the exec (or the process's end).
+     * The spawned pid runs the JDK's launch helper, then the detaching wrapper (setsid), and the
+     * hypervisor only after their execs. The wrapper's arguments already carry the VM's tag, so a
+     * handle taken then would be refused by {@link #recover} and missed by {@link #findOrphans}
+     * (both check the executable). Waits until the hypervisor itself runs, or the process ends.
      */
-    private static void awaitExec(Process process, String vmName) {
-        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(5);
-        while (process.isAlive() && System.nanoTime() < deadline) {
+    private void awaitExec(Process process, String vmName) throws VmException {
+        long deadline = System.nanoTime() + EXEC_PATIENCE.toNanos();
+        while (process.isAlive()) {
             Optional<ProcessHandle> ph = ProcessHandle.of(process.pid());
-            if (ph.isPresent() && vmName.equals(vmNameIn(ProcessIdentity.arguments(ph.get())).orElse(null))) return;
+            if (ph.isPresent() && isHypervisor(ph.get(), vmName)) return;
+            if (System.nanoTime() > deadline) {
+                destroyChild(process);
+                throw new VmException("spawn_failed", name() + " did not start within " + EXEC_PATIENCE.toSeconds()
+                        + " s (pid " + process.pid() + " still runs " + ph.flatMap(p -> p.info().command()).orElse("?") + ")");
+            }
             try {
                 Thread.sleep(5);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                return;
+                destroyChild(process);
+                throw new VmException("spawn_failed", "interrupted while starting " + name());
             }
         }
+    }
+
+    private boolean isHypervisor(ProcessHandle ph, String vmName) {
+        if (spawner.isHelper(ph)) return false;
+        List<String> args = ProcessIdentity.arguments(ph);
+        return vmName.equals(vmNameIn(args).orElse(null)) && isOwnProcess(ph, args);
+    }
+
+    private void destroyChild(Process process) {
+        process.toHandle().descendants().forEach(ProcessHandle::destroyForcibly);
+        process.destroyForcibly();
+        children.remove(process.pid());
     }
 
     @Override
@@ -233,7 +253,7 @@ public abstract class DetachedVmDriver implements HypervisorDriver {
             return new RecoverResult(VmStatus.STOPPED, handle, "the VM ended while no orchestrator was watching");
         }
         List<String> args = ProcessIdentity.arguments(ph.get());
-        if (!handle.vmName().equals(vmNameIn(args).orElse(null)) || !isOwnProcess(ph.get(), args)) {
+        if (!handle.vmName().equals(vmNameIn(args).orElse(null)) || !isOwnProcess(ph.get(), args) || spawner.isHelper(ph.get())) {
             // Same pid and start time yet not our VM: never touch it.
             return new RecoverResult(VmStatus.LOST, handle, "pid " + handle.pid() + " is not VM " + handle.vmName());
         }
@@ -264,7 +284,7 @@ public abstract class DetachedVmDriver implements HypervisorDriver {
         return ProcessHandle.allProcesses().flatMap(ph -> {
             List<String> args = ProcessIdentity.arguments(ph);
             Optional<String> vmName = vmNameIn(args).filter(n -> n.startsWith(namePrefix));
-            if (vmName.isEmpty() || !isOwnProcess(ph, args)) return java.util.stream.Stream.empty();
+            if (vmName.isEmpty() || !isOwnProcess(ph, args) || spawner.isHelper(ph)) return java.util.stream.Stream.empty();
             String start = ph.info().startInstant().map(i -> Long.toString(i.toEpochMilli())).orElse(null);
             return handleFromArguments(ph.pid(), start, vmName.get(), args).stream();
         }).toList();

@@ -113,6 +113,9 @@ public abstract class DriverContract {
         task.writeTask("echo started; sleep 3; echo later > later.txt; git add later.txt; git commit -qm later");
         VmSpec spec = spec(task, "contract-recover", false);
         VmHandle h = started(d, spec);
+        assertThat(new DetachedSpawner().isHelper(ProcessHandle.of(h.pid()).orElseThrow()))
+                .as("start returns once the hypervisor itself runs in the pid, not the launch or session helper")
+                .isFalse();
         VmHandle persisted = VmHandle.fromJson(new JsonObject(h.toJson().encode()));
 
         HypervisorDriver successor = driver(false);

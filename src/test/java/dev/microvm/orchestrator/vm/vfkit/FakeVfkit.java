@@ -16,11 +16,17 @@ final class FakeVfkit {
     static Path install(Path dir) throws IOException {
         Files.createDirectories(dir);
         Path exe = dir.resolve("vfkit");
+        // written beside and renamed into place: a fake started by an earlier install may be
+        // opening its script right now and must never see it missing or half written
+        Path tmp = dir.resolve("vfkit.tmp");
         try (InputStream in = FakeVfkit.class.getResourceAsStream("/fake-vfkit/vfkit")) {
-            Files.copy(in, exe, StandardCopyOption.REPLACE_EXISTING);
+            Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
         }
-        Files.setPosixFilePermissions(exe, PosixFilePermissions.fromString("rwxr-xr-x"));
-        Files.writeString(dir.resolve("mvo-runner.sh"), GuestContract.runnerScript());
+        Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.move(tmp, exe, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        Path runner = dir.resolve("mvo-runner.sh.tmp");
+        Files.writeString(runner, GuestContract.runnerScript());
+        Files.move(runner, dir.resolve("mvo-runner.sh"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         return exe;
     }
 }
