@@ -1,8 +1,11 @@
 package dev.microvm.orchestrator.cluster;
 
 import dev.microvm.orchestrator.config.RepoRegistry;
+import dev.microvm.orchestrator.config.StatePaths;
 import dev.microvm.orchestrator.events.EventTypes;
 import dev.microvm.orchestrator.node.Addresses;
+import dev.microvm.orchestrator.secrets.GuestOutputReader;
+import dev.microvm.orchestrator.vm.GuestContract;
 import dev.microvm.orchestrator.task.TaskState;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
@@ -36,20 +39,25 @@ public final class RemoteExecutionVerticle extends VerticleBase {
     private static final Logger LOG = LoggerFactory.getLogger(RemoteExecutionVerticle.class);
     static final String CACHE_DIR = "cluster-cache";
     private static final long EVENT_TIMEOUT_MS = 10 * 60_000;
+    /** The most of a shadow task's agent log that travels home with its final event (its end). */
+    static final int SHIPPED_AGENT_LOG_BYTES = 1 << 20;
 
     private final String self;
     private final ClusterMembership membership;
     private final RepoRegistry repos;
     private final ObjectCache cache;
     private final Path scratch;
+    private final StatePaths paths;
     private final long maxBundleBytes;
     private NodeRequests requests;
     /** shadow task id → what it runs for */
     private final Map<String, Shadow> shadows = new HashMap<>();
     /** final events (with the agent's commits) a home host could not take: sent again when it rejoins */
-    private final Map<String, List<JsonObject>> undelivered = new HashMap<>();
+    private final Map<String, List<Undelivered>> undelivered = new HashMap<>();
     /** events of shadow tasks whose submission has not answered yet (a task can start before it does) */
     private final Map<String, List<JsonObject>> early = new HashMap<>();
+
+    private record Undelivered(String shadowId, JsonObject body) {}
 
     private static final class Shadow {
         final String home;
@@ -72,6 +80,7 @@ public final class RemoteExecutionVerticle extends VerticleBase {
         this.repos = repos;
         this.cache = new ObjectCache(stateRoot.resolve(CACHE_DIR));
         this.scratch = stateRoot.resolve(CACHE_DIR).resolve(".incoming");
+        this.paths = new StatePaths(stateRoot);
         this.maxBundleBytes = maxBundleBytes;
     }
 
@@ -164,9 +173,13 @@ public final class RemoteExecutionVerticle extends VerticleBase {
             return body.compose(b -> {
                 b.put("home_task_id", shadow.homeTaskId).put("node", self).put("type", type);
                 return requests.request(shadow.home, Addresses.onNode(Addresses.CLUSTER_TASK_EVENT, shadow.home), b, EVENT_TIMEOUT_MS)
+                        .onSuccess(reply -> {
+                            if (terminal) cleanUpShadow(shadowId, reply);
+                        })
                         .onFailure(e -> {
                             LOG.warn("event {} of task {} did not reach {}: {}", type, shadow.homeTaskId, shadow.home, e.getMessage());
-                            if (terminal) undelivered.computeIfAbsent(shadow.home, h -> new java.util.ArrayList<>()).add(b);
+                            if (terminal) undelivered.computeIfAbsent(shadow.home, h -> new java.util.ArrayList<>())
+                                    .add(new Undelivered(shadowId, b));
                         });
             });
         });
@@ -177,19 +190,43 @@ public final class RemoteExecutionVerticle extends VerticleBase {
      * final event goes again so the agent's commits are saved there (the task stays failed).
      */
     private void redeliver(String home) {
-        List<JsonObject> waiting = undelivered.remove(home);
+        List<Undelivered> waiting = undelivered.remove(home);
         if (waiting == null) return;
-        for (JsonObject b : waiting) {
-            LOG.info("{} is back: sending the result of task {} again", home, b.getString("home_task_id"));
-            requests.request(home, Addresses.onNode(Addresses.CLUSTER_TASK_EVENT, home), b, EVENT_TIMEOUT_MS)
-                    .onFailure(e -> undelivered.computeIfAbsent(home, h -> new java.util.ArrayList<>()).add(b));
+        for (Undelivered u : waiting) {
+            LOG.info("{} is back: sending the result of task {} again", home, u.body().getString("home_task_id"));
+            requests.request(home, Addresses.onNode(Addresses.CLUSTER_TASK_EVENT, home), u.body(), EVENT_TIMEOUT_MS)
+                    .onSuccess(reply -> cleanUpShadow(u.shadowId(), reply))
+                    .onFailure(e -> undelivered.computeIfAbsent(home, h -> new java.util.ArrayList<>()).add(u));
         }
     }
 
-    /** The agent's commits ({@code refs/tasks/<shadow>}) minus the shipped base, which home already has. */
+    /**
+     * A finished shadow task's work tree and inputs are removed once its final event reached home;
+     * its {@code refs/tasks/<id>} in the object cache only when home says it holds the commits.
+     * Its record and console log stay here; home has its own copies of both logs.
+     */
+    private void cleanUpShadow(String shadowId, JsonObject reply) {
+        boolean kept = reply != null && reply.getBoolean("commits_kept", false);
+        vertx.eventBus().<JsonObject>request(Addresses.TASK_CLEANUP, new JsonObject().put("task_id", shadowId).put("delete_ref", kept),
+                        new DeliveryOptions().setLocalOnly(true))
+                .onSuccess(m -> LOG.debug("cleaned up shadow task {}: {}", shadowId, m.body().getValue("removed")))
+                .onFailure(e -> LOG.warn("could not clean up shadow task {}: {}", shadowId, e.getMessage()));
+    }
+
+    /**
+     * The agent's commits ({@code refs/tasks/<shadow>}) minus the shipped base, which home already
+     * has, and the end of the agent's log (home serves it from then on; this host deletes its copy).
+     */
     private Future<JsonObject> withResultBundle(Shadow shadow, String shadowId, JsonObject data) {
         return blocking(() -> {
             JsonObject out = new JsonObject().put("data", data);
+            try {
+                // the VM has stopped (terminal state), so the guest-written log can be read
+                new GuestOutputReader(paths.taskIo(shadowId), SHIPPED_AGENT_LOG_BYTES).readTailIfPresent(GuestContract.OUT_AGENT_LOG)
+                        .ifPresent(log -> out.put("agent_log", log.content()).put("agent_log_size", log.size()));
+            } catch (java.io.IOException e) {
+                LOG.warn("the agent log of task {} is not shipped home: {}", shadowId, e.getMessage());
+            }
             try (Repository repo = cache.open(shadow.key)) {
                 Ref tip = repo.exactRef("refs/tasks/" + shadowId);
                 if (tip == null || tip.getObjectId().name().equals(shadow.baseCommit)) return out;

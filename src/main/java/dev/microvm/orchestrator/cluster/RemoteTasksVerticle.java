@@ -221,15 +221,24 @@ public final class RemoteTasksVerticle extends VerticleBase {
         remote.started = true;
         JsonObject outcome = new JsonObject().put("exit_code", data.getValue("exit_code")).put("result", data.getValue("result"));
         byte[] bundle = msg.getBinary("bundle");
-        return saveCommits(remote, bundle).compose(imported -> {
+        Future<Void> logSaved = blocking(() -> saveAgentLog(id, remote.node, msg));
+        // the reply tells the executing host whether this host now holds the agent's commits; only
+        // then does it drop its own copy (RemoteExecutionVerticle)
+        return logSaved.transform(x -> saveCommits(remote, bundle)).transform(saved -> {
+            if (saved.failed()) {
+                return finishRemote(remote, TaskState.FAILED, "result_rejected", "the commits sent back by " + remote.node
+                        + " were refused: " + saved.cause().getMessage(), outcome).map(new JsonObject().put("commits_kept", false));
+            }
+            Future<Void> done;
             if (state != TaskState.COMPLETED) {
                 String error = data.getString("error", "the task " + state.wireName() + " on " + remote.node);
-                if (imported > 0) error += "; its commits are saved on refs/tasks/" + id;
-                return finishRemote(remote, state, data.getString("reason", state.wireName()), error, outcome);
+                if (saved.result() > 0) error += "; its commits are saved on refs/tasks/" + id;
+                done = finishRemote(remote, state, data.getString("reason", state.wireName()), error, outcome);
+            } else {
+                done = mergeHere(remote, outcome);
             }
-            return mergeHere(remote, outcome);
-        }, e -> finishRemote(remote, TaskState.FAILED, "result_rejected", "the commits sent back by " + remote.node
-                + " were refused: " + e.getMessage(), outcome)).map(new JsonObject());
+            return done.map(new JsonObject().put("commits_kept", true));
+        });
     }
 
     /** Saves the returned commits on refs/tasks/&lt;id&gt; of the user's repository; returns how many. */
@@ -331,12 +340,12 @@ public final class RemoteTasksVerticle extends VerticleBase {
         }).compose(r -> {
             if (r == null) return Future.succeededFuture(ignored);
             Remote late = new Remote(node, r);
-            return saveCommits(late, bundle).compose(commits -> {
-                if (commits == 0) return Future.succeededFuture(new JsonObject().put("saved", 0));
+            return blocking(() -> saveAgentLog(id, node, msg)).transform(x -> saveCommits(late, bundle)).compose(commits -> {
+                if (commits == 0) return Future.succeededFuture(new JsonObject().put("saved", 0).put("commits_kept", true));
                 LOG.info("host {} came back with {} commit(s) of task {}; saved on refs/tasks/{}", node, commits, id, id);
                 TaskRecord noted = r.withFailure(r.reason(), r.error() + "; the host came back later and its " + commits
                         + " commit(s) were saved on refs/tasks/" + id + " (not merged: merge_task merges them)");
-                return persist(noted, null).map(new JsonObject().put("saved", commits));
+                return persist(noted, null).map(new JsonObject().put("saved", commits).put("commits_kept", true));
             });
         });
     }
@@ -369,6 +378,32 @@ public final class RemoteTasksVerticle extends VerticleBase {
     }
 
     // ---------------------------------------------------------------- plumbing
+
+    /**
+     * The end of the agent's log, shipped with a remote task's final event, becomes this task's
+     * agent log (what get_task_logs stream=agent reads), marked when its beginning stayed behind.
+     */
+    private Void saveAgentLog(String id, String node, JsonObject msg) {
+        byte[] log = msg.getBinary("agent_log");
+        if (log == null) return null;
+        long size = msg.getLong("agent_log_size", (long) log.length);
+        try {
+            Path out = Files.createDirectories(paths.taskIo(id).resolve(dev.microvm.orchestrator.vm.GuestContract.OUT_DIR));
+            Path tmp = Files.createTempFile(out, "agent-", ".log");
+            try (var w = Files.newOutputStream(tmp)) {
+                if (size > log.length) {
+                    w.write(("[the first " + (size - log.length) + " bytes of this log were not sent from host " + node + "]\n")
+                            .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                }
+                w.write(log);
+            }
+            Files.move(tmp, paths.taskIo(id).resolve(dev.microvm.orchestrator.vm.GuestContract.OUT_AGENT_LOG),
+                    java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } catch (java.io.IOException e) {
+            LOG.warn("the agent log of task {} from host {} could not be saved: {}", id, node, e.getMessage());
+        }
+        return null;
+    }
 
     private Void appendConsole(String id, JsonObject data) throws java.io.IOException {
         io.vertx.core.json.JsonArray lines = data.getJsonArray("lines");

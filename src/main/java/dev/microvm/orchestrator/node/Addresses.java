@@ -86,8 +86,10 @@ public final class Addresses {
     /** Node-qualified on the executing host. Request {home_task_id} → reply {}: cancel the shadow task. */
     public static final String CLUSTER_CANCEL = P + "cluster.cancel";
     /**
-     * Node-qualified on the home host. Request {home_task_id, node, type, data, bundle?} → reply {}:
-     * one event of a shadow task, in order; a terminal state carries the task's commits as a bundle.
+     * Node-qualified on the home host. Request {home_task_id, node, type, data, bundle?} → reply
+     * {commits_kept?}: one event of a shadow task, in order; a terminal state carries the task's
+     * commits as a bundle, and {@code commits_kept: true} in its reply means the home host has saved
+     * them (or there were none), so the executing host may delete its copy.
      */
     public static final String CLUSTER_TASK_EVENT = P + "cluster.task.event";
 

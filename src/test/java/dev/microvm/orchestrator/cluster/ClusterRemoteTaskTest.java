@@ -87,7 +87,7 @@ class ClusterRemoteTaskTest {
         assertThat(cancelled.getString("status")).as(cancelled.encodePrettily()).isEqualTo("cancelled");
         assertThat(cancelled.getString("node")).isEqualTo("beta");
 
-        JsonObject away = submit("run on beta", "echo b > b.txt && git add b.txt && git commit -q -m 'Add b'");
+        JsonObject away = submit("run on beta", "echo agent-on-beta-says-hello && echo b > b.txt && git add b.txt && git commit -q -m 'Add b'");
         assertThat(away.getString("node")).isEqualTo("beta");
         String id = away.getString("task_id");
         JsonObject done = awaitTerminal(id);
@@ -98,6 +98,8 @@ class ClusterRemoteTaskTest {
         assertThat(GitRepos.git(repo, "log", "-1", "--format=%s", "refs/tasks/" + id)).isEqualTo("Add b");
         assertThat(request(Addresses.TASK_DIFF, new JsonObject().put("task_id", id)).getString("patch")).contains("+b");
         assertThat(request(Addresses.TASK_LOGS, new JsonObject().put("task_id", id)).getString("content")).contains("running agent command");
+        assertThat(request(Addresses.TASK_LOGS, new JsonObject().put("task_id", id).put("stream", "agent")).getString("content"))
+                .as("the agent log travels home with the final event").contains("agent-on-beta-says-hello");
         List<String> states = alphaNode.events().log().readAfter(0, 10_000).stream()
                 .filter(e -> id.equals(e.taskId()) && e.type().equals("task.state")).map(e -> e.data().getString("state")).toList();
         assertThat(states).containsExactly("queued", "starting", "running", "merging", "completed");
@@ -107,6 +109,26 @@ class ClusterRemoteTaskTest {
         assertThat(request(Addresses.SLOT_LIST, new JsonObject()).getJsonArray("active")).isEmpty();
         for (Object o : request(Addresses.CLUSTER_NODES, new JsonObject()).getJsonArray("nodes")) {
             assertThat(((JsonObject) o).getInteger("busy")).as(o.toString()).isZero();
+        }
+        awaitShadowsCleanedUp(betaState);
+    }
+
+    /** Beta keeps no work tree, inputs or task ref of a task whose result reached home. */
+    private static void awaitShadowsCleanedUp(Path betaState) throws Exception {
+        Path cached = RemoteExecutionVerticle.cacheRoot(betaState).resolve("alpha").resolve("project");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (true) {
+            List<Path> left;
+            try (var dirs = Files.list(betaState.resolve("tasks"))) {
+                left = dirs.flatMap(d -> java.util.stream.Stream.of(d.resolve("workspace"), d.resolve("io"))).filter(Files::exists).toList();
+            }
+            String refs = GitRepos.git(cached, "for-each-ref", "refs/tasks/");
+            if (left.isEmpty() && refs.isBlank()) break;
+            if (System.nanoTime() > deadline) throw new AssertionError("beta still holds " + left + " and refs " + refs);
+            Thread.sleep(200);
+        }
+        try (var dirs = Files.list(betaState.resolve("tasks"))) {
+            assertThat(dirs.filter(d -> Files.isRegularFile(d.resolve("task.json"))).count()).as("records stay").isEqualTo(2);
         }
     }
 
