@@ -38,8 +38,11 @@ public abstract class DetachedVmDriver implements HypervisorDriver {
     private static final Duration POLL = Duration.ofMillis(100);
     private static final Duration CONTROL_PATIENCE = Duration.ofSeconds(5);
     private static final Duration EXEC_PATIENCE = Duration.ofSeconds(30);
+    /** Until this age a VM's control channel is given time to come up (see {@link #patience}). */
+    private static final Duration YOUNG_VM = Duration.ofSeconds(60);
 
     protected final DetachedSpawner spawner;
+    private Duration youngVm = YOUNG_VM;
     /** Processes this JVM spawned: only for these is the exit code known. */
     private final Map<Long, Process> children = new ConcurrentHashMap<>();
 
@@ -257,11 +260,31 @@ public abstract class DetachedVmDriver implements HypervisorDriver {
             // Same pid and start time yet not our VM: never touch it.
             return new RecoverResult(VmStatus.LOST, handle, "pid " + handle.pid() + " is not VM " + handle.vmName());
         }
-        if (answersWithin(handle, CONTROL_PATIENCE)) {
+        if (answersWithin(handle, patience(handle))) {
             return new RecoverResult(VmStatus.RUNNING, handle, "re-attached");
         }
         destroy(handle);
         return new RecoverResult(VmStatus.LOST, handle, "the VM was running but its control channel did not answer; it was force-destroyed");
+    }
+
+    /**
+     * How long a re-found VM may take to answer on its control channel before it is destroyed: a
+     * hypervisor started moments ago (the previous orchestrator died right after spawning it) may
+     * not have opened its socket yet, least of all on a loaded host.
+     */
+    private Duration patience(VmHandle handle) {
+        try {
+            long age = System.currentTimeMillis() - Long.parseLong(handle.processStartTime());
+            long young = youngVm.toMillis() - age;
+            return young > CONTROL_PATIENCE.toMillis() ? Duration.ofMillis(young) : CONTROL_PATIENCE;
+        } catch (NumberFormatException e) {
+            return CONTROL_PATIENCE;
+        }
+    }
+
+    /** For tests of the destroy path: how long after its start a VM counts as young. */
+    void youngVmAge(Duration age) {
+        this.youngVm = age;
     }
 
     /** A hypervisor started moments ago may not have opened its control socket yet. */
@@ -281,13 +304,26 @@ public abstract class DetachedVmDriver implements HypervisorDriver {
 
     @Override
     public List<VmHandle> findOrphans(String namePrefix) {
-        return ProcessHandle.allProcesses().flatMap(ph -> {
+        Map<Long, String> tagged = new java.util.HashMap<>();
+        Map<Long, ProcessHandle> byPid = new java.util.HashMap<>();
+        Map<Long, List<String>> argsByPid = new java.util.HashMap<>();
+        ProcessHandle.allProcesses().forEach(ph -> {
             List<String> args = ProcessIdentity.arguments(ph);
             Optional<String> vmName = vmNameIn(args).filter(n -> n.startsWith(namePrefix));
-            if (vmName.isEmpty() || !isOwnProcess(ph, args) || spawner.isHelper(ph)) return java.util.stream.Stream.empty();
-            String start = ph.info().startInstant().map(i -> Long.toString(i.toEpochMilli())).orElse(null);
-            return handleFromArguments(ph.pid(), start, vmName.get(), args).stream();
-        }).toList();
+            if (vmName.isEmpty() || !isOwnProcess(ph, args) || spawner.isHelper(ph)) return;
+            tagged.put(ph.pid(), vmName.get());
+            byPid.put(ph.pid(), ph);
+            argsByPid.put(ph.pid(), args);
+        });
+        // a hypervisor's own forks (a shell runner's subshells, a child between fork and exec) carry
+        // its arguments too; only the topmost process of a VM is the VM
+        return tagged.entrySet().stream()
+                .filter(e -> byPid.get(e.getKey()).parent().map(p -> !e.getValue().equals(tagged.get(p.pid()))).orElse(true))
+                .flatMap(e -> {
+                    ProcessHandle ph = byPid.get(e.getKey());
+                    String start = ProcessIdentity.startTime(ph.pid()).orElse(null);
+                    return handleFromArguments(ph.pid(), start, e.getValue(), argsByPid.get(e.getKey())).stream();
+                }).toList();
     }
 
     @Override

@@ -150,6 +150,36 @@ public abstract class DriverContract {
         assertThat(d.findOrphans(name)).isEmpty();
     }
 
+    /**
+     * Makes the control channel of a running VM unusable (its socket removed), or returns false for
+     * a driver without one.
+     */
+    protected boolean breakControlChannel(VmHandle h) throws Exception {
+        return false;
+    }
+
+    @Test
+    void a_running_vm_whose_control_channel_is_dead_is_destroyed_by_recover() throws Exception {
+        HypervisorDriver d = driver(false);
+        TaskFixture task = new TaskFixture(tmp.resolve("t"));
+        task.writeTask("echo started; sleep 600");
+        VmHandle h = started(d, spec(task, "contract-deaf", false));
+        d.awaitReady(h, bootTimeout());
+        boolean broken = breakControlChannel(h);
+        DetachedVmDriver successor = (DetachedVmDriver) driver(false);
+        successor.youngVmAge(Duration.ZERO); // no grace for a VM that might still be opening its socket
+
+        RecoverResult r = successor.recover(h);
+
+        if (broken) {
+            assertThat(r.status()).as(r.detail()).isEqualTo(VmStatus.LOST);
+            assertThat(r.detail()).contains("force-destroyed");
+            assertThat(ProcessHandle.of(h.pid()).filter(ProcessHandle::isAlive)).as("nothing half-controlled is left running").isEmpty();
+        } else {
+            assertThat(r.status()).as(r.detail()).isEqualTo(VmStatus.RUNNING);
+        }
+    }
+
     @Test
     void a_handle_of_another_driver_is_never_touched() throws Exception {
         HypervisorDriver d = driver(false);

@@ -19,4 +19,10 @@ class QemuDriverContractVmTest extends DriverContract {
     protected VmSpec spec(TaskFixture task, String name, boolean guestIgnoresStop) {
         return task.spec(name, TestGuest.get(), VmSpec.Network.none(), false, guestIgnoresStop ? "mvo.test.ignore_shutdown=1" : null);
     }
+
+    @Override
+    protected boolean breakControlChannel(dev.microvm.orchestrator.vm.VmHandle h) throws Exception {
+        java.nio.file.Files.delete(java.nio.file.Path.of(h.data().getString("qmp_socket")));
+        return true;
+    }
 }

@@ -31,4 +31,10 @@ class VfkitDriverContractTest extends DriverContract {
                         new VmSpec.Share(task.io, GuestContract.TAG_IO, false)),
                 VmSpec.Network.nat(), task.root.resolve("console.log"), task.control, Map.of());
     }
+
+    @Override
+    protected boolean breakControlChannel(dev.microvm.orchestrator.vm.VmHandle h) throws Exception {
+        java.nio.file.Files.delete(java.nio.file.Path.of(h.data().getString("rest_socket")));
+        return true;
+    }
 }
