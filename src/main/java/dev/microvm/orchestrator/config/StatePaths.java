@@ -55,6 +55,8 @@ public record StatePaths(Path root) {
     public Path taskWorkspace(String taskId) { return taskDir(taskId).resolve("workspace"); }
     public Path taskIo(String taskId) { return taskDir(taskId).resolve("io"); }
     public Path taskConsoleLog(String taskId) { return taskDir(taskId).resolve("console.log"); }
+    /** The task's API-proxy placeholder (0600, host-only), so a process that adopts the task can re-register it. */
+    public Path taskProxyToken(String taskId) { return taskDir(taskId).resolve("proxy-token"); }
 
     public Path slotDir(int slot) {
         if (slot < 0 || slot > 9999) throw new IllegalArgumentException("slot number out of range: " + slot);

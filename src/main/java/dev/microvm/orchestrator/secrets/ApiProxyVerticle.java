@@ -66,6 +66,10 @@ public final class ApiProxyVerticle extends VerticleBase {
     private final Map<String, UsageTotals> totals = new HashMap<>();
     private HttpClient client;
     private HttpServer server;
+    /** port → listener on a port a re-attached VM was booted with */
+    private final Map<Integer, Future<HttpServer>> extraServers = new HashMap<>();
+    /** task → the extra port it uses */
+    private final Map<String, Integer> portOfTask = new HashMap<>();
 
     public ApiProxyVerticle(ApiProxyConfig config, Credential credential, EventLog eventLog, Redactor redactor) {
         this.config = config;
@@ -106,21 +110,53 @@ public final class ApiProxyVerticle extends VerticleBase {
 
     // ---- event bus ----
 
+    /**
+     * {task_id, token?, port?}: a new task gets a fresh placeholder. A task re-attached by this
+     * process brings the placeholder and proxy port its VM booted with; the proxy then listens on
+     * that port as well, for as long as such a task is registered.
+     */
     private void onRegister(Message<JsonObject> msg) {
         String taskId = msg.body().getString("task_id");
+        Integer wanted = msg.body().getInteger("port");
         try {
             StatePaths.requireId(StatePaths.TASK_ID, taskId, "task id");
+            if (wanted != null && (wanted < 1 || wanted > 65535)) throw new IllegalArgumentException("port out of range: " + wanted);
             Secret token = tokens.register(taskId, msg.body().getString("token"));
             redactor.register(token);
             totals.putIfAbsent(taskId, new UsageTotals());
-            msg.reply(new JsonObject().put("token", token.reveal()).put("port", port()));
+            JsonObject reply = new JsonObject().put("token", token.reveal()).put("port", port());
+            if (wanted == null || wanted == port()) {
+                msg.reply(reply.put("route_restored", wanted != null));
+                return;
+            }
+            portOfTask.put(taskId, wanted);
+            extraListener(wanted).onComplete(ar -> msg.reply(reply.put("port", wanted).put("route_restored", ar.succeeded())
+                    .put("detail", ar.succeeded() ? "listening on " + wanted : ar.cause().getMessage())));
         } catch (IllegalArgumentException e) {
             msg.fail(400, e.getMessage());
         }
     }
 
+    /** One more listener, on the port a re-attached VM uses (shared by all such tasks). */
+    private Future<HttpServer> extraListener(int port) {
+        return extraServers.computeIfAbsent(port, p -> vertx.createHttpServer(new HttpServerOptions()
+                        .setHost(config.bindHost()).setPort(p).setMaxHeaderSize(64 * 1024))
+                .requestHandler(this::handle)
+                .listen()
+                .onSuccess(s -> LOG.info("API proxy also listening on {}:{} for re-attached VMs", config.bindHost(), p))
+                .onFailure(e -> {
+                    extraServers.remove(p);
+                    LOG.warn("API proxy cannot listen on {}:{} for re-attached VMs: {}", config.bindHost(), p, e.getMessage());
+                }));
+    }
+
     private void onUnregister(Message<JsonObject> msg) {
         String taskId = msg.body().getString("task_id");
+        Integer extra = portOfTask.remove(taskId == null ? "" : taskId);
+        if (extra != null && !portOfTask.containsValue(extra)) {
+            Future<HttpServer> listener = extraServers.remove(extra);
+            if (listener != null) listener.onSuccess(HttpServer::close);
+        }
         Optional<Secret> removed = tokens.unregister(taskId == null ? "" : taskId);
         removed.ifPresent(redactor::unregister);
         UsageTotals t = totals.remove(taskId);

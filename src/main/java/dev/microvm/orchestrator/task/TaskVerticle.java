@@ -22,6 +22,7 @@ import java.util.function.Function;
  * slot is released.
  */
 public final class TaskVerticle extends VerticleBase {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(TaskVerticle.class);
 
     private static final long AWAIT_SLICE_MS = 1000;
     private static final DeliveryOptions LONG = new DeliveryOptions().setSendTimeout(30 * 60_000L);
@@ -168,6 +169,7 @@ public final class TaskVerticle extends VerticleBase {
             String status = ar.result().getString("status");
             switch (status) {
                 case "running" -> {
+                    restoreApiRoute(ar.result().getJsonObject("proxy"));
                     Future<Void> ready = record.state() == TaskState.STARTING
                             ? transition(TaskState.RUNNING, r -> r, new JsonObject().put("recovered", true))
                             : Future.succeededFuture();
@@ -187,6 +189,23 @@ public final class TaskVerticle extends VerticleBase {
                         + ar.result().getString("detail", status));
             }
         });
+    }
+
+    /**
+     * A re-attached VM keeps the proxy address and placeholder it booted with; this process's proxy
+     * takes that placeholder and listens on that port too (free again: its previous owner died).
+     */
+    private void restoreApiRoute(JsonObject proxy) {
+        if (proxy == null) return;
+        vertx.eventBus().<JsonObject>request(Addresses.PROXY_REGISTER, base().put("token", proxy.getString("token"))
+                        .put("port", proxy.getInteger("port")), new DeliveryOptions().setSendTimeout(10_000))
+                .onSuccess(m -> {
+                    if (!m.body().getBoolean("route_restored", false)) {
+                        LOG.warn("task {}: the agent's API route (port {}) could not be restored: {}", record.id(), proxy.getInteger("port"),
+                                m.body().getString("detail", "unknown"));
+                    }
+                })
+                .onFailure(e -> LOG.warn("task {}: no API proxy to take over the agent's route: {}", record.id(), e.getMessage()));
     }
 
     private void awaitVm() {

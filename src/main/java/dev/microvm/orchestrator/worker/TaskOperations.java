@@ -38,6 +38,7 @@ import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -55,6 +56,7 @@ import java.util.function.UnaryOperator;
  * preparation, the VM's lifecycle, collecting the guest's results and merging them back.
  */
 public final class TaskOperations {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(TaskOperations.class);
 
     private static final int MAX_LOG_SLICE = 64 * 1024;
     private static final int MAX_LOG_LINES = 200;
@@ -155,6 +157,9 @@ public final class TaskOperations {
             env.put(GuestContract.ENV_TIMEOUT_SECS, Integer.toString(timeout));
             deleteTree(paths.taskIo(r.id()));
             TaskIo.write(paths.taskIo(r.id()), env, r.description());
+            if (proxy != null) {
+                AtomicFiles.write(paths.taskProxyToken(r.id()), proxy.getString("token").getBytes(StandardCharsets.UTF_8), "rw-------");
+            }
             if ("file".equals(config.credentialMode())) writeGuestCredential(r);
             JsonObject out = new JsonObject().put("base_commit", prepared.baseCommit()).put("base_branch", baseBranch(r, prepared))
                     .put("agent_base_commit", prepared.agentBaseCommit()).put("method", prepared.method())
@@ -340,7 +345,25 @@ public final class TaskOperations {
             case STOPPED -> "stopped";
             case LOST -> "lost";
         };
-        return new JsonObject().put("status", status).put("detail", rr.detail());
+        JsonObject reply = new JsonObject().put("status", status).put("detail", rr.detail());
+        if (rr.status() == HypervisorDriver.VmStatus.RUNNING) proxyRoute(load(b)).ifPresent(p -> reply.put("proxy", p));
+        return reply;
+    }
+
+    /**
+     * The placeholder and proxy port a running VM was booted with: the process adopting it registers
+     * them with its own API proxy so the agent keeps its route to the API.
+     */
+    private Optional<JsonObject> proxyRoute(TaskRecord r) {
+        int port = r.prepared() == null ? 0 : r.prepared().getInteger("proxy_port", 0);
+        Path file = paths.taskProxyToken(r.id());
+        if (port <= 0 || !Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) return Optional.empty();
+        try {
+            return Optional.of(new JsonObject().put("token", Files.readString(file, StandardCharsets.UTF_8).strip()).put("port", port));
+        } catch (IOException e) {
+            LOG.warn("cannot read the proxy placeholder of task {}: {}", r.id(), e.getMessage());
+            return Optional.empty();
+        }
     }
 
     // ---------------------------------------------------------------- results
