@@ -6,7 +6,9 @@ import dev.microvm.orchestrator.events.EventTypes;
 import dev.microvm.orchestrator.node.Addresses;
 import dev.microvm.orchestrator.secrets.GuestOutputReader;
 import dev.microvm.orchestrator.vm.GuestContract;
+import dev.microvm.orchestrator.task.TaskRecord;
 import dev.microvm.orchestrator.task.TaskState;
+import dev.microvm.orchestrator.task.TaskStore;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.buffer.Buffer;
@@ -48,6 +50,8 @@ public final class RemoteExecutionVerticle extends VerticleBase {
     private final ObjectCache cache;
     private final Path scratch;
     private final StatePaths paths;
+    private final TaskStore store;
+    private final Path shadowDir;
     private final long maxBundleBytes;
     private NodeRequests requests;
     /** shadow task id → what it runs for */
@@ -56,6 +60,8 @@ public final class RemoteExecutionVerticle extends VerticleBase {
     private final Map<String, List<Undelivered>> undelivered = new HashMap<>();
     /** events of shadow tasks whose submission has not answered yet (a task can start before it does) */
     private final Map<String, List<JsonObject>> early = new HashMap<>();
+    /** events of unknown tasks while {@link #resumeShadows} reads the shadow files; null otherwise */
+    private List<JsonObject> duringResume = new java.util.ArrayList<>();
 
     private record Undelivered(String shadowId, JsonObject body) {}
 
@@ -81,6 +87,8 @@ public final class RemoteExecutionVerticle extends VerticleBase {
         this.cache = new ObjectCache(stateRoot.resolve(CACHE_DIR));
         this.scratch = stateRoot.resolve(CACHE_DIR).resolve(".incoming");
         this.paths = new StatePaths(stateRoot);
+        this.store = new TaskStore(paths);
+        this.shadowDir = stateRoot.resolve(CACHE_DIR).resolve(".shadows");
         this.maxBundleBytes = maxBundleBytes;
     }
 
@@ -94,11 +102,15 @@ public final class RemoteExecutionVerticle extends VerticleBase {
         membership.onLeft(node -> context.runOnContext(v -> requests.nodeLeft(node)));
         membership.onJoined(node -> context.runOnContext(v -> redeliver(node)));
         var bus = vertx.eventBus();
-        return Future.all(List.of(
-                bus.<JsonObject>consumer(Addresses.onNode(Addresses.CLUSTER_HAVES, self), m -> reply(m, haves(m.body()))).completion(),
-                bus.<JsonObject>consumer(Addresses.onNode(Addresses.CLUSTER_EXECUTE, self), m -> reply(m, execute(m.body()))).completion(),
-                bus.<JsonObject>consumer(Addresses.onNode(Addresses.CLUSTER_CANCEL, self), m -> reply(m, cancel(m.body()))).completion(),
-                bus.<JsonObject>localConsumer(Addresses.EVENTS, m -> onLocalEvent(m.body())).completion()));
+        // events first: a shadow recovered by this node's task manager may end at any moment, and
+        // resumeShadows then finds it either still running (its final event comes here) or ended
+        return bus.<JsonObject>localConsumer(Addresses.EVENTS, m -> onLocalEvent(m.body())).completion()
+                .compose(v -> resumeShadows())
+                .compose(v -> Future.all(List.of(
+                        bus.<JsonObject>consumer(Addresses.onNode(Addresses.CLUSTER_HAVES, self), m -> reply(m, haves(m.body()))).completion(),
+                        bus.<JsonObject>consumer(Addresses.onNode(Addresses.CLUSTER_EXECUTE, self), m -> reply(m, execute(m.body()))).completion(),
+                        bus.<JsonObject>consumer(Addresses.onNode(Addresses.CLUSTER_RESEND, self), m -> reply(m, resend(m.body()))).completion(),
+                        bus.<JsonObject>consumer(Addresses.onNode(Addresses.CLUSTER_CANCEL, self), m -> reply(m, cancel(m.body()))).completion())));
     }
 
     private Future<JsonObject> haves(JsonObject b) {
@@ -131,14 +143,114 @@ public final class RemoteExecutionVerticle extends VerticleBase {
             return vertx.eventBus().<JsonObject>request(Addresses.TASK_SUBMIT, new JsonObject().put("repo", alias)
                     .put("description", b.getString("description")).put("caller", "cluster:" + home).put("options", options),
                     new DeliveryOptions().setLocalOnly(true).setSendTimeout(120_000));
-        }).map(reply -> {
+        }).compose(reply -> {
             String shadowId = reply.body().getString("task_id");
-            shadows.put(shadowId, new Shadow(home, homeTaskId, key, base));
+            Shadow shadow = new Shadow(home, homeTaskId, key, base);
+            shadows.put(shadowId, shadow);
             List<JsonObject> missed = early.remove(shadowId);
             if (missed != null) missed.forEach(this::onLocalEvent);
             LOG.info("running task {} of {} as {}", homeTaskId, home, shadowId);
-            return new JsonObject().put("task_id", shadowId).put("node", self);
+            return blocking(() -> saveShadow(shadowId, shadow)).map(new JsonObject().put("task_id", shadowId).put("node", self));
         });
+    }
+
+    // ---------------------------------------------------------------- shadows across restarts
+
+    /**
+     * Which home task a shadow task runs for is kept in a file until home holds its result, so a
+     * restart of this host (or of home) never cuts a task off from its home host.
+     */
+    private Void saveShadow(String shadowId, Shadow shadow) throws java.io.IOException {
+        Files.createDirectories(shadowDir);
+        Path tmp = shadowDir.resolve(shadowId + ".json.tmp");
+        Files.writeString(tmp, new JsonObject().put("home", shadow.home).put("home_task_id", shadow.homeTaskId)
+                .put("alias", shadow.key.alias()).put("base_commit", shadow.baseCommit).encode());
+        Files.move(tmp, shadowDir.resolve(shadowId + ".json"), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        return null;
+    }
+
+    /** Shadow id → its home task, from the files of shadows whose result has not reached home yet. */
+    private Map<String, Shadow> loadShadows() throws java.io.IOException {
+        Map<String, Shadow> out = new HashMap<>();
+        if (!Files.isDirectory(shadowDir)) return out;
+        try (var files = Files.list(shadowDir)) {
+            for (Path f : files.filter(x -> x.getFileName().toString().endsWith(".json")).toList()) {
+                String shadowId = f.getFileName().toString().replaceFirst("\\.json$", "");
+                try {
+                    JsonObject j = new JsonObject(Files.readString(f));
+                    out.put(shadowId, new Shadow(j.getString("home"), j.getString("home_task_id"),
+                            new RepoKey(j.getString("home"), j.getString("alias")), j.getString("base_commit")));
+                } catch (RuntimeException e) {
+                    LOG.warn("ignoring damaged shadow file {}: {}", f, e.getMessage());
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * After a restart: shadows still running are followed again; those that ended meanwhile send
+     * their final event home now (built from the shadow's record, which was persisted first).
+     */
+    private Future<Void> resumeShadows() {
+        return blocking(() -> {
+            Map<String, Shadow> loaded = loadShadows();
+            Map<String, TaskRecord> records = new HashMap<>();
+            for (String id : loaded.keySet()) store.load(id).ifPresent(r -> records.put(id, r));
+            return Map.entry(loaded, records);
+        }).map(found -> {
+            List<JsonObject> seen = duringResume;
+            duringResume = null;
+            found.getKey().forEach((id, shadow) -> {
+                TaskRecord r = found.getValue().get(id);
+                if (r == null) return;
+                shadows.put(id, shadow);
+                if (r.state().isTerminal()) onLocalEvent(finalEvent(r));
+                else LOG.info("following task {} of {} (here {}) again", shadow.homeTaskId, shadow.home, id);
+            });
+            // events that came while the files were read: those of now-known shadows count again
+            // (a terminal one already sent above is ignored: the shadow left the map)
+            seen.stream().filter(e -> shadows.containsKey(e.getString("task_id"))).forEach(this::onLocalEvent);
+            return null;
+        });
+    }
+
+    /** A home host that restarted asks after its task. */
+    private Future<JsonObject> resend(JsonObject b) {
+        String home = b.getString("home", "");
+        String homeTaskId = b.getString("home_task_id", "");
+        for (Map.Entry<String, Shadow> e : shadows.entrySet()) {
+            if (e.getValue().homeTaskId.equals(homeTaskId) && e.getValue().home.equals(home)) {
+                return Future.succeededFuture(new JsonObject().put("state", "running").put("task_id", e.getKey()));
+            }
+        }
+        return blocking(() -> {
+            for (Map.Entry<String, Shadow> e : loadShadows().entrySet()) {
+                if (!e.getValue().homeTaskId.equals(homeTaskId) || !e.getValue().home.equals(home)) continue;
+                TaskRecord r = store.load(e.getKey()).orElse(null);
+                if (r != null) return Map.entry(e, r);
+            }
+            return null;
+        }).map(found -> {
+            if (found == null) return new JsonObject().put("state", "unknown");
+            String shadowId = found.getKey().getKey();
+            if (shadows.containsKey(shadowId)) return new JsonObject().put("state", "running").put("task_id", shadowId);
+            shadows.put(shadowId, found.getKey().getValue());
+            if (!found.getValue().state().isTerminal()) return new JsonObject().put("state", "running").put("task_id", shadowId);
+            List<Undelivered> waiting = undelivered.get(home);
+            if (waiting != null) waiting.removeIf(u -> u.shadowId().equals(shadowId)); // sent now instead
+            onLocalEvent(finalEvent(found.getValue()));
+            return new JsonObject().put("state", "finished").put("task_id", shadowId);
+        });
+    }
+
+    /** The terminal task.state event of a finished shadow, as its task verticle published it. */
+    private static JsonObject finalEvent(TaskRecord r) {
+        JsonObject data = new JsonObject().put("state", r.state().wireName()).put("exit_code", r.exitCode());
+        if (r.reason() != null) data.put("reason", r.reason()).put("error", r.error());
+        if (r.result() != null) data.put("result", r.result());
+        return new JsonObject().put("type", EventTypes.TASK_STATE).put("task_id", r.id()).put("data", data);
     }
 
     private Future<JsonObject> cancel(JsonObject b) {
@@ -159,6 +271,7 @@ public final class RemoteExecutionVerticle extends VerticleBase {
         String type = event.getString("type");
         JsonObject data = event.getJsonObject("data", new JsonObject());
         if (shadow == null) {
+            if (duringResume != null) duringResume.add(event); // maybe a shadow resumeShadows is about to know
             List<JsonObject> held = early.get(shadowId);
             if (held != null) held.add(event);
             else if (EventTypes.TASK_STATE.equals(type) && "queued".equals(data.getString("state"))
@@ -206,7 +319,12 @@ public final class RemoteExecutionVerticle extends VerticleBase {
      * Its record and console log stay here; home has its own copies of both logs.
      */
     private void cleanUpShadow(String shadowId, JsonObject reply) {
+        if (reply != null && reply.getBoolean("pending", false)) return; // home restarted and will ask for it (CLUSTER_RESEND)
         boolean kept = reply != null && reply.getBoolean("commits_kept", false);
+        if (kept) {
+            blocking(() -> Files.deleteIfExists(shadowDir.resolve(shadowId + ".json")))
+                    .onFailure(e -> LOG.warn("could not delete the shadow file of {}: {}", shadowId, e.getMessage()));
+        }
         vertx.eventBus().<JsonObject>request(Addresses.TASK_CLEANUP, new JsonObject().put("task_id", shadowId).put("delete_ref", kept),
                         new DeliveryOptions().setLocalOnly(true))
                 .onSuccess(m -> LOG.debug("cleaned up shadow task {}: {}", shadowId, m.body().getValue("removed")))

@@ -50,6 +50,8 @@ public final class RemoteTasksVerticle extends VerticleBase {
     private static final Logger LOG = LoggerFactory.getLogger(RemoteTasksVerticle.class);
     private static final DeliveryOptions LOCAL = new DeliveryOptions().setLocalOnly(true).setSendTimeout(30_000);
     private static final DeliveryOptions LONG = new DeliveryOptions().setLocalOnly(true).setSendTimeout(10 * 60_000);
+    /** How long a restarted home host waits for the host of a followed task to (re)join. */
+    static final long FOLLOW_GRACE_MS = 30_000;
 
     private final String self;
     private final ClusterMembership membership;
@@ -68,6 +70,8 @@ public final class RemoteTasksVerticle extends VerticleBase {
         final String node;
         TaskRecord record;
         boolean started;
+        /** picked up again after this host restarted; its host is asked after it */
+        boolean followed;
         MessageConsumer<JsonObject> control;
         Future<?> mirrored = Future.succeededFuture();
 
@@ -92,8 +96,11 @@ public final class RemoteTasksVerticle extends VerticleBase {
     public Future<?> start() {
         requests = new NodeRequests(vertx, membership::members);
         membership.onLeft(node -> context.runOnContext(v -> nodeLeft(node)));
+        membership.onJoined(node -> context.runOnContext(v -> remotes.values().stream()
+                .filter(r -> r.node.equals(node) && r.followed).toList().forEach(this::askAfter)));
         var bus = vertx.eventBus();
         return Future.all(List.of(
+                bus.<JsonObject>localConsumer(Addresses.CLUSTER_FOLLOW, m -> reply(m, follow(m.body()))).completion(),
                 bus.<JsonObject>localConsumer(Addresses.CLUSTER_PLACE, m -> {
                     Future<JsonObject> f = placing.transform(x -> place(m.body()));
                     placing = f;
@@ -187,6 +194,57 @@ public final class RemoteTasksVerticle extends VerticleBase {
                     remote.mirrored = remote.mirrored.transform(x -> finishRemote(remote, TaskState.FAILED, "placement_failed",
                             "host " + remote.node + " did not take the task: " + e.getMessage(), new JsonObject()));
                 });
+    }
+
+    // ---------------------------------------------------------------- after a restart of this host
+
+    /**
+     * An unfinished task this host had placed elsewhere before it restarted: its record names the
+     * executing host. It is followed again rather than adopted as a local task; its host is asked
+     * after it (and re-sends its result if it finished meanwhile).
+     */
+    private Future<JsonObject> follow(JsonObject body) {
+        TaskRecord r = TaskRecord.fromJson(body.getJsonObject("record"));
+        if (remotes.containsKey(r.id())) return Future.succeededFuture(new JsonObject());
+        if (r.node() == null || r.node().equals(self) || r.prepared() == null) {
+            return Future.failedFuture(new IllegalArgumentException("task " + r.id() + " is not placed on another host"));
+        }
+        Remote remote = new Remote(r.node(), r);
+        remote.started = r.state() != TaskState.QUEUED;
+        remote.followed = true;
+        remotes.put(r.id(), remote);
+        remote.control = vertx.eventBus().localConsumer(Addresses.TASK_CONTROL_PREFIX + r.id(), m -> reply(m, cancel(remote, m.body())));
+        LOG.info("following task {} on {} again ({})", r.id(), r.node(), r.state().wireName());
+        if (membership.members().contains(remote.node)) {
+            askAfter(remote);
+        } else {
+            // the membership may still be forming after the restart; a host still missing then is lost
+            vertx.setTimer(FOLLOW_GRACE_MS, t -> {
+                if (remotes.get(r.id()) == remote && !membership.members().contains(remote.node)) lost(remote, "did not rejoin the cluster");
+            });
+        }
+        return Future.succeededFuture(new JsonObject());
+    }
+
+    private void askAfter(Remote remote) {
+        String id = remote.record.id();
+        requests.request(remote.node, Addresses.onNode(Addresses.CLUSTER_RESEND, remote.node),
+                        new JsonObject().put("home", self).put("home_task_id", id), 30_000)
+                .onSuccess(reply -> {
+                    LOG.info("host {} says task {} is {}", remote.node, id, reply.getString("state"));
+                    if ("unknown".equals(reply.getString("state")) && remotes.get(id) == remote) lost(remote, "has no record of it");
+                })
+                .onFailure(e -> LOG.warn("could not ask {} after task {}: {}", remote.node, id, e.getMessage()));
+    }
+
+    /** A followed task whose host is gone or forgot it: re-queued here if it never started, else failed. */
+    private void lost(Remote remote, String why) {
+        if (!remote.started) {
+            requeueHere(remote);
+            return;
+        }
+        remote.mirrored = remote.mirrored.transform(x -> finishRemote(remote, TaskState.FAILED, NodeRequests.NODE_LOST,
+                "host " + remote.node + " " + why + " after this host restarted; the task's work there is lost", new JsonObject()));
     }
 
     // ---------------------------------------------------------------- control
@@ -332,13 +390,17 @@ public final class RemoteTasksVerticle extends VerticleBase {
         byte[] bundle = msg.getBinary("bundle");
         JsonObject ignored = new JsonObject().put("ignored", "no such remote task here (finished or reported lost)");
         if (bundle == null || !EventTypes.TASK_STATE.equals(msg.getString("type"))) return Future.succeededFuture(ignored);
+        JsonObject pending = new JsonObject().put("ignored", "this host does not follow the task yet").put("pending", true);
         return blocking(() -> {
             TaskRecord r = store.load(dev.microvm.orchestrator.task.TaskIds.require(id)).orElse(null);
+            if (r != null && !r.state().isTerminal() && node.equals(r.node())) return Map.entry(false, r); // restarted: follow() asks again
             if (r == null || !r.state().isTerminal() || !node.equals(r.node()) || !NodeRequests.NODE_LOST.equals(r.reason())
                     || r.prepared() == null) return null;
-            return r;
-        }).compose(r -> {
-            if (r == null) return Future.succeededFuture(ignored);
+            return Map.entry(true, r);
+        }).compose(found -> {
+            if (found == null) return Future.succeededFuture(ignored);
+            if (!found.getKey()) return Future.succeededFuture(pending);
+            TaskRecord r = found.getValue();
             Remote late = new Remote(node, r);
             return blocking(() -> saveAgentLog(id, node, msg)).transform(x -> saveCommits(late, bundle)).compose(commits -> {
                 if (commits == 0) return Future.succeededFuture(new JsonObject().put("saved", 0).put("commits_kept", true));

@@ -83,13 +83,25 @@ public final class Addresses {
      * options, base_commit, bundle (bytes)} → reply {task_id}: the shadow task that runs it there.
      */
     public static final String CLUSTER_EXECUTE = P + "cluster.execute";
+    /**
+     * Node-qualified on the executing host. Request {home, home_task_id} → reply {state:
+     * running|finished|unknown}: a home host that restarted asks after a task it had placed there;
+     * {@code finished} means the task's final event (with its commits) is being sent again.
+     */
+    public static final String CLUSTER_RESEND = P + "cluster.resend";
+    /**
+     * Local on the home host. Request {record} → reply {}: follow an unfinished task placed on another
+     * host (after a restart of this host) instead of adopting it as a local task.
+     */
+    public static final String CLUSTER_FOLLOW = P + "cluster.follow";
     /** Node-qualified on the executing host. Request {home_task_id} → reply {}: cancel the shadow task. */
     public static final String CLUSTER_CANCEL = P + "cluster.cancel";
     /**
      * Node-qualified on the home host. Request {home_task_id, node, type, data, bundle?} → reply
-     * {commits_kept?}: one event of a shadow task, in order; a terminal state carries the task's
-     * commits as a bundle, and {@code commits_kept: true} in its reply means the home host has saved
-     * them (or there were none), so the executing host may delete its copy.
+     * {commits_kept?, pending?}: one event of a shadow task, in order; a terminal state carries the
+     * task's commits as a bundle (and the end of the agent log), and {@code commits_kept: true} in its
+     * reply means the home host has saved them (or there were none), so the executing host may delete
+     * its copy; {@code pending: true} means home restarted and will ask again ({@link #CLUSTER_RESEND}).
      */
     public static final String CLUSTER_TASK_EVENT = P + "cluster.task.event";
 

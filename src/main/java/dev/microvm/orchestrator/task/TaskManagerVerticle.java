@@ -293,6 +293,9 @@ public final class TaskManagerVerticle extends VerticleBase {
                                         if (fresh.state().isTerminal()) {
                                             return vertx.eventBus().request(Addresses.WORKER_DISOWN, new JsonObject().put("task_id", r.id())).<Void>mapEmpty();
                                         }
+                                        if (vertx.isClustered() && fresh.node() != null && !fresh.node().equals(nodeId)) {
+                                            return followRemote(fresh);
+                                        }
                                         LOG.info("recovering task {} ({})", fresh.id(), fresh.state().wireName());
                                         return deploy(fresh, true);
                                     });
@@ -307,6 +310,26 @@ public final class TaskManagerVerticle extends VerticleBase {
                 .eventually(() -> {
                     adopting = false;
                     return Future.succeededFuture();
+                });
+    }
+
+    /**
+     * A task this host placed on another host before it restarted: the cluster side follows it
+     * again. Until the cluster's verticles are up (they deploy after this one) it waits for the
+     * next sweep; if they refuse it, it is recovered here like a local task.
+     */
+    private Future<Void> followRemote(TaskRecord r) {
+        return vertx.eventBus().<JsonObject>request(Addresses.CLUSTER_FOLLOW, new JsonObject().put("record", r.toJson()))
+                .transform(ar -> {
+                    if (ar.succeeded()) {
+                        deployments.put(r.id(), "remote");
+                        return vertx.eventBus().request(Addresses.WORKER_DISOWN, new JsonObject().put("task_id", r.id())).<Void>mapEmpty();
+                    }
+                    if (ar.cause() instanceof ReplyException re && re.failureType() == ReplyFailure.NO_HANDLERS) {
+                        return vertx.eventBus().request(Addresses.WORKER_DISOWN, new JsonObject().put("task_id", r.id())).<Void>mapEmpty();
+                    }
+                    LOG.warn("task {} placed on {} cannot be followed ({}); recovering it here", r.id(), r.node(), ar.cause().getMessage());
+                    return deploy(r, true);
                 });
     }
 
