@@ -281,7 +281,9 @@ public final class RemoteExecutionVerticle extends VerticleBase {
         boolean terminal = EventTypes.TASK_STATE.equals(type) && TaskState.fromWire(data.getString("state", "queued")).isTerminal();
         if (terminal) shadows.remove(shadowId);
         shadow.forwarded = shadow.forwarded.transform(x -> {
-            Future<JsonObject> body = terminal ? withResultBundle(shadow, shadowId, data)
+            Future<JsonObject> body = terminal
+                    ? withResultBundle(shadow, shadowId, data).onFailure(e -> LOG.error("the result of task {} (here {}) cannot be sent to {}: {}",
+                            shadow.homeTaskId, shadowId, shadow.home, e.toString()))
                     : Future.succeededFuture(new JsonObject().put("data", data));
             return body.compose(b -> {
                 b.put("home_task_id", shadow.homeTaskId).put("node", self).put("type", type);
