@@ -37,6 +37,23 @@ class TaskLifecycleTest {
         f.close();
     }
 
+    /** Agent prefix: wait until the test says go (instead of sleeping and hoping). */
+    private String afterGo() {
+        return "while [ ! -e '" + tmp.resolve("go") + "' ]; do sleep 0.1; done; ";
+    }
+
+    private void go() throws Exception {
+        Files.writeString(tmp.resolve("go"), "");
+    }
+
+    private static void awaitFile(Path file) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (!Files.exists(file)) {
+            if (System.nanoTime() > deadline) throw new AssertionError("never appeared: " + file);
+            Thread.sleep(50);
+        }
+    }
+
     private String submit(String agent, JsonObject extra) throws Exception {
         return f.submit("project", "task", extra.copy().put("agent_command", agent)).getString("task_id");
     }
@@ -53,9 +70,9 @@ class TaskLifecycleTest {
     @Test
     void cancellingARunningTaskKeepsItsCommitsOnTheTaskRefAndLeavesTheBranchAlone() throws Exception {
         String before = GitRepos.git(repo, "rev-parse", "main");
-        String id = submit("echo x > x.txt && git add x.txt && git commit -qm 'work so far' && sleep 120", new JsonObject());
-        f.awaitStatus(id, "running", Duration.ofSeconds(30));
-        Thread.sleep(1500); // let the commit happen
+        Path committed = tmp.resolve("committed");
+        String id = submit("echo x > x.txt && git add x.txt && git commit -qm 'work so far' && touch '" + committed + "' && sleep 120", new JsonObject());
+        awaitFile(committed);
         f.request(Addresses.TASK_CANCEL, new JsonObject().put("task_id", id));
         JsonObject done = f.awaitTerminal(id, Duration.ofSeconds(60));
         assertThat(done.getString("status")).isEqualTo("cancelled");
@@ -66,13 +83,14 @@ class TaskLifecycleTest {
 
     @Test
     void aQueuedTaskCanBeCancelledAndTheNextOneRunsWhenTheSlotFrees() throws Exception {
-        String first = submit("sleep 3; echo 1 > one.txt && git add one.txt && git commit -qm one", new JsonObject());
+        String first = submit(afterGo() + "echo 1 > one.txt && git add one.txt && git commit -qm one", new JsonObject());
         String second = submit("echo 2 > two.txt && git add two.txt && git commit -qm two", new JsonObject());
         String third = submit("echo 3 > three.txt && git add three.txt && git commit -qm three", new JsonObject());
         f.awaitStatus(first, "running", Duration.ofSeconds(30));
         assertThat(f.request(Addresses.TASK_GET, new JsonObject().put("task_id", second)).getString("status")).isEqualTo("queued");
         f.request(Addresses.TASK_CANCEL, new JsonObject().put("task_id", second));
-        assertThat(f.awaitTerminal(second, Duration.ofSeconds(10)).getString("status")).isEqualTo("cancelled");
+        assertThat(f.awaitTerminal(second, Duration.ofSeconds(30)).getString("status")).isEqualTo("cancelled");
+        go();
         assertThat(f.awaitTerminal(first, Duration.ofSeconds(60)).getString("status")).isEqualTo("completed");
         assertThat(f.awaitTerminal(third, Duration.ofSeconds(60)).getString("status")).isEqualTo("completed");
         assertThat(GitRepos.git(repo, "log", "--format=%s", "main")).contains("one").contains("three").doesNotContain("two");
@@ -80,10 +98,11 @@ class TaskLifecycleTest {
 
     @Test
     void aConflictingTaskFailsWithTheConflictingPathsAndItsCommitsKept() throws Exception {
-        String id = submit("sleep 2; echo agent > README.md && git commit -qam 'agent edit'", new JsonObject());
+        String id = submit(afterGo() + "echo agent > README.md && git commit -qam 'agent edit'", new JsonObject());
         f.awaitStatus(id, "running", Duration.ofSeconds(30));
         Files.writeString(repo.resolve("README.md"), "user\n");
         GitRepos.git(repo, "commit", "-qam", "user edit");
+        go();
         String userTip = GitRepos.git(repo, "rev-parse", "main");
         JsonObject done = f.awaitTerminal(id, Duration.ofSeconds(60));
         assertThat(done.getString("status")).isEqualTo("failed");
