@@ -136,18 +136,35 @@ fi
 agent_pid=$!
 # Mirror the agent's output on stderr (the console): the host follows the console live and parses
 # the agent's stream-json progress from it. The host itself never reads the guest's files early.
-tail -n +1 -f "$out/agent.log" >&2 2>/dev/null &
+# Copied by byte offset rather than with tail -f, so that once the agent has ended one last copy
+# takes everything it wrote, however slowly this guest runs.
+ended_mark="$out/.agent-ended"
+rm -f "$ended_mark"
+mirror_agent_log() {
+    copied=0
+    while :; do
+        ended=0
+        [ -e "$ended_mark" ] && ended=1
+        size=$(wc -c < "$out/agent.log" 2>/dev/null || echo 0)
+        if [ "$size" -gt "$copied" ]; then
+            tail -c +"$((copied + 1))" "$out/agent.log" 2>/dev/null | head -c "$((size - copied))" >&2
+            copied=$size
+        fi
+        [ "$ended" = 1 ] && return 0
+        sleep 0.2 2>/dev/null || sleep 1
+    done
+}
+mirror_agent_log &
 follow_pid=$!
 status=0
 wait "$agent_pid" || status=$?
 # A trapped signal interrupts wait; collect the real exit status.
 while kill -0 "$agent_pid" 2>/dev/null; do wait "$agent_pid"; status=$?; done
 agent_pid=
-# tail -f looks for new output once a second (busybox takes whole seconds only): give it one more
-# look, or the agent's last lines never reach the console and the live view.
-sleep 1.5 2>/dev/null || sleep 2
-kill "$follow_pid" 2>/dev/null
-wait "$follow_pid" 2>/dev/null
+: > "$ended_mark"
+# (a trapped signal interrupts wait here too)
+while kill -0 "$follow_pid" 2>/dev/null; do wait "$follow_pid" 2>/dev/null; done
+rm -f "$ended_mark"
 log "agent exited with $status"
 echo "$status" > "$out/exit_code"
 
