@@ -16,7 +16,8 @@ import java.util.concurrent.TimeUnit;
 public final class DaemonAttach {
 
     private static final Logger LOG = LoggerFactory.getLogger(DaemonAttach.class);
-    static final long CONNECT_TIMEOUT_MS = 3_000;
+    /** A live daemon on a loaded host may answer slowly; falling back too early splits the host in two nodes. */
+    static final long CONNECT_TIMEOUT_MS = 10_000;
 
     private DaemonAttach() {}
 
