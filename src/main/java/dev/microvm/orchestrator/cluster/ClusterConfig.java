@@ -29,7 +29,15 @@ import java.util.regex.Pattern;
  * </pre>
  */
 public record ClusterConfig(String clusterName, String nodeName, String bindHost, int membershipPort, int eventBusPort,
-                            List<Member> members, Path certsDir) {
+                            List<Member> members, Path certsDir, long suspectAfterMs) {
+
+    /** Default for {@code suspect_after_ms}: a member missing heartbeats this long is suspected, then verified for 1 s. */
+    public static final long DEFAULT_SUSPECT_AFTER_MS = 3_000;
+
+    public ClusterConfig(String clusterName, String nodeName, String bindHost, int membershipPort, int eventBusPort,
+                         List<Member> members, Path certsDir) {
+        this(clusterName, nodeName, bindHost, membershipPort, eventBusPort, members, certsDir, DEFAULT_SUSPECT_AFTER_MS);
+    }
 
     private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9.-]{0,62}");
     private static final Pattern MEMBER = Pattern.compile("([a-z0-9][a-z0-9.-]{0,62})@([^@:\\s]+|\\[[0-9a-fA-F:]+]):(\\d{1,5})");
@@ -59,6 +67,9 @@ public record ClusterConfig(String clusterName, String nodeName, String bindHost
             throw new IllegalArgumentException("members lists a node name twice");
         }
         if (certsDir == null) throw new IllegalArgumentException("certs_dir is required: create it with `microvm-orchestrator cluster-certs`");
+        if (suspectAfterMs < 2_000 || suspectAfterMs > 120_000) {
+            throw new IllegalArgumentException("suspect_after_ms must be between 2000 and 120000 (how long a silent member may stay before its tasks are node_lost), got " + suspectAfterMs);
+        }
     }
 
     public static ClusterConfig load(Path file) throws IOException {
@@ -72,7 +83,7 @@ public record ClusterConfig(String clusterName, String nodeName, String bindHost
     /** Relative {@code certs_dir} values are resolved against {@code base}. */
     public static ClusterConfig fromJson(JsonObject j, Path base) {
         for (String key : j.fieldNames()) {
-            if (!List.of("cluster_name", "node_name", "bind_host", "membership_port", "event_bus_port", "members", "certs_dir").contains(key)) {
+            if (!List.of("cluster_name", "node_name", "bind_host", "membership_port", "event_bus_port", "members", "certs_dir", "suspect_after_ms").contains(key)) {
                 throw new IllegalArgumentException("unknown field '" + key + "'");
             }
         }
@@ -83,7 +94,7 @@ public record ClusterConfig(String clusterName, String nodeName, String bindHost
         String certs = j.getString("certs_dir");
         return new ClusterConfig(j.getString("cluster_name"), j.getString("node_name"), j.getString("bind_host"),
                 j.getInteger("membership_port", 7800), j.getInteger("event_bus_port", 7900), members,
-                certs == null ? null : base.resolve(certs).normalize());
+                certs == null ? null : base.resolve(certs).normalize(), j.getLong("suspect_after_ms", DEFAULT_SUSPECT_AFTER_MS));
     }
 
     public static Member parseMember(String s) {

@@ -51,9 +51,8 @@ import java.util.concurrent.TimeUnit;
  */
 public final class ClusterVertx {
 
-    /** Heartbeat every second; suspect after three missed seconds, verify for one more. */
+    /** Heartbeat every second; suspect after {@code suspect_after_ms} (3 s by default), verify for one more. */
     static final long HEARTBEAT_MS = 1_000;
-    static final long SUSPECT_AFTER_MS = 3_000;
 
     private ClusterVertx() {}
 
@@ -105,7 +104,7 @@ public final class ClusterVertx {
                 tcp,
                 ping,
                 new MERGE3().setMinInterval(2_000).setMaxInterval(5_000),
-                new FD_ALL3().setTimeout(SUSPECT_AFTER_MS).setInterval(HEARTBEAT_MS),
+                new FD_ALL3().setTimeout(config.suspectAfterMs()).setInterval(HEARTBEAT_MS),
                 new VERIFY_SUSPECT2().setTimeout(1_000),
                 new NAKACK2().useMcastXmit(false),
                 new UNICAST3(),

@@ -23,6 +23,8 @@ class ClusterConfigTest {
         assertThat(c.memberNames()).containsExactly("host-a", "host-b");
         assertThat(c.keyStore()).isEqualTo(Path.of("/etc/mvo/certs/host-a.p12"));
         assertThat(c.caCertificate()).isEqualTo(Path.of("/etc/mvo/certs/ca.crt"));
+        assertThat(c.suspectAfterMs()).isEqualTo(ClusterConfig.DEFAULT_SUSPECT_AFTER_MS);
+        assertThat(ClusterConfig.fromJson(valid().put("suspect_after_ms", 10_000), Path.of("/")).suspectAfterMs()).isEqualTo(10_000);
     }
 
     @Test
@@ -41,6 +43,8 @@ class ClusterConfigTest {
                 .hasMessageContaining("must differ");
         assertThatThrownBy(() -> ClusterConfig.fromJson(valid().putNull("certs_dir"), Path.of("/")))
                 .hasMessageContaining("cluster-certs");
+        assertThatThrownBy(() -> ClusterConfig.fromJson(valid().put("suspect_after_ms", 500), Path.of("/")))
+                .hasMessageContaining("suspect_after_ms must be between 2000 and 120000");
     }
 
     @Test
