@@ -2,7 +2,9 @@ package dev.microvm.orchestrator.cluster;
 
 import org.infinispan.manager.EmbeddedCacheManager;
 import org.infinispan.notifications.Listener;
+import org.infinispan.notifications.cachemanagerlistener.annotation.Merged;
 import org.infinispan.notifications.cachemanagerlistener.annotation.ViewChanged;
+import org.infinispan.notifications.cachemanagerlistener.event.MergeEvent;
 import org.infinispan.notifications.cachemanagerlistener.event.ViewChangedEvent;
 import org.infinispan.remoting.transport.Address;
 
@@ -50,8 +52,17 @@ public final class ClusterMembership {
         return a == null ? null : a.toString();
     }
 
+    /**
+     * A host that restarts may first form a cluster of its own (its join found no coordinator in
+     * time) and is then merged in: that view arrives as a merge, not as a plain view change.
+     */
     @Listener(sync = false)
     public final class ViewListener {
+        @Merged
+        public void merged(MergeEvent e) {
+            viewChanged(e);
+        }
+
         @ViewChanged
         public void viewChanged(ViewChangedEvent e) {
             Set<String> before = new HashSet<>(e.getOldMembers().stream().map(ClusterMembership::name).toList());

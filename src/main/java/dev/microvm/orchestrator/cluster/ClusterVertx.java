@@ -109,7 +109,9 @@ public final class ClusterVertx {
                 new NAKACK2().useMcastXmit(false),
                 new UNICAST3(),
                 new STABLE(),
-                new GMS().setJoinTimeout(2_000).printLocalAddress(false),
+                // a restarting host waits this long for the coordinator before it starts a cluster of its own
+                // (merged in later); TLS handshakes on a loaded host can take a while
+                new GMS().setJoinTimeout(5_000).printLocalAddress(false),
                 new UFC(),
                 new MFC(),
                 new FRAG4());
