@@ -79,7 +79,7 @@ class ClusterRequeueTest {
         assertThat(request(Addresses.TASK_GET, id).getString("status")).isEqualTo("queued");
 
         delta.destroyForcibly();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (!"alpha".equals(request(Addresses.TASK_GET, id).getString("node"))) {
             if (System.nanoTime() > deadline) throw new AssertionError("not re-placed: " + request(Addresses.TASK_GET, id).encodePrettily());
             Thread.sleep(100);

@@ -8,6 +8,7 @@ import dev.microvm.orchestrator.vm.TaskFixture;
 import dev.microvm.orchestrator.vm.TestGuest;
 import dev.microvm.orchestrator.vm.VmHandle;
 import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -27,6 +28,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 @Tag("vm")
 class QemuRecoveryVmTest {
     @TempDir Path tmp;
+
+    /** VMs outlive their orchestrator on purpose; a failed assertion must not leave one running for the next test. */
+    @AfterEach
+    void killLeftovers() {
+        ProcessHandle.allProcesses().filter(h -> h.info().commandLine().map(c -> c.contains(tmp.toString())).orElse(false))
+                .forEach(ProcessHandle::destroyForcibly);
+    }
 
     @Test
     void a_vm_outlives_its_killed_orchestrator_and_a_new_driver_recovers_and_awaits_it() throws Exception {
