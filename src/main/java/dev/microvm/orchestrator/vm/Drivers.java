@@ -17,12 +17,15 @@ public final class Drivers {
     /** File names the guest image directory must contain. */
     public static final String KERNEL_FILE = "vmlinux";
     public static final String INITRD_FILE = "initrd.cpio.gz";
+    /** In the state's run directory: present once KVM failed to boot a guest here ({@code accelerator: auto} then uses TCG). */
+    public static final String KVM_VERDICT_FILE = "kvm-does-not-boot-guests";
 
     private Drivers() {}
 
     public static HypervisorDriver create(OrchestratorConfig config, StatePaths paths) {
         return switch (config.driver()) {
-            case "qemu" -> new QemuDriver(QemuOptions.forHost(QemuOptions.Accelerator.parse(config.accelerator())));
+            case "qemu" -> new QemuDriver(QemuOptions.forHost(QemuOptions.Accelerator.parse(config.accelerator()),
+                    paths.runDir().resolve(KVM_VERDICT_FILE)));
             case "vfkit" -> new VfkitDriver(VfkitOptions.defaults());
             // host processes running the in-guest runner: no isolation, for tests and fault injection only
             case "process" -> new ProcessDriver();

@@ -184,14 +184,27 @@ public final class TaskOperations {
         return store.load(r.parentTaskId()).map(TaskRecord::prepared).map(p -> p.getString("base_branch")).orElse(null);
     }
 
+    private VmHandle boot(TaskRecord r, VmSpec spec) throws VmException, IOException, InterruptedException {
+        VmHandle handle = driver.start(spec);
+        AtomicFiles.write(paths.taskHandle(r.id()), handle.toJson().encodePrettily());
+        handles.put(r.id(), handle);
+        driver.awaitReady(handle, Duration.ofSeconds(config.bootTimeoutSeconds()));
+        return handle;
+    }
+
     private JsonObject vmStart(JsonObject b) {
         TaskRecord r = load(b);
         try {
             VmSpec spec = specFor(r, network(r, r.prepared() == null ? 0 : r.prepared().getInteger("proxy_port", 0)));
-            VmHandle handle = driver.start(spec);
-            AtomicFiles.write(paths.taskHandle(r.id()), handle.toJson().encodePrettily());
-            handles.put(r.id(), handle);
-            driver.awaitReady(handle, Duration.ofSeconds(config.bootTimeoutSeconds()));
+            VmHandle handle;
+            try {
+                handle = boot(r, spec);
+            } catch (VmException e) {
+                // the guest never reached the runner (nothing ran): the driver now uses TCG, start again
+                if (!dev.microvm.orchestrator.vm.qemu.QemuDriver.KVM_FAILED.equals(e.reason())) throw e;
+                LOG.warn("task {}: {}", r.id(), e.getMessage());
+                handle = boot(r, spec);
+            }
             return new JsonObject().put("pid", handle.pid());
         } catch (VmException e) {
             throw new WorkerFailure(e.reason(), e.getMessage(), e);

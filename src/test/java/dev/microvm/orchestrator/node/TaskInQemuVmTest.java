@@ -57,4 +57,25 @@ class TaskInQemuVmTest {
             assertThat(slots.getJsonArray("active")).isEmpty();
         }
     }
+
+    /** The default accelerator on this host: a KVM that does not boot guests costs one retry under TCG, once. */
+    @Test
+    void withAcceleratorAutoATaskRunsWhateverThisHostsKvmDoes() throws Exception {
+        Path repo = GitRepos.create(tmp.resolve("project"));
+        Path state = tmp.resolve("state");
+        OrchestratorConfig config = NodeFixture.config(state, "qemu", TestGuest.get().kernel.getParent(), 1)
+                .merge(new JsonObject().put("accelerator", "auto").put("boot_timeout_seconds", 60), "test");
+        try (NodeFixture f = NodeFixture.start(state, config, Drivers.create(config, new StatePaths(state)))) {
+            f.node.repos().allow(repo, "project");
+            for (String name : new String[] {"one", "two"}) {
+                JsonObject task = f.submit("project", "write " + name, new JsonObject().put("agent_command",
+                        "echo " + name + " > " + name + ".txt && git add " + name + ".txt && git commit -q -m " + name));
+                JsonObject done = f.awaitTerminal(task.getString("task_id"), Duration.ofMinutes(4));
+                assertThat(done.getString("status")).as(done.encodePrettily()).isEqualTo("completed");
+            }
+            assertThat(GitRepos.git(repo, "log", "--format=%s", "main")).contains("one").contains("two");
+            Path verdict = new StatePaths(state).runDir().resolve(Drivers.KVM_VERDICT_FILE);
+            System.err.println("accelerator auto: KVM " + (Files.exists(verdict) ? "ruled out on this host" : "not ruled out"));
+        }
+    }
 }

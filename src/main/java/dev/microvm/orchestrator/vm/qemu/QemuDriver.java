@@ -18,7 +18,13 @@ import java.util.Optional;
  * (the guest finishes its runner and powers off); forced stop is QMP "quit", then SIGKILL.
  */
 public final class QemuDriver extends DetachedVmDriver {
-    private final QemuOptions options;
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(QemuDriver.class);
+    /** A guest failed to boot under KVM that {@code auto} chose; starting again runs TCG. */
+    public static final String KVM_FAILED = "kvm_failed";
+    private volatile QemuOptions options;
+    /** The auto-resolved KVM options while KVM is not yet ruled out on this host; null otherwise. */
+    private volatile QemuOptions autoKvm;
+    private volatile boolean kvmOnTrial;
 
     public QemuDriver(QemuOptions options) {
         this(options, new DetachedSpawner());
@@ -30,6 +36,7 @@ public final class QemuDriver extends DetachedVmDriver {
             throw new IllegalArgumentException("resolve the accelerator first (QemuOptions.forHost)");
         }
         this.options = options;
+        this.autoKvm = options.kvmVerdict() != null ? options : null;
     }
 
     public QemuOptions options() {
@@ -113,6 +120,50 @@ public final class QemuDriver extends DetachedVmDriver {
         JsonObject data = new JsonObject().put("qmp_socket", qmp).put("accelerator", accel)
                 .put("control_dir", Path.of(qmp).getParent().toString()).put("console_log", console);
         return Optional.of(new VmHandle(VmHandle.CURRENT_VERSION, name(), vmName, pid, startTime, data));
+    }
+
+    /**
+     * {@code auto} chose KVM and a guest did not reach the task runner under it (QEMU hung or
+     * crashed: /dev/kvm opening proves little, nested KVM does both). The driver switches to TCG and
+     * the caller may start the VM again ({@link #KVM_FAILED}). If that TCG boot succeeds, KVM is
+     * recorded as unusable on this host; if it fails too, the image was at fault and KVM stays.
+     */
+    @Override
+    public void awaitReady(VmHandle handle, java.time.Duration timeout) throws VmException, InterruptedException {
+        String accel = handle.data().getString("accelerator");
+        QemuOptions auto = autoKvm;
+        try {
+            super.awaitReady(handle, timeout);
+        } catch (VmException e) {
+            boolean bootProblem = "boot_timeout".equals(e.reason()) || "boot_failed".equals(e.reason());
+            if (bootProblem && auto != null && "kvm".equals(accel)) {
+                kvmOnTrial = true;
+                options = QemuOptions.forHost(QemuOptions.Accelerator.TCG);
+                LOG.warn("a guest did not boot under KVM (accelerator auto); trying TCG: {}", e.getMessage());
+                throw new VmException(KVM_FAILED, e.getMessage() + " Under accelerator auto the VM is started again with TCG.", e);
+            }
+            if (kvmOnTrial && auto != null && "tcg".equals(accel)) {
+                kvmOnTrial = false;
+                options = auto; // TCG failed as well: the guest image is at fault, not KVM
+            }
+            throw e;
+        }
+        if (kvmOnTrial && auto != null && "tcg".equals(accel)) {
+            kvmOnTrial = false;
+            autoKvm = null;
+            recordKvmVerdict(auto.kvmVerdict());
+        }
+    }
+
+    private static void recordKvmVerdict(Path verdict) {
+        try {
+            Files.createDirectories(verdict.getParent());
+            Files.writeString(verdict, java.time.Instant.now() + " a guest failed to boot under KVM and then booted under TCG;"
+                    + " accelerator auto uses TCG on this host while this file exists\n");
+            LOG.warn("KVM does not boot guests on this host; accelerator auto uses TCG from now on (delete {} to try KVM again)", verdict);
+        } catch (IOException io) {
+            LOG.warn("cannot record that KVM does not boot guests here ({}): {}", verdict, io.getMessage());
+        }
     }
 
     @Override

@@ -10,10 +10,12 @@ import java.util.OptionalLong;
 /**
  * Host-side QEMU settings. {@code accelerator} is resolved (never AUTO) by the time argv is built.
  *
- * @param tscKhz under TCG the guest kernel's PIT calibration of the TSC is timing-sensitive and can
- *               hang a loaded host; passing the host TSC frequency ({@code tsc_early_khz}) skips it
+ * @param tscKhz     under TCG the guest kernel's PIT calibration of the TSC is timing-sensitive and
+ *                   can hang a loaded host; passing the host TSC frequency ({@code tsc_early_khz}) skips it
+ * @param kvmVerdict set when {@code auto} chose KVM: the file that records, once a guest failed to
+ *                   boot under KVM, that this host's KVM does not work (later resolutions pick TCG)
  */
-public record QemuOptions(String binary, String machine, Accelerator accelerator, OptionalLong tscKhz) {
+public record QemuOptions(String binary, String machine, Accelerator accelerator, OptionalLong tscKhz, Path kvmVerdict) {
 
     public enum Accelerator {
         AUTO, KVM, TCG;
@@ -34,13 +36,28 @@ public record QemuOptions(String binary, String machine, Accelerator accelerator
         tscKhz = tscKhz == null ? OptionalLong.empty() : tscKhz;
     }
 
+    public QemuOptions(String binary, String machine, Accelerator accelerator, OptionalLong tscKhz) {
+        this(binary, machine, accelerator, tscKhz, null);
+    }
+
     /** x86_64 microvm with the given accelerator, resolved against this host. */
     public static QemuOptions forHost(Accelerator requested) {
-        Accelerator accel = requested == Accelerator.AUTO ? (kvmUsable() ? Accelerator.KVM : Accelerator.TCG) : requested;
+        return forHost(requested, null);
+    }
+
+    /**
+     * Like {@link #forHost(Accelerator)}; with {@code auto}, a host whose KVM once failed to boot a
+     * guest (recorded in {@code kvmVerdict}) gets TCG. /dev/kvm opening proves little: nested KVM
+     * can accept guests and never run them.
+     */
+    public static QemuOptions forHost(Accelerator requested, Path kvmVerdict) {
+        boolean kvmRuledOut = kvmVerdict != null && Files.exists(kvmVerdict);
+        Accelerator accel = requested != Accelerator.AUTO ? requested
+                : kvmUsable() && !kvmRuledOut ? Accelerator.KVM : Accelerator.TCG;
         // Resolved here: the hypervisor later runs with a scrubbed PATH.
         String binary = QemuDriver.findOnPath("qemu-system-x86_64").map(Object::toString).orElse("qemu-system-x86_64");
-        return new QemuOptions(binary, "microvm", accel,
-                accel == Accelerator.TCG ? hostTscKhz() : OptionalLong.empty());
+        return new QemuOptions(binary, "microvm", accel, accel == Accelerator.TCG ? hostTscKhz() : OptionalLong.empty(),
+                requested == Accelerator.AUTO && accel == Accelerator.KVM ? kvmVerdict : null);
     }
 
     /** /dev/kvm opens; this does not prove KVM boots guests (hence the boot timeout). */
