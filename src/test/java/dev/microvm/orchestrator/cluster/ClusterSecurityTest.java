@@ -100,7 +100,9 @@ class ClusterSecurityTest {
                 .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
         EventSink sink = new EventSink(alpha.vertx(), new EventLog(tmp.resolve("alpha-events").resolve("events.jsonl"), Clock.systemUTC()));
         sink.publish("task.state", "t-1", new JsonObject().put("state", "queued")).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
-        Thread.sleep(1_000);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (alphaEvents.get() < 1 && System.nanoTime() < deadline) Thread.sleep(50);
+        Thread.sleep(1_000); // time for a wrongly clustered publication to reach beta
         assertThat(alphaEvents.get()).isEqualTo(1);
         assertThat(betaEvents.get()).isZero();
 
