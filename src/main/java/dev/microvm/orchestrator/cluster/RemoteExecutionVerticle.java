@@ -41,6 +41,9 @@ public final class RemoteExecutionVerticle extends VerticleBase {
     private static final Logger LOG = LoggerFactory.getLogger(RemoteExecutionVerticle.class);
     static final String CACHE_DIR = "cluster-cache";
     private static final long EVENT_TIMEOUT_MS = 10 * 60_000;
+    private static final long REDELIVER_EVERY_MS = 10_000;
+    /** A home host that is back answers a result it already knows quickly; do not wait the full event timeout. */
+    private static final long REDELIVERY_TIMEOUT_MS = 120_000;
     /** The most of a shadow task's agent log that travels home with its final event (its end). */
     static final int SHIPPED_AGENT_LOG_BYTES = 1 << 20;
 
@@ -101,6 +104,9 @@ public final class RemoteExecutionVerticle extends VerticleBase {
         requests = new NodeRequests(vertx, membership::members);
         membership.onLeft(node -> context.runOnContext(v -> requests.nodeLeft(node)));
         membership.onJoined(node -> context.runOnContext(v -> redeliver(node)));
+        // also on a timer: a host that rejoined through a partition merge may be routable only later
+        vertx.setPeriodic(REDELIVER_EVERY_MS, t -> List.copyOf(undelivered.keySet()).stream()
+                .filter(home -> membership.members().contains(home)).forEach(this::redeliver));
         var bus = vertx.eventBus();
         // events first: a shadow recovered by this node's task manager may end at any moment, and
         // resumeShadows then finds it either still running (its final event comes here) or ended
@@ -309,9 +315,12 @@ public final class RemoteExecutionVerticle extends VerticleBase {
         if (waiting == null) return;
         for (Undelivered u : waiting) {
             LOG.info("{} is back: sending the result of task {} again", home, u.body().getString("home_task_id"));
-            requests.request(home, Addresses.onNode(Addresses.CLUSTER_TASK_EVENT, home), u.body(), EVENT_TIMEOUT_MS)
+            requests.request(home, Addresses.onNode(Addresses.CLUSTER_TASK_EVENT, home), u.body(), REDELIVERY_TIMEOUT_MS)
                     .onSuccess(reply -> cleanUpShadow(u.shadowId(), reply))
-                    .onFailure(e -> undelivered.computeIfAbsent(home, h -> new java.util.ArrayList<>()).add(u));
+                    .onFailure(e -> {
+                        LOG.warn("the result of task {} did not reach {} again: {}", u.body().getString("home_task_id"), home, e.getMessage());
+                        undelivered.computeIfAbsent(home, h -> new java.util.ArrayList<>()).add(u);
+                    });
         }
     }
 

@@ -126,7 +126,9 @@ class ClusterRestartTest {
         while (GitRepos.git(repo, "for-each-ref", "refs/tasks/" + id).isBlank()) {
             if (System.nanoTime() > deadline) {
                 throw new AssertionError("the work of " + id + " never came home; beta's tasks: " + betaRecords()
-                        + "\nbeta's events: " + Files.readString(betaState.resolve("events").resolve("events.jsonl")));
+                        + "\nbeta's events: " + Files.readString(betaState.resolve("events").resolve("events.jsonl"))
+                        + "\nbeta's log: " + Files.readAllLines(tmp.resolve("beta.log")).stream()
+                                .filter(l -> l.contains("d.m.o.c") || l.contains("cluster")).toList());
             }
             Thread.sleep(300);
         }
