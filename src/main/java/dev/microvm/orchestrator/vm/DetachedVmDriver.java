@@ -256,6 +256,17 @@ public abstract class DetachedVmDriver implements HypervisorDriver {
             return new RecoverResult(VmStatus.STOPPED, handle, "the VM ended while no orchestrator was watching");
         }
         List<String> args = ProcessIdentity.arguments(ph.get());
+        if (args.isEmpty()) {
+            // arguments unreadable: typically a VM exiting right now (on hosts where a not yet
+            // reaped process is not recognised as such); give it a moment to go or show itself
+            Optional<ProcessHandle> settled = settle(handle);
+            if (settled.isEmpty()) {
+                cleanup(handle);
+                return new RecoverResult(VmStatus.STOPPED, handle, "the VM ended while no orchestrator was watching");
+            }
+            ph = settled;
+            args = ProcessIdentity.arguments(ph.get());
+        }
         if (!handle.vmName().equals(vmNameIn(args).orElse(null)) || !isOwnProcess(ph.get(), args) || spawner.isHelper(ph.get())) {
             // Same pid and start time yet not our VM: never touch it.
             return new RecoverResult(VmStatus.LOST, handle, "pid " + handle.pid() + " is not VM " + handle.vmName());
@@ -265,6 +276,21 @@ public abstract class DetachedVmDriver implements HypervisorDriver {
         }
         destroy(handle);
         return new RecoverResult(VmStatus.LOST, handle, "the VM was running but its control channel did not answer; it was force-destroyed");
+    }
+
+    /** Waits up to 5 s for a process with unreadable arguments to end or to show them. */
+    private static Optional<ProcessHandle> settle(VmHandle handle) {
+        long deadline = System.nanoTime() + CONTROL_PATIENCE.toNanos();
+        while (true) {
+            Optional<ProcessHandle> ph = ProcessIdentity.find(handle.pid(), handle.processStartTime());
+            if (ph.isEmpty() || !ProcessIdentity.arguments(ph.get()).isEmpty() || System.nanoTime() > deadline) return ph;
+            try {
+                Thread.sleep(POLL.toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return ph;
+            }
+        }
     }
 
     /**

@@ -1,5 +1,8 @@
 package dev.microvm.orchestrator.vm;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
 
@@ -23,11 +26,29 @@ public final class ProcessIdentity {
      */
     static final long START_TOLERANCE_MS = 1_500;
 
-    /** The live process with this pid and start time, if it still exists. */
+    /**
+     * The live process with this pid and start time, if it still exists. A process that has exited
+     * but is not reaped yet (a zombie: a VM whose orchestrator died is reaped by init, sometimes
+     * late) counts as gone: its arguments can no longer be read, so it would look like a stranger.
+     */
     public static Optional<ProcessHandle> find(long pid, String startTime) {
         if (pid <= 0 || startTime == null) return Optional.empty();
-        return ProcessHandle.of(pid).filter(ProcessHandle::isAlive)
+        return ProcessHandle.of(pid).filter(ProcessHandle::isAlive).filter(ph -> !exited(pid))
                 .filter(ph -> sameStart(startTime, ph.info().startInstant().map(i -> Long.toString(i.toEpochMilli())).orElse(null)));
+    }
+
+    /** True for a zombie (Linux: state Z or X in /proc/PID/stat); false where that cannot be read. */
+    static boolean exited(long pid) {
+        Path stat = Path.of("/proc", Long.toString(pid), "stat");
+        try {
+            String s = Files.readString(stat);
+            int close = s.lastIndexOf(')'); // the command name may itself contain ')' or spaces
+            if (close < 0 || close + 2 >= s.length()) return false;
+            char state = s.charAt(close + 2);
+            return state == 'Z' || state == 'X';
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
     }
 
     static boolean sameStart(String recorded, String observed) {

@@ -25,4 +25,28 @@ class ProcessIdentityTest {
         assertThat(ProcessIdentity.find(pid, Long.toString(Long.parseLong(start) - 60_000))).isEmpty();
         assertThat(ProcessIdentity.find(pid, null)).isEmpty();
     }
+
+    @Test
+    void an_exited_but_unreaped_process_is_gone() throws Exception {
+        // the outer shell execs into a sleep that never waits for its own short-lived child:
+        // that child stays a zombie until the outer sleep ends
+        Process outer = new ProcessBuilder("sh", "-c", "sleep 0.2 & exec sleep 30").start();
+        try {
+            ProcessHandle child = null;
+            for (int i = 0; i < 100 && child == null; i++) {
+                child = outer.toHandle().children().findFirst().orElse(null);
+                if (child == null) Thread.sleep(10);
+            }
+            assertThat(child).as("the short-lived child").isNotNull();
+            String start = ProcessIdentity.startTime(child.pid()).orElseThrow();
+            assertThat(ProcessIdentity.find(child.pid(), start)).as("running").isPresent();
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (!ProcessIdentity.exited(child.pid()) && System.nanoTime() < deadline) Thread.sleep(20);
+            assertThat(ProcessIdentity.exited(child.pid())).as("a zombie now").isTrue();
+            assertThat(child.isAlive()).as("the JDK still calls it alive").isTrue();
+            assertThat(ProcessIdentity.find(child.pid(), start)).as("but it is gone").isEmpty();
+        } finally {
+            outer.destroyForcibly().waitFor();
+        }
+    }
 }
