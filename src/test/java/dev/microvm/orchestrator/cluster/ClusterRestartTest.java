@@ -123,7 +123,9 @@ class ClusterRestartTest {
         startBeta();
 
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-        while (GitRepos.git(repo, "for-each-ref", "refs/tasks/" + id).isBlank()) {
+        // the commits land on refs/tasks first, then the record notes them
+        while (GitRepos.git(repo, "for-each-ref", "refs/tasks/" + id).isBlank()
+                || !request(Addresses.TASK_GET, new JsonObject().put("task_id", id)).getString("error", "").contains("saved on refs/tasks/")) {
             if (System.nanoTime() > deadline) {
                 throw new AssertionError("the work of " + id + " never came home; beta's tasks: " + betaRecords()
                         + "\nbeta's events: " + Files.readString(betaState.resolve("events").resolve("events.jsonl"))
