@@ -330,27 +330,26 @@ public abstract class DetachedVmDriver implements HypervisorDriver {
 
     @Override
     public List<VmHandle> findOrphans(String namePrefix) {
-        Map<Long, String> tagged = new java.util.HashMap<>();
-        Map<Long, ProcessHandle> byPid = new java.util.HashMap<>();
-        Map<Long, List<String>> argsByPid = new java.util.HashMap<>();
+        // a hypervisor's own forks (a shell runner's subshells, a child between fork and exec) carry
+        // its arguments too; the VM is the first process that carried them
+        Map<String, ProcessHandle> first = new java.util.HashMap<>();
         ProcessHandle.allProcesses().forEach(ph -> {
             List<String> args = ProcessIdentity.arguments(ph);
             Optional<String> vmName = vmNameIn(args).filter(n -> n.startsWith(namePrefix));
             if (vmName.isEmpty() || !isOwnProcess(ph, args) || spawner.isHelper(ph)) return;
-            tagged.put(ph.pid(), vmName.get());
-            byPid.put(ph.pid(), ph);
-            argsByPid.put(ph.pid(), args);
+            first.merge(vmName.get(), ph, (a, b) -> START_ORDER.compare(a, b) <= 0 ? a : b);
         });
-        // a hypervisor's own forks (a shell runner's subshells, a child between fork and exec) carry
-        // its arguments too; only the topmost process of a VM is the VM
-        return tagged.entrySet().stream()
-                .filter(e -> byPid.get(e.getKey()).parent().map(p -> !e.getValue().equals(tagged.get(p.pid()))).orElse(true))
-                .flatMap(e -> {
-                    ProcessHandle ph = byPid.get(e.getKey());
-                    String start = ProcessIdentity.startTime(ph.pid()).orElse(null);
-                    return handleFromArguments(ph.pid(), start, e.getValue(), argsByPid.get(e.getKey())).stream();
-                }).toList();
+        return first.entrySet().stream().flatMap(e -> {
+            ProcessHandle ph = e.getValue();
+            String start = ProcessIdentity.startTime(ph.pid()).orElse(null);
+            return handleFromArguments(ph.pid(), start, e.getKey(), ProcessIdentity.arguments(ph)).stream();
+        }).toList();
     }
+
+    /** Start time, then pid: orders a process before its forks. */
+    private static final java.util.Comparator<ProcessHandle> START_ORDER = java.util.Comparator
+            .comparing((ProcessHandle ph) -> ph.info().startInstant().orElse(java.time.Instant.MAX))
+            .thenComparingLong(ProcessHandle::pid);
 
     @Override
     public void destroy(VmHandle handle) {

@@ -37,6 +37,11 @@ public final class ProcessIdentity {
                 .filter(ph -> sameStart(startTime, ph.info().startInstant().map(i -> Long.toString(i.toEpochMilli())).orElse(null)));
     }
 
+    /** True while the process runs: alive and not merely waiting to be reaped. */
+    public static boolean running(long pid) {
+        return ProcessHandle.of(pid).filter(ProcessHandle::isAlive).isPresent() && !exited(pid);
+    }
+
     /** True for a zombie (Linux: state Z or X in /proc/PID/stat); false where that cannot be read. */
     static boolean exited(long pid) {
         Path stat = Path.of("/proc", Long.toString(pid), "stat");

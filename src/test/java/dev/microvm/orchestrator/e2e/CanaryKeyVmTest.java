@@ -153,6 +153,9 @@ class CanaryKeyVmTest {
                 long pid = Long.parseLong(p.getFileName().toString());
                 for (String file : List.of("cmdline", "environ")) {
                     if (pid == orchestratorPid && file.equals("environ")) continue; // its credential, by design
+                    // the JDK starts its launch helper with the parent's environment; the helper
+                    // execs the real child with the child's own environment a moment later
+                    if (file.equals("environ") && isLaunchHelperOf(pid, orchestratorPid)) continue;
                     try {
                         if (contains(Files.readAllBytes(p.resolve(file)), needle)) {
                             found.add(pid + "/" + file + ": " + ProcessHandle.of(pid).flatMap(h -> h.info().commandLine()).orElse("?"));
@@ -166,6 +169,11 @@ class CanaryKeyVmTest {
             throw new IllegalStateException(e);
         }
         return found;
+    }
+
+    private static boolean isLaunchHelperOf(long pid, long orchestratorPid) {
+        return orchestratorPid > 0 && ProcessHandle.of(pid).filter(h -> h.info().command().orElse("").endsWith("/jspawnhelper"))
+                .flatMap(ProcessHandle::parent).map(h -> h.pid() == orchestratorPid).orElse(false);
     }
 
     static List<Path> filesHolding(Path root, String secret) throws IOException {

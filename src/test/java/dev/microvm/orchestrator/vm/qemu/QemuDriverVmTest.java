@@ -75,7 +75,7 @@ class QemuDriverVmTest {
         Process du = new ProcessBuilder("du", "-k", task.slotDisk.toString()).start();
         long allocatedKiB = Long.parseLong(new String(du.getInputStream().readAllBytes()).split("\\s+")[0]);
         assertThat(allocatedKiB).isLessThan(64 << 10);
-        assertThat(ProcessHandle.of(handle.pid()).filter(ProcessHandle::isAlive)).isEmpty();
+        assertThat(dev.microvm.orchestrator.vm.ProcessIdentity.running(handle.pid())).isFalse();
         assertThat(spec.controlDir().resolve(QemuArgv.QMP_SOCKET)).doesNotExist();
     }
 

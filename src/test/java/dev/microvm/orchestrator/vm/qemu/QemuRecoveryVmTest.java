@@ -92,7 +92,7 @@ class QemuRecoveryVmTest {
 
         successor.destroy(orphan);
         successor.destroy(orphan);
-        assertThat(ProcessHandle.of(pid).filter(ProcessHandle::isAlive)).isEmpty();
+        assertThat(dev.microvm.orchestrator.vm.ProcessIdentity.running(pid)).isFalse();
         assertThat(successor.findOrphans("qemu-orphan-")).isEmpty();
         assertThat(task.control.resolve(QemuArgv.QMP_SOCKET)).doesNotExist();
     }
