@@ -10,6 +10,9 @@ import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.Channels;
 import java.nio.channels.SocketChannel;
+import java.time.Duration;
+
+import dev.microvm.orchestrator.vm.ChannelDeadline;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 
@@ -21,10 +24,19 @@ final class VfkitRestClient {
         }
     }
 
+    /** A vfkit whose REST server does not answer within this is treated as uncontrollable. */
+    static final Duration TIMEOUT = Duration.ofSeconds(10);
+
     private final Path socket;
+    private final Duration timeout;
 
     VfkitRestClient(Path socket) {
+        this(socket, TIMEOUT);
+    }
+
+    VfkitRestClient(Path socket, Duration timeout) {
         this.socket = socket;
+        this.timeout = timeout;
     }
 
     /** The VM state, e.g. "VirtualMachineStateRunning". */
@@ -53,20 +65,30 @@ final class VfkitRestClient {
 
     /** Null when the server closed the connection without a status line. */
     Response request(String method, String path, String body) throws IOException {
-        try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
-            ch.connect(UnixDomainSocketAddress.of(socket));
-            OutputStream out = Channels.newOutputStream(ch);
-            byte[] payload = body == null ? new byte[0] : body.getBytes(StandardCharsets.UTF_8);
-            StringBuilder head = new StringBuilder()
-                    .append(method).append(' ').append(path).append(" HTTP/1.1\r\n")
-                    .append("Host: vfkit\r\nConnection: close\r\n");
-            if (body != null) head.append("Content-Type: application/json\r\nContent-Length: ").append(payload.length).append("\r\n");
-            head.append("\r\n");
-            out.write(head.toString().getBytes(StandardCharsets.US_ASCII));
-            out.write(payload);
-            out.flush();
-            return parse(readAll(Channels.newInputStream(ch)));
+        try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
+             ChannelDeadline deadline = new ChannelDeadline(ch, timeout)) {
+            try {
+                return exchange(ch, method, path, body);
+            } catch (IOException e) {
+                if (deadline.expired()) throw new IOException("vfkit on " + socket + " did not answer " + method + " " + path + " within " + timeout.toSeconds() + " s", e);
+                throw e;
+            }
         }
+    }
+
+    private Response exchange(SocketChannel ch, String method, String path, String body) throws IOException {
+        ch.connect(UnixDomainSocketAddress.of(socket));
+        OutputStream out = Channels.newOutputStream(ch);
+        byte[] payload = body == null ? new byte[0] : body.getBytes(StandardCharsets.UTF_8);
+        StringBuilder head = new StringBuilder()
+                .append(method).append(' ').append(path).append(" HTTP/1.1\r\n")
+                .append("Host: vfkit\r\nConnection: close\r\n");
+        if (body != null) head.append("Content-Type: application/json\r\nContent-Length: ").append(payload.length).append("\r\n");
+        head.append("\r\n");
+        out.write(head.toString().getBytes(StandardCharsets.US_ASCII));
+        out.write(payload);
+        out.flush();
+        return parse(readAll(Channels.newInputStream(ch)));
     }
 
     private static byte[] readAll(InputStream in) throws IOException {
