@@ -145,9 +145,11 @@ rm -f "$ended_mark"
 log_size() {
     stat -c %s "$out/agent.log" 2>/dev/null || wc -c < "$out/agent.log" 2>/dev/null || echo 0
 }
+runner_pid=$$
 mirror_agent_log() {
     copied=0
     while :; do
+        kill -0 "$runner_pid" 2>/dev/null || return 0   # the runner itself was killed
         ended=0
         [ -e "$ended_mark" ] && ended=1
         size=$(log_size)

@@ -47,9 +47,12 @@ class CrashRecoveryTest {
                 .put("guest_dir", tmp.resolve("no-guest").toString()).encode());
         new RepoRegistry(paths, Clock.systemUTC()).allow(repo, "project");
 
+        // the survivors work only once the test says go: all three are surely running at the kill
+        Path go = tmp.resolve("go");
+        String waitForGo = "while [ ! -e '" + go + "' ]; do sleep 0.1; done; ";
         Map<String, String> agents = Map.of(
-                "survivor-a", "sleep 8; echo a > a.txt && git add a.txt && git commit -q -m 'task a'",
-                "survivor-b", "sleep 8; echo b > b.txt && git add b.txt && git commit -q -m 'task b'",
+                "survivor-a", waitForGo + "echo a > a.txt && git add a.txt && git commit -q -m 'task a'",
+                "survivor-b", waitForGo + "echo b > b.txt && git add b.txt && git commit -q -m 'task b'",
                 "victim", "sleep 60");
         List<Process> orchestrators = new ArrayList<>();
         for (var e : agents.entrySet()) {
@@ -63,11 +66,13 @@ class CrashRecoveryTest {
         for (Process p : orchestrators) p.waitFor();
 
         TaskRecord victim = running.values().stream().filter(r -> r.description().equals("victim")).findFirst().orElseThrow();
-        ProcessHandle.of(victim.pid()).ifPresent(ProcessHandle::destroyForcibly); // its "VM" dies while nobody watches
+        // its "VM" dies while nobody watches: the whole process group, as a VM takes its guest with it
+        new ProcessBuilder("kill", "-KILL", "--", "-" + victim.pid()).inheritIO().start().waitFor();
         long seqBefore = new dev.microvm.orchestrator.events.EventLog(paths.eventLog(), Clock.systemUTC()).lastSequence();
 
         OrchestratorConfig config = OrchestratorConfig.load(paths);
         try (NodeFixture f = NodeFixture.start(state, config, new ProcessDriver())) {
+            Files.writeString(go, "");
             Map<String, JsonObject> finished = new HashMap<>();
             for (TaskRecord r : running.values()) finished.put(r.description(), f.awaitTerminal(r.id(), Duration.ofSeconds(90)));
 

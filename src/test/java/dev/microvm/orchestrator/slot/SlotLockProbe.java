@@ -8,7 +8,11 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.concurrent.ThreadLocalRandom;
 
-/** Test helper process: repeatedly takes any free slot, holds it briefly, records the interval. */
+/**
+ * Test helper process: repeatedly takes any free slot, holds it briefly, records the interval.
+ * It announces itself ({@code OUT.ready}) and starts only when the go file appears, then runs at
+ * least 2 s, so that all probes really contend instead of running one after another.
+ */
 public final class SlotLockProbe {
     public static void main(String[] args) throws Exception {
         StatePaths paths = new StatePaths(Path.of(args[0]));
@@ -16,11 +20,16 @@ public final class SlotLockProbe {
         int rounds = Integer.parseInt(args[2]);
         Path out = Path.of(args[3]);
         String who = args[4];
+        Path go = Path.of(args[5]);
         SlotLocks locks = new SlotLocks(paths, id -> false);
         StringBuilder log = new StringBuilder();
+        Files.writeString(Path.of(args[3] + ".ready"), who);
+        long waitUntil = System.nanoTime() + 120_000_000_000L;
+        while (!Files.exists(go) && System.nanoTime() < waitUntil) Thread.sleep(5);
         int got = 0;
-        long deadline = System.nanoTime() + 60_000_000_000L;
-        for (int i = 0; got < rounds && System.nanoTime() < deadline; i++) {
+        long started = System.nanoTime();
+        long deadline = started + 60_000_000_000L;
+        for (int i = 0; (got < rounds || System.nanoTime() - started < 2_000_000_000L) && System.nanoTime() < deadline; i++) {
             boolean took = false;
             for (int n = 0; n < slots; n++) {
                 String task = who + "-" + i;

@@ -45,10 +45,19 @@ class SlotLocksTest {
     void twoProcessesAllocatingFromOneStateDirectoryNeverShareASlot() throws Exception {
         int slots = 2;
         List<Process> procs = new ArrayList<>();
+        Path go = tmp.resolve("go");
         for (String who : List.of("p1", "p2", "p3")) {
             procs.add(JavaProcess.builder(SlotLockProbe.class, tmp.resolve("state").toString(), Integer.toString(slots), "40",
-                    tmp.resolve(who + ".log").toString(), who).inheritIO().start());
+                    tmp.resolve(who + ".log").toString(), who, go.toString()).inheritIO().start());
         }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        for (String who : List.of("p1", "p2", "p3")) {
+            while (!Files.exists(tmp.resolve(who + ".log.ready"))) {
+                assertThat(System.nanoTime()).as("probe " + who + " started").isLessThan(deadline);
+                Thread.sleep(20);
+            }
+        }
+        Files.writeString(go, "");
         for (Process p : procs) {
             assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
             assertThat(p.exitValue()).isZero();
