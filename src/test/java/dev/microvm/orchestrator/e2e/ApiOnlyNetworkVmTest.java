@@ -36,7 +36,7 @@ class ApiOnlyNetworkVmTest {
 
     /** busybox wget's own -T option crashes (SIGSEGV) in the Debian static build; timeout(1) bounds it instead. */
     private static String probe(String label, int hostPort) {
-        return "probe() { if timeout 8 wget -q -O /dev/null \"$@\" 2>>wget-" + label + ".log; then echo reached; else echo blocked; fi; }; "
+        return "probe() { if timeout 15 wget -q -O /dev/null \"$@\" 2>>wget-" + label + ".log; then echo reached; else echo blocked; fi; }; "
                 + "f=net-" + label + ".txt; "
                 + "echo \"api=$(probe --header \"x-api-key: $ANTHROPIC_API_KEY\" "
                 + "--post-data '{\"model\":\"m\",\"max_tokens\":1,\"stream\":false,\"messages\":[]}' \"$ANTHROPIC_BASE_URL/v1/messages\")\" > $f; "
