@@ -22,10 +22,15 @@ public final class ClusterNodeVerticle extends VerticleBase {
 
     private static final Logger LOG = LoggerFactory.getLogger(ClusterNodeVerticle.class);
     private static final long INFO_TIMEOUT_MS = 5_000;
+    /** A member that answered this recently and is still in the membership keeps its last offer when a request fails. */
+    private static final long STALE_OFFER_MS = 60_000;
 
     private final String self;
     private final ClusterMembership membership;
     private NodeRequests requests;
+    /** member → its last answered offer and when (event-loop only) */
+    private final java.util.Map<String, JsonObject> lastOffer = new java.util.HashMap<>();
+    private final java.util.Map<String, Long> lastOfferAt = new java.util.HashMap<>();
 
     public ClusterNodeVerticle(String self, ClusterMembership membership) {
         this.self = self;
@@ -70,8 +75,13 @@ public final class ClusterNodeVerticle extends VerticleBase {
         List<Future<JsonObject>> answers = new ArrayList<>();
         for (String m : members) {
             answers.add(requests.request(m, Addresses.onNode(Addresses.CLUSTER_NODE_INFO, m), new JsonObject(), INFO_TIMEOUT_MS)
-                    .map(j -> j.put("state", "up"))
-                    .otherwise(e -> new JsonObject().put("node", m).put("state", "unreachable").put("error", e.getMessage())));
+                    .map(j -> {
+                        lastOffer.put(m, j.copy());
+                        lastOfferAt.put(m, System.nanoTime());
+                        return j.put("state", "up");
+                    })
+                    .otherwise(e -> staleOffer(m).orElseGet(() ->
+                            new JsonObject().put("node", m).put("state", "unreachable").put("error", e.getMessage()))));
         }
         Future.join(answers).onComplete(ar -> {
             JsonArray nodes = new JsonArray();
@@ -86,6 +96,19 @@ public final class ClusterNodeVerticle extends VerticleBase {
             msg.reply(new JsonObject().put("self", self).put("nodes", nodes)
                     .put("next_placement", Placement.choose(self, loads).orElse(null)));
         });
+    }
+
+    /**
+     * A member whose answer is late (a loaded host, a long pause) but which is still in the
+     * membership is not dropped from placement at once: its last offer stands for a minute.
+     */
+    private java.util.Optional<JsonObject> staleOffer(String member) {
+        Long at = lastOfferAt.get(member);
+        if (at == null || !membership.members().contains(member)
+                || System.nanoTime() - at > java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(STALE_OFFER_MS)) {
+            return java.util.Optional.empty();
+        }
+        return java.util.Optional.of(lastOffer.get(member).copy().put("state", "up").put("stale", true));
     }
 
     private static int size(JsonArray a) {

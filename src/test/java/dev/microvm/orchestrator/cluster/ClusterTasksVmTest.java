@@ -82,7 +82,8 @@ class ClusterTasksVmTest {
             JsonObject t = submit("first " + i, agent(3, "first-" + i));
             first.put(t.getString("task_id"), t.getString("node"));
         }
-        assertThat(first.values()).containsExactlyInAnyOrder("alpha", "beta", "gamma");
+        assertThat(first.values()).as("placements; the hosts now: %s", request(Addresses.CLUSTER_NODES, new JsonObject()).encode())
+                .containsExactlyInAnyOrder("alpha", "beta", "gamma");
         for (String id : first.keySet()) {
             JsonObject done = awaitTerminal(id, 240);
             assertThat(done.getString("status")).as(done.encodePrettily()).isEqualTo("completed");
