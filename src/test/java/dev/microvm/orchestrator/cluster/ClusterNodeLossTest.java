@@ -5,6 +5,7 @@ import dev.microvm.orchestrator.config.OrchestratorConfig;
 import dev.microvm.orchestrator.config.StatePaths;
 import dev.microvm.orchestrator.node.Addresses;
 import dev.microvm.orchestrator.node.Node;
+import dev.microvm.orchestrator.testing.FreePorts;
 import dev.microvm.orchestrator.testing.JavaProcess;
 import dev.microvm.orchestrator.vm.Drivers;
 import io.vertx.core.Future;
@@ -19,7 +20,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -54,8 +54,7 @@ class ClusterNodeLossTest {
     void aKilledMemberFailsItsPendingRequestsAsNodeLostWhileTheOthersCarryOn() throws Exception {
         Path certs = tmp.resolve("certs");
         ClusterCerts.forThisJvm().create(certs, "lab", List.of("alpha", "beta", "gamma"));
-        int[] ports = new int[6];
-        for (int i = 0; i < ports.length; i++) ports[i] = freePort();
+        int[] ports = FreePorts.distinct(6);
         JsonArray members = new JsonArray().add("alpha@127.0.0.1:" + ports[0]).add("beta@127.0.0.1:" + ports[2]).add("gamma@127.0.0.1:" + ports[4]);
 
         // beta: the real daemon, clustered, with two slots
@@ -148,11 +147,5 @@ class ClusterNodeLossTest {
     private static JsonObject clusterJson(String name, int membership, int bus, JsonArray members, Path certs) {
         return new JsonObject().put("cluster_name", "lab").put("node_name", name).put("bind_host", "127.0.0.1")
                 .put("membership_port", membership).put("event_bus_port", bus).put("members", members).put("certs_dir", certs.toString());
-    }
-
-    private static int freePort() throws Exception {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
     }
 }

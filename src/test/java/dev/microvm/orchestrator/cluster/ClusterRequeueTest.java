@@ -4,6 +4,7 @@ import dev.microvm.orchestrator.config.OrchestratorConfig;
 import dev.microvm.orchestrator.config.StatePaths;
 import dev.microvm.orchestrator.node.Addresses;
 import dev.microvm.orchestrator.node.Node;
+import dev.microvm.orchestrator.testing.FreePorts;
 import dev.microvm.orchestrator.testing.GitRepos;
 import dev.microvm.orchestrator.testing.JavaProcess;
 import dev.microvm.orchestrator.testing.NodeFixture;
@@ -18,7 +19,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -52,7 +52,7 @@ class ClusterRequeueTest {
     void aTaskShippedToAHostThatDiesBeforeStartingItRunsAtHomeInstead() throws Exception {
         Path certs = tmp.resolve("certs");
         ClusterCerts.forThisJvm().create(certs, "lab", List.of("alpha", "delta"));
-        int[] ports = {freePort(), freePort(), freePort(), freePort()};
+        int[] ports = FreePorts.distinct(4);
         JsonArray members = new JsonArray().add("alpha@127.0.0.1:" + ports[0]).add("delta@127.0.0.1:" + ports[2]);
         Path deltaJson = tmp.resolve("delta.json");
         Files.writeString(deltaJson, clusterJson("delta", ports[2], ports[3], members, certs).encode());
@@ -131,11 +131,5 @@ class ClusterRequeueTest {
     private static JsonObject clusterJson(String name, int membership, int bus, JsonArray members, Path certs) {
         return new JsonObject().put("cluster_name", "lab").put("node_name", name).put("bind_host", "127.0.0.1")
                 .put("membership_port", membership).put("event_bus_port", bus).put("members", members).put("certs_dir", certs.toString());
-    }
-
-    private static int freePort() throws Exception {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
     }
 }

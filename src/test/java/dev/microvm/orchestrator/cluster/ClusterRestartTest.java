@@ -5,6 +5,7 @@ import dev.microvm.orchestrator.config.OrchestratorConfig;
 import dev.microvm.orchestrator.config.StatePaths;
 import dev.microvm.orchestrator.node.Addresses;
 import dev.microvm.orchestrator.node.Node;
+import dev.microvm.orchestrator.testing.FreePorts;
 import dev.microvm.orchestrator.testing.GitRepos;
 import dev.microvm.orchestrator.testing.JavaProcess;
 import dev.microvm.orchestrator.testing.NodeFixture;
@@ -18,7 +19,6 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -56,7 +56,7 @@ class ClusterRestartTest {
     void hosts() throws Exception {
         certs = tmp.resolve("certs");
         ClusterCerts.forThisJvm().create(certs, "lab", List.of("alpha", "beta"));
-        for (int i = 0; i < ports.length; i++) ports[i] = freePort();
+        System.arraycopy(FreePorts.distinct(ports.length), 0, ports, 0, ports.length);
         members = new JsonArray().add("alpha@127.0.0.1:" + ports[0]).add("beta@127.0.0.1:" + ports[2]);
         betaState = Files.createDirectories(tmp.resolve("beta"));
         Files.writeString(betaState.resolve("config.json"), new JsonObject().put("slots", 1).put("driver", "process")
@@ -253,11 +253,5 @@ class ClusterRestartTest {
     private JsonObject clusterJson(String name, int membership, int bus) {
         return new JsonObject().put("cluster_name", "lab").put("node_name", name).put("bind_host", "127.0.0.1")
                 .put("membership_port", membership).put("event_bus_port", bus).put("members", members).put("certs_dir", certs.toString());
-    }
-
-    private static int freePort() throws Exception {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
     }
 }

@@ -3,6 +3,7 @@ package dev.microvm.orchestrator.cluster;
 import dev.microvm.orchestrator.events.EventLog;
 import dev.microvm.orchestrator.node.Addresses;
 import dev.microvm.orchestrator.node.EventSink;
+import dev.microvm.orchestrator.testing.FreePorts;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.eventbus.DeliveryOptions;
@@ -16,7 +17,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import javax.net.ssl.X509KeyManager;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -56,7 +56,7 @@ class ClusterSecurityTest {
 
     @BeforeEach
     void ports() throws Exception {
-        for (int i = 0; i < 8; i++) ports.add(freePort());
+        for (int p : FreePorts.distinct(8)) ports.add(p);
     }
 
     @AfterEach
@@ -190,12 +190,6 @@ class ClusterSecurityTest {
         List<ClusterConfig.Member> m = new ArrayList<>();
         for (int i = 0; i < names.size(); i++) m.add(new ClusterConfig.Member(names.get(i), "127.0.0.1", ports.get(i * 2)));
         return m;
-    }
-
-    private static int freePort() throws Exception {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
     }
 
     /** Presents the store's one key whatever issuers the server names. */

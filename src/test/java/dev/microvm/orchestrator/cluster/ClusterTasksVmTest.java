@@ -6,6 +6,7 @@ import dev.microvm.orchestrator.config.StatePaths;
 import dev.microvm.orchestrator.events.TaskEvent;
 import dev.microvm.orchestrator.node.Addresses;
 import dev.microvm.orchestrator.node.Node;
+import dev.microvm.orchestrator.testing.FreePorts;
 import dev.microvm.orchestrator.testing.GitRepos;
 import dev.microvm.orchestrator.testing.JavaProcess;
 import dev.microvm.orchestrator.vm.Drivers;
@@ -19,7 +20,6 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -196,8 +196,10 @@ class ClusterTasksVmTest {
         Path guestDir = TestGuest.get().kernel.getParent();
         Map<String, int[]> ports = new HashMap<>();
         JsonArray members = new JsonArray();
-        for (String n : names) {
-            int[] p = {freePort(), freePort()};
+        int[] all = FreePorts.distinct(2 * names.size());
+        for (int i = 0; i < names.size(); i++) {
+            String n = names.get(i);
+            int[] p = {all[2 * i], all[2 * i + 1]};
             ports.put(n, p);
             members.add(n + "@127.0.0.1:" + p[0]);
         }
@@ -294,11 +296,5 @@ class ClusterTasksVmTest {
     private static JsonObject clusterJson(String name, int membership, int bus, JsonArray members, Path certs) {
         return new JsonObject().put("cluster_name", "lab").put("node_name", name).put("bind_host", "127.0.0.1")
                 .put("membership_port", membership).put("event_bus_port", bus).put("members", members).put("certs_dir", certs.toString());
-    }
-
-    private static int freePort() throws Exception {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
     }
 }
