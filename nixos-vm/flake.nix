@@ -14,6 +14,7 @@
 
       # What the task runner, the drivers and the test guest share lives in ./runner.
       baseCmdline = nixpkgs.lib.removeSuffix "\n" (builtins.readFile ./runner/kernel-cmdline);
+      agentPin = builtins.fromJSON (builtins.readFile ./agents/claude-code.json);
 
       mkGuest = system: settings:
         let
@@ -32,17 +33,30 @@
             comp = "zstd -Xcompression-level 6";
           };
           kernelFile = if system == "aarch64-linux" then "Image" else "bzImage";
-          # The drivers prepend "console=<device>"; this is the image-specific rest.
+          # The orchestrator prepends "console=<console>"; this is the image-specific rest.
           imageCmdline = "init=${toplevel}/init ${toString cfg.boot.kernelParams}";
+          # The manifest every image carries (vm/GuestImage.java reads it; scripts/build-guest.sh writes
+          # the same fields): paths are plain names in the output directory.
+          manifest = builtins.toJSON {
+            manifest_version = 1;
+            image_version = "nixos-${cfg.system.nixos.label}-${system}";
+            architecture = if system == "aarch64-linux" then "aarch64" else "x86_64";
+            kernel = "kernel";
+            initrd = "initrd";
+            cmdline = "${baseCmdline} ${imageCmdline}";
+            console = settings.console;
+            disks = [ { file = "store.img"; serial = "mvo_store"; read_only = true; } ];
+            agent_user = { name = "agent"; uid = 1000; gid = 1000; home = "/home/agent"; };
+            agents = [ { name = agentPin.name; command = agentPin.command; version = agentPin.version; } ];
+          };
         in
-        pkgs.runCommand "mvo-guest-${system}" { } ''
+        pkgs.runCommand "mvo-guest-${system}" { inherit manifest; passAsFile = [ "manifest" ]; } ''
           mkdir -p $out
           # vfkit needs an uncompressed kernel on arm64 (Image is uncompressed).
           ln -s ${cfg.boot.kernelPackages.kernel}/${kernelFile} $out/kernel
           ln -s ${cfg.system.build.initialRamdisk}/${cfg.system.boot.loader.initrdFile} $out/initrd
           ln -s ${storeImage} $out/store.img
-          echo 'console=${settings.console} ${baseCmdline} ${imageCmdline}' > $out/cmdline
-          echo '${settings.console}' > $out/console
+          cp $manifestPath $out/mvo-image.json
         '';
     in
     {

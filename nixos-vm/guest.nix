@@ -5,7 +5,25 @@
 { config, lib, pkgs, ... }:
 let
   runner = pkgs.writeShellScript "mvo-runner" (builtins.readFile ./runner/mvo-runner.sh);
-  claudeCode = pkgs.claude-code;
+
+  # Claude Code's native binary at the version pinned for every image and the host-side tests
+  # (./agents/claude-code.json), checked against the sha512 committed there. It is linked against
+  # glibc's usual loader path, which nix-ld provides below.
+  pin = builtins.fromJSON (builtins.readFile ./agents/claude-code.json);
+  platform = pin.platforms.${if pkgs.stdenv.hostPlatform.isAarch64 then "linux-arm64" else "linux-x64"};
+  packageName = lib.last (lib.splitString "/" platform.package);
+  claudeCode = pkgs.stdenvNoCC.mkDerivation {
+    pname = "claude-code-native";
+    version = pin.version;
+    src = pkgs.fetchurl {
+      url = "https://registry.npmjs.org/${platform.package}/-/${packageName}-${pin.version}.tgz";
+      hash = platform.integrity;
+    };
+    sourceRoot = "package";
+    dontStrip = true; # the executable carries its payload after the ELF sections
+    installPhase = "install -Dm755 ${platform.binary} $out/bin/claude";
+  };
+  agentUser = "agent";
 in
 {
   options.mvo.guest.rosetta = lib.mkOption {
@@ -78,6 +96,24 @@ in
       };
     };
     services.logind.settings.Login.HandlePowerKey = "poweroff";
+
+    # The agent never runs as root: the runner starts it as this user (named in /etc/mvo/agent-user,
+    # uid 1000 in every image), which owns the workspace, its HOME, /tmp and the slot caches.
+    users.groups.${agentUser}.gid = 1000;
+    users.users.${agentUser} = {
+      isNormalUser = true;
+      uid = 1000;
+      group = agentUser;
+      home = "/home/${agentUser}";
+      createHome = true;
+      shell = pkgs.bash;
+    };
+    environment.etc."mvo/agent-user".text = "${agentUser}\n";
+    # Claude Code's Bash tool needs bash; TLS needs the CA bundle (/etc/ssl/certs/ca-certificates.crt).
+    environment.systemPackages = [ pkgs.bash pkgs.cacert pkgs.git claudeCode ];
+    security.pki.installCACerts = true;
+    programs.nix-ld.enable = true;
+    boot.tmp.useTmpfs = true; # /tmp: mode 1777, in memory
 
     networking.useDHCP = true;
     networking.firewall.enable = false;

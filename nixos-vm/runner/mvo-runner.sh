@@ -125,12 +125,58 @@ on_term() {
 trap on_term TERM INT
 
 cd "$ws" || { log "cannot enter workspace $ws"; echo 127 > "$out/exit_code"; : > "$out/done"; finish 1; }
+
+# The agent never runs as root: it runs as the image's agent user (/etc/mvo/agent-user, uid 1000 in
+# every image), which owns the workspace (the host stamps its ownership into the share), its HOME,
+# /tmp and the slot caches. Root only mounts and powers off. A test image may boot with
+# mvo.test.agent_as_root=1 to play a compromised guest.
+agent_fail() { # reason text: the host reports out/agent_error as the task's error
+    log "$1"
+    printf '%s\n' "$1" > "$out/agent_error"
+    echo 127 > "$out/exit_code"
+    : > "$out/done"
+    finish 0
+}
+agent_uid=
+run_as_agent() { # in the foreground
+    if [ -n "$agent_uid" ]; then "$setpriv" --reuid="$agent_uid" --regid="$agent_gid" --clear-groups --no-new-privs "$@"; else "$@"; fi
+}
+start_agent() { # in the background: exec, so that $! is the agent itself and a TERM reaches it
+    if [ -n "$agent_uid" ]; then exec "$setpriv" --reuid="$agent_uid" --regid="$agent_gid" --clear-groups --no-new-privs "$@"; else exec "$@"; fi
+}
+if [ "$in_vm" = 1 ]; then
+    if grep -q 'mvo.test.agent_as_root=1' /proc/cmdline 2>/dev/null; then
+        log "TEST IMAGE: the agent runs as root (mvo.test.agent_as_root=1)"
+    else
+        agent_user=$(cat /etc/mvo/agent-user 2>/dev/null || true)
+        [ -n "$agent_user" ] || agent_fail "the guest image names no agent user (/etc/mvo/agent-user); the agent never runs as root"
+        entry=$(awk -F: -v u="$agent_user" '$1 == u {print $3 ":" $4 ":" $6; exit}' /etc/passwd)
+        [ -n "$entry" ] || agent_fail "the agent user '$agent_user' does not exist in the guest image"
+        agent_uid=${entry%%:*}; rest=${entry#*:}; agent_gid=${rest%%:*}; agent_home=${rest#*:}
+        [ "$agent_uid" != 0 ] || agent_fail "the agent user '$agent_user' is root; the agent never runs as root"
+        # util-linux setpriv, by its path: a busybox shell may prefer its own applet of that name
+        setpriv=
+        for d in $(echo "$PATH" | tr ':' ' '); do
+            if [ -x "$d/setpriv" ] && "$d/setpriv" --help 2>&1 | grep -q -- --reuid; then setpriv=$d/setpriv; break; fi
+        done
+        [ -n "$setpriv" ] || agent_fail "setpriv (util-linux) is missing from the guest image; it is needed to run the agent as '$agent_user'"
+        mkdir -p "$agent_home" /tmp
+        chown "$agent_uid:$agent_gid" "$agent_home"
+        chmod 1777 /tmp
+        [ -d /var/cache ] && chown "$agent_uid:$agent_gid" /var/cache
+        export HOME="$agent_home" USER="$agent_user" LOGNAME="$agent_user" SHELL=/bin/bash TMPDIR=/tmp
+        log "the agent runs as $agent_user (uid $agent_uid)"
+    fi
+fi
+
 if [ -n "${MVO_AGENT_CMD:-}" ]; then
     log "running agent command"
-    sh -c "$MVO_AGENT_CMD" > "$out/agent.log" 2>&1 < /dev/null &
+    start_agent sh -c "$MVO_AGENT_CMD" > "$out/agent.log" 2>&1 < /dev/null &
 else
+    command -v claude >/dev/null 2>&1 \
+        || agent_fail "agent \`claude\` not found in guest image${MVO_IMAGE_VERSION:+ $MVO_IMAGE_VERSION} (PATH=$PATH)"
     log "running Claude Code headless"
-    claude -p "$(cat "$io/prompt.txt")" --output-format stream-json --verbose \
+    start_agent claude -p "$(cat "$io/prompt.txt")" --output-format stream-json --verbose \
         --dangerously-skip-permissions > "$out/agent.log" 2>&1 < /dev/null &
 fi
 agent_pid=$!
@@ -181,12 +227,14 @@ log "agent exited with $status"
 echo "$status" > "$out/exit_code"
 
 rm -f "$out/result.bundle"
+# git runs as the agent here too: the repository (hooks, config) is the agent's, never root's.
 if [ -n "${MVO_BASE_COMMIT:-}" ]; then
-    count=$(git rev-list --count "$MVO_BASE_COMMIT..HEAD" 2>>"$out/runner.log" || echo 0)
+    count=$(run_as_agent git rev-list --count "$MVO_BASE_COMMIT..HEAD" 2>>"$out/runner.log" || echo 0)
     if [ "$count" -gt 0 ]; then
-        if git bundle create "$out/result.bundle" "$MVO_BASE_COMMIT..HEAD" 2>>"$out/runner.log"; then
+        if run_as_agent git bundle create - "$MVO_BASE_COMMIT..HEAD" > "$out/result.bundle" 2>>"$out/runner.log"; then
             log "bundled $count commit(s)"
         else
+            rm -f "$out/result.bundle"
             log "git bundle failed"
         fi
     else

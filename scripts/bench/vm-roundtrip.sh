@@ -1,5 +1,6 @@
 #!/bin/sh
-# Raw QEMU boot + task run of the test guest by hand vs. the same through the QEMU driver vs. a
+# Raw QEMU boot + task run of the scripted-agent guest by hand (its agent runs as root there, through
+# the image's test knob, since a bare QEMU command cannot stamp the workspace for the agent user) vs. the same through the QEMU driver vs. a
 # whole task through the orchestrator (slot, workspace preparation, boot, agent, bundle import,
 # merge into a real repository). Each run: start → boot → mount shares → scripted agent commits →
 # bundle → power-off → exit.
@@ -7,7 +8,7 @@
 set -eu
 runs=${1:-3}
 root=$(cd "$(dirname "$0")/../.." && pwd)
-guest=$("$root/scripts/build-test-guest.sh" | tail -n1)
+guest=$("$root/scripts/build-guest.sh" scripted | tail -n1)
 accel=${MVO_QEMU_ACCEL:-tcg}
 java_home=$("$root/scripts/find-java.sh")
 work=$(mktemp -d "${TMPDIR:-/tmp}/mvo-bench.XXXXXX")
@@ -34,7 +35,7 @@ while [ "$i" -le "$runs" ]; do
     start=$(now_ms)
     qemu-system-x86_64 -machine microvm -accel "$accel" -m 512 -smp 1 -nodefaults -no-user-config \
         -display none -monitor none -no-reboot -serial "file:$t/console.log" \
-        -kernel "$guest/vmlinux" -initrd "$guest/initrd.cpio.gz" -append "console=ttyS0 panic=-1 quiet$tsc_arg" \
+        -kernel "$guest/vmlinux" -initrd "$guest/initrd.cpio.gz" -cpu max -append "console=ttyS0 panic=-1 quiet mvo.test.agent_as_root=1$tsc_arg" \
         -fsdev "local,id=fs0,path=$t/workspace,security_model=none" -device virtio-9p-device,fsdev=fs0,mount_tag=mvo_ws \
         -fsdev "local,id=fs1,path=$t/io,security_model=none" -device virtio-9p-device,fsdev=fs1,mount_tag=mvo_io
     ms=$(( $(now_ms) - start ))

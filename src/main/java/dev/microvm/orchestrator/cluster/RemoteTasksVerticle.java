@@ -277,7 +277,8 @@ public final class RemoteTasksVerticle extends VerticleBase {
             return moveTo(remote, state, r -> r, new JsonObject().put("remote_slot", data.getValue("slot"))).map(new JsonObject());
         }
         remote.started = true;
-        JsonObject outcome = new JsonObject().put("exit_code", data.getValue("exit_code")).put("result", data.getValue("result"));
+        JsonObject outcome = new JsonObject().put("exit_code", data.getValue("exit_code")).put("result", data.getValue("result"))
+                .put("agent_error", "agent_failed".equals(data.getString("reason")) ? data.getString("error") : null);
         byte[] bundle = msg.getBinary("bundle");
         Future<Void> logSaved = blocking(() -> saveAgentLog(id, remote.node, msg));
         // the reply tells the executing host whether this host now holds the agent's commits; only
@@ -331,7 +332,7 @@ public final class RemoteTasksVerticle extends VerticleBase {
                     JsonObject done = outcome.copy().put("merge_result", merge);
                     if (agentOk && mergeOk) return finishRemote(remote, TaskState.COMPLETED, null, null, done);
                     String reason = !agentOk ? "agent_failed" : merge.getString("reason", "merge_failed");
-                    return finishRemote(remote, TaskState.FAILED, reason, !agentOk ? "the agent exited with code " + exit
+                    return finishRemote(remote, TaskState.FAILED, reason, !agentOk ? (outcome.getString("agent_error") != null ? outcome.getString("agent_error") : "the agent exited with code " + exit)
                             : "merge did not complete (" + reason + "); commits are kept on refs/tasks/" + r.id(), done);
                 }, e -> finishRemote(remote, TaskState.FAILED, "merge_failed", e.getMessage(), outcome));
     }

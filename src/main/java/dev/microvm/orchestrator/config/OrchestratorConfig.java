@@ -17,7 +17,7 @@ import java.util.Set;
  * @param slots              VMs that may run at once on this host
  * @param driver             qemu | vfkit | process (process: host processes, for tests only)
  * @param accelerator        auto | kvm | tcg (QEMU)
- * @param guestDir           directory holding the guest kernel and initrd (vmlinux / initrd.img)
+ * @param guestDir           the guest image directory (its manifest, mvo-image.json, names kernel, initrd and disks)
  * @param bootTimeoutSeconds a guest that has not reached the task runner by then is a boot_timeout
  * @param httpPort           dashboard / API port on {@code httpHost}; 0 disables it
  * @param apiProxyPort       port of the credential proxy on host loopback; 0 picks a free one (a
@@ -85,7 +85,7 @@ public record OrchestratorConfig(
     public static Path defaultGuestDir() {
         String env = System.getenv("MVO_GUEST_DIR");
         if (env != null && !env.isBlank()) return Path.of(env).toAbsolutePath();
-        return Path.of(System.getProperty("user.home"), ".cache", "microvm-orchestrator", "test-guest");
+        return Path.of(System.getProperty("user.home"), ".cache", "microvm-orchestrator", "images", "debian-agent-x86_64");
     }
 
     /** Defaults overridden by {@code config.json} when present. */

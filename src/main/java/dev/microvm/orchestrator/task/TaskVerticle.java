@@ -36,6 +36,8 @@ public final class TaskVerticle extends VerticleBase {
     private long logOffset;
     private Instant runningSince;
     private boolean finishing;
+    /** Why the agent failed, in words (from the collected guest output), or null. */
+    private String agentError;
     private boolean slotReleased;
 
     /** Policy values the node decides (timeouts, defaults). */
@@ -276,6 +278,7 @@ public final class TaskVerticle extends VerticleBase {
 
     private Future<JsonObject> collect() {
         return ask(Addresses.WORKER_COLLECT).compose(res -> {
+            agentError = res.getString("agent_error");
             TaskRecord next = record.withExitCode(res.getInteger("exit_code")).withResult(res.getJsonObject("result"));
             return persist(next, null).map(res);
         });
@@ -319,7 +322,7 @@ public final class TaskVerticle extends VerticleBase {
                             .onComplete(x -> finish());
                 } else {
                     String reason = !agentOk ? "agent_failed" : merge.getString("reason", "merge_failed");
-                    String error = !agentOk ? "the agent exited with code " + exit
+                    String error = !agentOk ? (agentError != null ? agentError : "the agent exited with code " + exit)
                             : "merge did not complete (" + reason + "); commits are kept on refs/tasks/" + record.id();
                     transition(TaskState.FAILED, r -> r.withMergeResult(merge).withFailure(reason, error),
                             new JsonObject().put("merge_result", merge)).onComplete(x -> finish());

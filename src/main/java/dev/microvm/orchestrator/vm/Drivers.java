@@ -8,15 +8,10 @@ import dev.microvm.orchestrator.vm.fake.ProcessDriver;
 import dev.microvm.orchestrator.vm.vfkit.VfkitDriver;
 import dev.microvm.orchestrator.vm.vfkit.VfkitOptions;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
 
 /** Chooses and configures the hypervisor driver named in the configuration. */
 public final class Drivers {
 
-    /** File names the guest image directory must contain. */
-    public static final String KERNEL_FILE = "vmlinux";
-    public static final String INITRD_FILE = "initrd.cpio.gz";
     /** In the state's run directory: present once KVM failed to boot a guest here ({@code accelerator: auto} then uses TCG). */
     public static final String KVM_VERDICT_FILE = "kvm-does-not-boot-guests";
 
@@ -33,17 +28,17 @@ public final class Drivers {
         };
     }
 
-    /** Kernel, initrd and command line of the configured guest image, checked to exist. */
-    public static VmSpec.Boot boot(OrchestratorConfig config, HypervisorDriver driver) {
-        Path dir = config.guestDir();
-        Path kernel = dir.resolve(KERNEL_FILE);
-        if ("process".equals(driver.name())) return new VmSpec.Boot(kernel, null, ""); // no kernel is booted
-        Path initrd = dir.resolve(INITRD_FILE);
-        if (!Files.isRegularFile(kernel) || !Files.isRegularFile(initrd)) {
-            throw new IllegalArgumentException("guest image not found in " + dir + " (need " + KERNEL_FILE + " and " + INITRD_FILE
-                    + "). Build the test guest with scripts/build-test-guest.sh or set guest_dir in config.json");
+    /**
+     * The configured guest image, read through its manifest and checked against the driver, or
+     * empty for the host-process driver (which boots nothing).
+     */
+    public static java.util.Optional<GuestImage> image(OrchestratorConfig config, HypervisorDriver driver) {
+        if ("process".equals(driver.name())) return java.util.Optional.empty(); // no kernel is booted
+        GuestImage image = GuestImage.load(config.guestDir());
+        if (!driver.architectures().contains(image.architecture())) {
+            throw new GuestImage.InvalidImage("guest image " + image.dir() + ": field 'architecture' is " + image.architecture()
+                    + ", but the " + driver.name() + " driver here boots " + driver.architectures() + " guests");
         }
-        String console = "vfkit".equals(driver.name()) ? "hvc0" : "ttyS0";
-        return new VmSpec.Boot(kernel, initrd, GuestContract.kernelCmdline(console, null));
+        return java.util.Optional.of(image);
     }
 }

@@ -17,6 +17,7 @@ import java.nio.charset.StandardCharsets;
  * io/out/exit_code guest → host  agent exit status
  * io/out/result.bundle           commits MVO_BASE_COMMIT..HEAD (absent when none)
  * io/out/runner.log
+ * io/out/agent_error            why the agent could not start (absent when it started)
  * io/out/done      written last
  * </pre>
  * The host reads io/out only after the VM has stopped, and never trusts it.
@@ -49,6 +50,10 @@ public final class GuestContract {
     public static final String ENV_BASE_COMMIT = "MVO_BASE_COMMIT";
     public static final String ENV_AGENT_CMD = "MVO_AGENT_CMD";
     public static final String ENV_TIMEOUT_SECS = "MVO_TIMEOUT_SECS";
+    /** The booted image's version, for the runner's messages. */
+    public static final String ENV_IMAGE_VERSION = "MVO_IMAGE_VERSION";
+    /** guest → host: why the agent could not run (missing from the image, no agent user, …). */
+    public static final String OUT_AGENT_ERROR = "out/agent_error";
 
     /** The runner prints this line (to the console) once the guest has booted and mounted its shares. */
     public static final String READY_MARKER = "mvo-runner: task runner started";

@@ -77,6 +77,21 @@ public interface HypervisorDriver {
         return Optional.empty();
     }
 
+    /**
+     * True when the guest sees ownership and mode of shared files through the hypervisor's own
+     * mapping (QEMU 9p {@code security_model=mapped-xattr}) rather than the host's: the host then
+     * stamps a prepared workspace with the guest agent's ownership ({@link MappedOwnership}), and
+     * nothing the guest does (setuid bits, device nodes) reaches the host's own metadata.
+     */
+    default boolean mapsShareOwnership() {
+        return false;
+    }
+
+    /** Guest architectures this driver boots (an image of another architecture is refused). */
+    default java.util.Set<String> architectures() {
+        return java.util.Set.of("x86_64", "aarch64");
+    }
+
     enum VmStatus { RUNNING, STOPPED, LOST }
 
     /** How a VM ended. {@code forced} is true when it had to be killed. */

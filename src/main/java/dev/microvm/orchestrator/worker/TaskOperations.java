@@ -26,6 +26,8 @@ import dev.microvm.orchestrator.util.AtomicFiles;
 import dev.microvm.orchestrator.util.FileTrees;
 import dev.microvm.orchestrator.vm.Drivers;
 import dev.microvm.orchestrator.vm.GuestContract;
+import dev.microvm.orchestrator.vm.GuestImage;
+import dev.microvm.orchestrator.vm.MappedOwnership;
 import dev.microvm.orchestrator.vm.HypervisorDriver;
 import dev.microvm.orchestrator.vm.SlotDisk;
 import dev.microvm.orchestrator.vm.TaskIo;
@@ -58,6 +60,8 @@ import java.util.function.UnaryOperator;
 public final class TaskOperations {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(TaskOperations.class);
 
+    /** The agent a task runs when it names no agent_command. */
+    static final String DEFAULT_AGENT = "claude";
     private static final int MAX_LOG_SLICE = 64 * 1024;
     private static final int MAX_LOG_LINES = 200;
 
@@ -134,8 +138,18 @@ public final class TaskOperations {
             deleteTree(workspace);
             Path objects = UserObjects.directory(userRepo);
             String seenByAgent = driver.guestPath(new VmSpec.Share(objects, GuestContract.TAG_OBJECTS, true));
+            Optional<GuestImage> image = guestImage();
+            if (r.options().agentCommand() == null && image.isPresent() && image.get().agent(DEFAULT_AGENT).isEmpty()) {
+                throw new WorkerFailure("agent_not_found", "agent `" + DEFAULT_AGENT + "` not found in guest image " + image.get().dir()
+                        + " (its manifest lists " + image.get().agents() + "); build the agent image with scripts/build-guest.sh agent, "
+                        + "or give the task an agent_command");
+            }
             PreparedWorkspace prepared = new WorkspacePreparer().prepare(new PrepareRequest(userRepo, workspace,
                     r.options().baseRef(), r.options().includeUncommitted(), r.options().untrackedPatterns(), seenByAgent, r.id()));
+            if (image.isPresent() && driver.mapsShareOwnership()) {
+                // the agent is an unprivileged guest user and must own the workspace it edits
+                MappedOwnership.stamp(workspace, image.get().agentUser().uid(), image.get().agentUser().gid());
+            }
             int timeout = r.options().timeoutSeconds() != null ? r.options().timeoutSeconds() : config.taskTimeoutSeconds();
             JsonObject proxy = b.getJsonObject("proxy");
             int proxyPort = proxy == null ? 0 : proxy.getInteger("port", 0);
@@ -155,6 +169,7 @@ public final class TaskOperations {
             env.put(GuestContract.ENV_BASE_COMMIT, prepared.agentBaseCommit());
             env.put(GuestContract.ENV_AGENT_CMD, r.options().agentCommand() == null ? "" : r.options().agentCommand());
             env.put(GuestContract.ENV_TIMEOUT_SECS, Integer.toString(timeout));
+            image.ifPresent(i -> env.put(GuestContract.ENV_IMAGE_VERSION, i.imageVersion()));
             deleteTree(paths.taskIo(r.id()));
             TaskIo.write(paths.taskIo(r.id()), env, r.description());
             if (proxy != null) {
@@ -233,16 +248,28 @@ public final class TaskOperations {
         JsonObject prepared = r.prepared() == null ? new JsonObject() : r.prepared();
         int cpus = r.options().cpus() != null ? r.options().cpus() : config.vmCpus();
         int mem = r.options().memoryMiB() != null ? r.options().memoryMiB() : config.vmMemoryMiB();
-        VmSpec.Boot boot = Drivers.boot(config, driver);
+        Optional<GuestImage> image = guestImage();
+        VmSpec.Boot boot = image.map(i -> i.boot(null))
+                .orElseGet(() -> new VmSpec.Boot(config.guestDir().resolve("no-kernel"), null, "")); // the process driver boots nothing
         List<VmSpec.Share> shares = new ArrayList<>();
         shares.add(new VmSpec.Share(paths.taskWorkspace(r.id()), GuestContract.TAG_WORKSPACE, false));
         shares.add(new VmSpec.Share(paths.taskIo(r.id()), GuestContract.TAG_IO, false));
         String objects = prepared.getString("shared_objects_dir");
         if (objects != null) shares.add(new VmSpec.Share(Path.of(objects), GuestContract.TAG_OBJECTS, true));
-        List<VmSpec.Disk> disks = List.of(new VmSpec.Disk(slotDisk(r.slot()), false, GuestContract.DISK_SLOT));
+        List<VmSpec.Disk> disks = new ArrayList<>(image.map(GuestImage::vmDisks).orElse(List.of()));
+        disks.add(new VmSpec.Disk(slotDisk(r.slot()), false, GuestContract.DISK_SLOT));
         Path control = AtomicFiles.privateDirectory(paths.runDir().resolve(r.id()));
         return new VmSpec("mvo-" + r.id(), cpus, mem, boot, disks, shares, network, paths.taskConsoleLog(r.id()),
                 control, Map.of("task_id", r.id(), "slot", String.valueOf(r.slot())));
+    }
+
+    /** The configured image, read through its manifest; empty for the host-process driver. */
+    private Optional<GuestImage> guestImage() {
+        try {
+            return Drivers.image(config, driver);
+        } catch (GuestImage.InvalidImage e) {
+            throw new WorkerFailure("invalid_image", e.getMessage(), e);
+        }
     }
 
     private VmSpec.Network network(TaskRecord r, int proxyPort) {
@@ -394,6 +421,10 @@ public final class TaskOperations {
             String agentTail = new GuestOutputReader(io, 256 * 1024).readTailIfPresent(GuestContract.OUT_AGENT_LOG)
                     .map(GuestFile::text).orElse("");
             reply.put("result", AgentResult.parse(agentTail, redactor));
+            String runnerError = new GuestOutputReader(io, 4096).readIfPresent(GuestContract.OUT_AGENT_ERROR).map(GuestFile::text).orElse(null);
+            String agentError = AgentExit.describe(exitCode, runnerError == null ? null : redactor.apply(runnerError),
+                    r.options().agentCommand() == null ? DEFAULT_AGENT : "agent_command", !agentTail.isBlank());
+            if (agentError != null) reply.put("agent_error", agentError);
             boolean done = new GuestOutputReader(io, 0).isReadable(GuestContract.OUT_DONE);
             reply.put("finished", done);
             String agentBase = r.prepared() == null ? null : r.prepared().getString("agent_base_commit");

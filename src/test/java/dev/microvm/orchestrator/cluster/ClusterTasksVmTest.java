@@ -193,7 +193,7 @@ class ClusterTasksVmTest {
 
     /** Starts alpha here and the other named hosts as daemons; returns alpha's registered repository. */
     private Path startCluster(List<String> names) throws Exception {
-        Path guestDir = TestGuest.get().kernel.getParent();
+        Path guestDir = TestGuest.get().dir;
         Map<String, int[]> ports = new HashMap<>();
         JsonArray members = new JsonArray();
         int[] all = FreePorts.distinct(2 * names.size());

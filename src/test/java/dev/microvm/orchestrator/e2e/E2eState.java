@@ -28,7 +28,7 @@ final class E2eState {
     }
 
     static E2eState create(Path tmp, int slots, JsonObject extraConfig) throws IOException {
-        Path guestDir = TestGuest.get().kernel.getParent();
+        Path guestDir = TestGuest.get().dir;
         Path root = tmp.resolve("state");
         Files.createDirectories(root);
         JsonObject config = new JsonObject().put("driver", "qemu").put("accelerator", "tcg").put("vm_cpus", 1)

@@ -3,6 +3,7 @@ package dev.microvm.orchestrator.e2e;
 import dev.microvm.orchestrator.config.OrchestratorConfig;
 import dev.microvm.orchestrator.node.Addresses;
 import dev.microvm.orchestrator.testing.NodeFixture;
+import dev.microvm.orchestrator.vm.TestGuest;
 import dev.microvm.orchestrator.vm.Drivers;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.Tag;
@@ -14,6 +15,7 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -36,7 +38,9 @@ class HostileGuestVmTest {
 
     @Test
     void hostileGuestOutputIsRefusedOrContainedAndNothingRunsOnTheHost() throws Exception {
-        E2eState state = E2eState.create(tmp, 2, null);
+        // a compromised guest: its agent has root (a test image knob), as an escaped agent would
+        Path rootGuest = TestGuest.get().derived(tmp.resolve("root-guest"), "mvo.test.agent_as_root=1");
+        E2eState state = E2eState.create(tmp, 2, new JsonObject().put("guest_dir", rootGuest.toString()));
         Path secret = tmp.resolve("home/.ssh/id_ed25519");
         Files.createDirectories(secret.getParent());
         Files.writeString(secret, "PRIVATE-KEY-MATERIAL\n");
@@ -52,6 +56,10 @@ class HostileGuestVmTest {
         agents.put("no-exit-code", "echo n > n.txt && git add n.txt && git commit -q -m Unreported; : > " + OUT + "/done; sync; poweroff -f");
         agents.put("sparse", "dd if=/dev/zero of=" + OUT + "/agent.log bs=1M count=1 seek=20480 2>/dev/null; "
                 + "echo big > big.txt && git add big.txt && git commit -q -m 'Survived a huge log'");
+        // guest root plants a device node and a setuid binary in both writable shares
+        agents.put("plant", "mknod ws-dev c 1 3 && cp /bin/busybox ws-suid && chmod 4755 ws-suid"
+                + " && mknod " + OUT + "/../io-dev b 7 0 && cp /bin/busybox " + OUT + "/../io-suid && chmod 4755 " + OUT + "/../io-suid"
+                + " && ls -ln ws-dev ws-suid " + OUT + "/../io-dev " + OUT + "/../io-suid");
         agents.put("refs", "echo legit > legit.txt && git add legit.txt && git commit -q -m Legit; "
                 + "git branch evil; git tag -a -m t evil-tag; git update-ref refs/remotes/origin/main HEAD; "
                 + "for h in post-merge post-checkout post-rewrite reference-transaction pre-commit post-commit fsmonitor-watchman; do "
@@ -100,6 +108,18 @@ class HostileGuestVmTest {
         assertThat(sparse.getString("status")).as(all).isEqualTo("completed");
         assertThat(sparse.getJsonObject("merge_result").getBoolean("merged")).as(all).isTrue();
 
+        // the guest saw what it planted, the host holds only plain files without setuid bits
+        JsonObject plant = done.get("plant");
+        assertThat(plant.getString("status")).as(all).isEqualTo("completed");
+        String plantLog = Files.readString(state.paths.taskIo(ids(plant)).resolve("out/agent.log"));
+        assertThat(plantLog).as("the guest made a device node and a setuid file").contains("crw").contains("brw").contains("rws");
+        for (Path planted : List.of(state.paths.taskWorkspace(ids(plant)).resolve("ws-dev"), state.paths.taskWorkspace(ids(plant)).resolve("ws-suid"),
+                state.paths.taskIo(ids(plant)).resolve("io-dev"), state.paths.taskIo(ids(plant)).resolve("io-suid"))) {
+            int mode = (Integer) Files.getAttribute(planted, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+            assertThat(Files.isRegularFile(planted, LinkOption.NOFOLLOW_LINKS)).as(planted + " is a plain file on the host").isTrue();
+            assertThat(mode & 07000).as(planted + " has no setuid/setgid/sticky bit on the host (mode %o)", mode).isZero();
+        }
+
         JsonObject refs = done.get("refs");
         assertThat(refs.getString("status")).as("extra refs in the bundle are ignored: " + all).isEqualTo("completed");
         assertThat(refs.getJsonObject("merge_result").getInteger("commits")).as(all).isEqualTo(1);
@@ -116,5 +136,9 @@ class HostileGuestVmTest {
         assertThat(marker).as("a guest-written hook or config ran on the host").doesNotExist();
         assertThat(Files.readString(state.paths.eventLog())).doesNotContain("PRIVATE-KEY-MATERIAL");
         assertThat(CrashSupport.anyQemuFor(state.root)).as("no QEMU left running").isFalse();
+    }
+
+    private static String ids(JsonObject record) {
+        return record.getString("task_id", record.getString("id"));
     }
 }

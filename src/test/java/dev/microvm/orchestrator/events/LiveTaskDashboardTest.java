@@ -57,7 +57,7 @@ class LiveTaskDashboardTest {
     void aRealTaskIsWatchedFromSubmissionToItsDiff() throws Exception {
         Path repo = GitRepos.create(tmp.resolve("project"));
         Path state = tmp.resolve("state");
-        OrchestratorConfig config = NodeFixture.config(state, "qemu", TestGuest.get().kernel.getParent(), 1);
+        OrchestratorConfig config = NodeFixture.config(state, "qemu", TestGuest.get().dir, 1);
         WebDriver browser = HeadlessChromium.launch(Files.createDirectories(tmp.resolve("profile")));
         try (NodeFixture f = NodeFixture.start(state, config, Drivers.create(config, new StatePaths(state)))) {
             f.node.repos().allow(repo, "project");

@@ -26,7 +26,7 @@ class TaskInQemuVmTest {
     void aScriptedAgentCommitsInARealMicroVmAndTheCommitIsMergedIntoTheUsersBranch() throws Exception {
         Path repo = GitRepos.create(tmp.resolve("project"));
         Path state = tmp.resolve("state");
-        OrchestratorConfig config = NodeFixture.config(state, "qemu", TestGuest.get().kernel.getParent(), 1);
+        OrchestratorConfig config = NodeFixture.config(state, "qemu", TestGuest.get().dir, 1);
         try (NodeFixture f = NodeFixture.start(state, config, Drivers.create(config, new StatePaths(state)))) {
             f.node.repos().allow(repo, "project");
             String streamJson = "{\"type\":\"assistant\",\"message\":{\"id\":\"m1\",\"model\":\"test\",\"content\":"
@@ -63,7 +63,7 @@ class TaskInQemuVmTest {
     void withAcceleratorAutoATaskRunsWhateverThisHostsKvmDoes() throws Exception {
         Path repo = GitRepos.create(tmp.resolve("project"));
         Path state = tmp.resolve("state");
-        OrchestratorConfig config = NodeFixture.config(state, "qemu", TestGuest.get().kernel.getParent(), 1)
+        OrchestratorConfig config = NodeFixture.config(state, "qemu", TestGuest.get().dir, 1)
                 .merge(new JsonObject().put("accelerator", "auto").put("boot_timeout_seconds", 60), "test");
         try (NodeFixture f = NodeFixture.start(state, config, Drivers.create(config, new StatePaths(state)))) {
             f.node.repos().allow(repo, "project");

@@ -49,7 +49,25 @@ class GuestContractTest {
         assertThat(Files.readString(nix.resolve("guest.nix"))).contains("./runner/mvo-runner.sh")
                 .contains("virtio-" + GuestContract.DISK_STORE);
         assertThat(Files.readString(nix.resolve("flake.nix"))).contains("./runner/kernel-cmdline");
-        assertThat(Files.readString(TestGuest.projectDir().resolve("scripts/build-test-guest.sh"))).contains("nixos-vm/runner/mvo-runner.sh");
+        assertThat(Files.readString(TestGuest.projectDir().resolve("scripts/build-guest.sh"))).contains("nixos-vm/runner/mvo-runner.sh")
+                .contains("nixos-vm/agents/claude-code.json");
+    }
+
+    @Test
+    void every_image_builder_writes_the_whole_manifest_and_names_the_agent_user() throws Exception {
+        Path root = TestGuest.projectDir();
+        String flake = Files.readString(root.resolve("nixos-vm/flake.nix"));
+        String script = Files.readString(root.resolve("scripts/build-guest.sh"));
+        for (String field : List.of("manifest_version", "image_version", "architecture", "kernel", "initrd", "cmdline", "console",
+                "disks", "serial", "read_only", "agent_user", "uid", "home", "agents", "version")) {
+            assertThat(flake).as("flake.nix writes " + field).contains(field + " =");
+            assertThat(script).as("build-guest.sh writes " + field).contains("\"" + field + "\"");
+        }
+        assertThat(flake).contains(GuestImage.MANIFEST).contains("./agents/claude-code.json");
+        String guestNix = Files.readString(root.resolve("nixos-vm/guest.nix"));
+        assertThat(guestNix).contains("uid = 1000").contains("\"mvo/agent-user\"").contains("pkgs.bash").contains("./agents/claude-code.json");
+        assertThat(script).contains("/etc/mvo/agent-user").contains("agent_uid=1000");
+        assertThat(runner).contains("/etc/mvo/agent-user").contains("setpriv\" --reuid");
     }
 
     @Test

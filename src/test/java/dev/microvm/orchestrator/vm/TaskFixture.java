@@ -41,8 +41,26 @@ public final class TaskFixture {
         TaskIo.write(io, env, "a test task");
     }
 
+    /**
+     * The spec of this task booting {@code guest} through its manifest (its own disks first). Like the
+     * orchestrator before a QEMU boot, it gives the workspace the guest agent's ownership.
+     */
     public VmSpec spec(String name, TestGuest guest, VmSpec.Network net, boolean withDisk, String extraCmdline) {
-        return spec(root, name, guest.kernel, guest.initrd, net, withDisk, extraCmdline);
+        try {
+            if (Files.isDirectory(workspace)) stampForAgent(guest);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        VmSpec plain = spec(root, name, guest.kernel, guest.initrd, net, withDisk, extraCmdline);
+        List<VmSpec.Disk> disks = new ArrayList<>(guest.image.vmDisks());
+        disks.addAll(plain.disks());
+        return new VmSpec(name, plain.cpus(), plain.memoryMiB(), guest.image.boot(extraCmdline), disks, plain.shares(),
+                net, plain.consoleLog(), plain.controlDir(), plain.labels());
+    }
+
+    /** Gives the workspace the guest agent's ownership, as the orchestrator does before a QEMU boot. */
+    public void stampForAgent(TestGuest guest) throws IOException {
+        MappedOwnership.stamp(workspace, guest.image.agentUser().uid(), guest.image.agentUser().gid());
     }
 
     /** The spec of a task laid out under {@code root} (see the constructor), without touching the disk. */

@@ -42,7 +42,9 @@ public final class QemuArgv {
         if (opt.accelerator() == QemuOptions.Accelerator.KVM) {
             a.addAll(List.of("-accel", "kvm", "-cpu", "host"));
         } else {
-            a.addAll(List.of("-accel", "tcg"));
+            // TCG's default CPU model lacks instructions today's agents use (Claude Code's native
+            // binary dies with SIGILL on it); "max" offers everything TCG can emulate.
+            a.addAll(List.of("-accel", "tcg", "-cpu", "max"));
         }
         a.addAll(List.of("-m", Integer.toString(spec.memoryMiB()), "-smp", Integer.toString(spec.cpus())));
         a.addAll(List.of("-nodefaults", "-no-user-config", "-display", "none", "-monitor", "none", "-no-reboot"));
@@ -53,10 +55,12 @@ public final class QemuArgv {
         String cmdline = spec.boot().cmdline();
         if (opt.tscKhz().isPresent()) cmdline = withKernelParameter(cmdline, "tsc_early_khz=" + opt.tscKhz().getAsLong());
         a.addAll(List.of("-append", cmdline));
+        // mapped-xattr: the guest's owners, modes, setuid bits and device nodes live in extended
+        // attributes of plain files owned by QEMU's user; none of them ever becomes host metadata.
         int i = 0;
         for (VmSpec.Share s : spec.shares()) {
             String id = "fs" + i++;
-            a.addAll(List.of("-fsdev", "local,id=" + id + ",path=" + s.hostPath() + ",security_model=none" + (s.readOnly() ? ",readonly=on" : "")));
+            a.addAll(List.of("-fsdev", "local,id=" + id + ",path=" + s.hostPath() + ",security_model=mapped-xattr" + (s.readOnly() ? ",readonly=on" : "")));
             a.addAll(List.of("-device", "virtio-9p-" + bus + ",fsdev=" + id + ",mount_tag=" + s.tag()));
         }
         i = 0;

@@ -49,6 +49,17 @@ public final class QemuDriver extends DetachedVmDriver {
     }
 
     @Override
+    public boolean mapsShareOwnership() {
+        return true;
+    }
+
+    /** This driver runs qemu-system-x86_64 (microvm). */
+    @Override
+    public java.util.Set<String> architectures() {
+        return java.util.Set.of("x86_64");
+    }
+
+    @Override
     protected List<String> argv(VmSpec spec) {
         return QemuArgv.build(spec, options);
     }

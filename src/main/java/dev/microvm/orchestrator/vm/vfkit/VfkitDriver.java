@@ -44,6 +44,12 @@ public final class VfkitDriver extends DetachedVmDriver {
         return "vfkit";
     }
 
+    /** Apple Silicon Macs run aarch64 guests (x86_64 binaries through Rosetta inside them). */
+    @Override
+    public java.util.Set<String> architectures() {
+        return java.util.Set.of("aarch64");
+    }
+
     @Override
     protected List<String> argv(VmSpec spec) throws VmException {
         try {

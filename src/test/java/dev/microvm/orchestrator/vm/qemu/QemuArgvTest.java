@@ -24,13 +24,13 @@ class QemuArgvTest {
     void a_task_vm_under_tcg_translates_to_exactly_this_command_line() {
         QemuOptions tcg = new QemuOptions("qemu-system-x86_64", "microvm", QemuOptions.Accelerator.TCG, OptionalLong.of(2_600_000));
         assertThat(QemuArgv.build(spec(new VmSpec.Network(VmSpec.Network.Mode.API_ONLY, 8123)), tcg)).containsExactly(
-                "qemu-system-x86_64", "-name", "guest=t1,process=mvo-vm-t1", "-machine", "microvm", "-accel", "tcg",
+                "qemu-system-x86_64", "-name", "guest=t1,process=mvo-vm-t1", "-machine", "microvm", "-accel", "tcg", "-cpu", "max",
                 "-m", "1024", "-smp", "2", "-nodefaults", "-no-user-config", "-display", "none", "-monitor", "none", "-no-reboot",
                 "-serial", "file:/s/t1/console.log", "-qmp", "unix:/s/t1/ctl/qmp.sock,server=on,wait=off",
                 "-kernel", "/g/vmlinux", "-initrd", "/g/initrd", "-append", "console=ttyS0 panic=-1 tsc_early_khz=2600000",
-                "-fsdev", "local,id=fs0,path=/s/t1/workspace,security_model=none",
+                "-fsdev", "local,id=fs0,path=/s/t1/workspace,security_model=mapped-xattr",
                 "-device", "virtio-9p-device,fsdev=fs0,mount_tag=mvo_ws",
-                "-fsdev", "local,id=fs1,path=/repo/.git/objects,security_model=none,readonly=on",
+                "-fsdev", "local,id=fs1,path=/repo/.git/objects,security_model=mapped-xattr,readonly=on",
                 "-device", "virtio-9p-device,fsdev=fs1,mount_tag=mvo_objects",
                 "-drive", "file=/slots/0/disk.img,if=none,format=raw,id=disk0",
                 "-device", "virtio-blk-device,drive=disk0,serial=mvo_slot",
@@ -42,7 +42,7 @@ class QemuArgvTest {
     void kvm_uses_the_host_cpu_and_pci_machines_use_pci_devices() {
         QemuOptions kvm = new QemuOptions("qemu-system-x86_64", "q35", QemuOptions.Accelerator.KVM, OptionalLong.empty());
         List<String> argv = QemuArgv.build(spec(VmSpec.Network.none()), kvm);
-        assertThat(String.join(" ", argv)).contains("-accel kvm -cpu host").contains("virtio-9p-pci").contains("virtio-blk-pci")
+        assertThat(String.join(" ", argv)).contains("-accel kvm -cpu host").doesNotContain("-cpu max").doesNotContain("security_model=none").contains("virtio-9p-pci").contains("virtio-blk-pci")
                 .doesNotContain("tsc_early_khz").doesNotContain("-netdev");
     }
 

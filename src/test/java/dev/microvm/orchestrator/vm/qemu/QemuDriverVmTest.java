@@ -56,7 +56,8 @@ class QemuDriverVmTest {
         assertThat(exit).isPresent();
         assertThat(exit.get().exitCode()).isZero();
         assertThat(task.read(GuestContract.OUT_DONE)).isEmpty();
-        assertThat(task.read(GuestContract.OUT_EXIT_CODE).strip()).isEqualTo("0");
+        assertThat(task.read(GuestContract.OUT_EXIT_CODE).strip()).as(task.read(GuestContract.OUT_RUNNER_LOG) + Files.readString(spec.consoleLog()))
+                .isEqualTo("0");
         assertThat(task.read(GuestContract.OUT_AGENT_LOG)).contains("agent-finished");
         assertThat(task.read(GuestContract.OUT_RUNNER_LOG)).contains("bundled 1 commit(s)");
 

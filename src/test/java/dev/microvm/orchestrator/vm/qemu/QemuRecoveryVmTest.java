@@ -41,6 +41,7 @@ class QemuRecoveryVmTest {
         TestGuest guest = TestGuest.get();
         TaskFixture task = new TaskFixture(tmp.resolve("t"));
         task.writeTask("echo started; sleep 6; echo survived > crash.txt && git add crash.txt && git commit -qm survivor");
+        task.stampForAgent(guest);
 
         Process orchestrator = startOrchestrator(task.root, "qemu-crash", guest, "persist");
         Path persisted = task.root.resolve("persisted-handle.json");

@@ -1,6 +1,8 @@
 package dev.microvm.orchestrator.vm.qemu;
 
 import dev.microvm.orchestrator.vm.GuestContract;
+import dev.microvm.orchestrator.vm.GuestImage;
+import dev.microvm.orchestrator.vm.MappedOwnership;
 import dev.microvm.orchestrator.vm.TaskFixture;
 import dev.microvm.orchestrator.vm.VmHandle;
 import dev.microvm.orchestrator.vm.VmSpec;
@@ -22,8 +24,11 @@ public final class VmRoundTripBench {
         for (int i = 1; i <= runs; i++) {
             TaskFixture task = new TaskFixture(work.resolve("run" + i));
             task.writeTask("echo x > x.txt && git add x.txt && git commit -qm bench");
-            VmSpec spec = TaskFixture.spec(task.root, "bench-" + i, guest.resolve("vmlinux"), guest.resolve("initrd.cpio.gz"),
-                    VmSpec.Network.none(), false, null);
+            GuestImage image = GuestImage.load(guest);
+            MappedOwnership.stamp(task.workspace, image.agentUser().uid(), image.agentUser().gid());
+            VmSpec plain = TaskFixture.spec(task.root, "bench-" + i, image.kernel(), image.initrd(), VmSpec.Network.none(), false, null);
+            VmSpec spec = new VmSpec(plain.name(), plain.cpus(), plain.memoryMiB(), image.boot(null), image.vmDisks(), plain.shares(),
+                    plain.network(), plain.consoleLog(), plain.controlDir(), plain.labels());
             long t0 = System.nanoTime();
             VmHandle h = driver.start(spec);
             driver.awaitReady(h, Duration.ofSeconds(120));
