@@ -121,6 +121,11 @@ copy_with_libs() { # tree binary
     dest="$tree$(usr_path "$bin")"
     mkdir -p "$(dirname "$dest")"
     [ -e "$dest" ] || cp -L "$bin" "$dest"
+    copy_libs_of "$tree" "$bin"
+}
+
+copy_libs_of() { # tree binary: the shared libraries the binary loads, at their /usr paths
+    tree=$1 bin=$2
     ldd "$bin" 2>/dev/null | awk '/=> \// {print $3} /^\t\/lib/ {print $1}' | while read -r lib; do
         ldest="$tree$(usr_path "$lib")"
         mkdir -p "$(dirname "$ldest")"
@@ -176,6 +181,8 @@ fetch_claude() {
     tar -xzf "$tarball" -C "$work/claude" "package/$binary"
     mv "$work/claude/package/$binary" "$tree/usr/lib/claude-code/claude"
     chmod 755 "$tree/usr/lib/claude-code/claude"
+    # its libraries (glibc's libc, libm, libdl, libpthread, librt), as ldd resolves them here
+    copy_libs_of "$tree" "$tree/usr/lib/claude-code/claude"
     ln -sf ../lib/claude-code/claude "$tree/usr/bin/claude"
 }
 

@@ -1,11 +1,12 @@
 #!/bin/sh
-# Installs what building, testing and running on a Debian host needs, then builds the test guest.
+# Installs what building, testing and running on a Debian host needs, then builds the guest images
+# (the default agent image with Claude Code, and the scripted-agent image the fast tests boot).
 # Idempotent. Run as root (or with sudo) on a fresh machine.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-pkgs="qemu-system-x86 busybox-static cpio xz-utils git nix-bin maven chromium chromium-driver python3 perl"
+pkgs="qemu-system-x86 busybox-static cpio xz-utils git nix-bin maven chromium chromium-driver python3 perl squashfs-tools util-linux curl ca-certificates"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -19,6 +20,6 @@ fi
 # Debian 12 packages only Java 17; the build needs 21+ (Temurin, or a backport). find-java.sh
 # explains what to install when none is found.
 "$here/find-java.sh" >/dev/null || exit 1
-# The test guest's kernel is resolved through apt's package lists: make sure they exist.
+# The guests' kernel is resolved through apt's package lists: make sure they exist.
 apt-cache depends linux-image-amd64 2>/dev/null | grep -q 'Depends: linux-image-[0-9]' || $SUDO apt-get update -qq
-"$here/build-test-guest.sh"
+"$here/build-guest.sh" all

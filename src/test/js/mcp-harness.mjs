@@ -85,12 +85,13 @@ try {
       continue;
     }
     let progress = 0;
+    const progressMessages = [];
     let result;
     try {
       result = await client.callTool({ name: step.call, arguments: step.args ?? {} }, undefined, {
         timeout: step.timeout_ms ?? 120000,
         resetTimeoutOnProgress: true,
-        onprogress: () => { progress++; },
+        onprogress: (p) => { progress++; if (p?.message) progressMessages.push(p.message); },
       });
     } catch (e) {
       result = { isError: true, content: [{ type: 'text', text: `client error: ${e.message}` }], clientError: true };
@@ -101,7 +102,7 @@ try {
     if (!ok) failed++;
     const text = (result.content ?? []).filter((c) => c.type === 'text').map((c) => c.text).join('\n');
     if (step.save) saved[step.save] = result.structuredContent ?? {};
-    print({ step: i, call: step.call, ms: Date.now() - t0, isError, ok, progress, structured: result.structuredContent ?? null, text });
+    print({ step: i, call: step.call, ms: Date.now() - t0, isError, ok, progress, progress_messages: progressMessages, structured: result.structuredContent ?? null, text });
   }
   print({ summary: { steps, failed, ms: Date.now() - started } });
 } catch (e) {

@@ -226,7 +226,9 @@ final class EventWaiter {
             if (done.get()) return;
             long seconds = Duration.ofNanos(System.nanoTime() - startedNanos).toSeconds();
             try {
-                request.progress().accept("waiting for task events (" + seconds + " s)");
+                StringBuilder message = new StringBuilder("waiting for task events (" + seconds + " s)");
+                index.progress(filter).forEach((id, p) -> message.append("; task ").append(id).append(": ").append(describe(p)));
+                request.progress().accept(message.toString());
             } catch (RuntimeException e) {
                 log.debug("progress notification failed", e);
             }
@@ -244,6 +246,15 @@ final class EventWaiter {
             if (pollTimer >= 0) vertx.cancelTimer(pollTimer);
             promise.tryComplete(result);
         }
+    }
+
+    /** One task's agent progress in a few words: "3 turns, 2 tool uses (last Bash), $0.0123". */
+    static String describe(JsonObject p) {
+        StringBuilder s = new StringBuilder();
+        s.append(p.getValue("turns", 0)).append(" turns, ").append(p.getValue("tool_uses", 0)).append(" tool uses");
+        if (p.getString("last_tool") != null) s.append(" (last ").append(p.getString("last_tool")).append(')');
+        if (p.getValue("cost_usd") instanceof Number cost) s.append(String.format(java.util.Locale.ROOT, ", $%.4f", cost.doubleValue()));
+        return s.toString();
     }
 
     private record Lookup(TaskEvent event, boolean running) {}

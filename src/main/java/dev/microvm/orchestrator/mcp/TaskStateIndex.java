@@ -32,12 +32,15 @@ final class TaskStateIndex {
 
     static final Set<String> TERMINAL = Set.of("COMPLETED", "FAILED", "CANCELLED");
     private static final String STATE_MARKER = "\"" + EventTypes.TASK_STATE + "\"";
+    private static final String PROGRESS_MARKER = "\"" + EventTypes.TASK_PROGRESS + "\"";
 
     private final Path file;
     private long offset;
     private final Map<String, String> callerOf = new java.util.concurrent.ConcurrentHashMap<>();
     private final Map<String, String> stateOf = new HashMap<>();
     private final TreeMap<Long, TaskEvent> terminalEvents = new TreeMap<>();
+    /** The latest task.progress data of each unfinished task (the agent's turns, tool uses, cost). */
+    private final Map<String, JsonObject> progressOf = new HashMap<>();
     private long lastSeq;
 
     TaskStateIndex(Path eventLogFile) {
@@ -79,6 +82,10 @@ final class TaskStateIndex {
 
     private void apply(String line) {
         if (line.isBlank()) return;
+        if (line.contains(PROGRESS_MARKER)) {
+            applyProgress(line);
+            return;
+        }
         if (!line.contains(STATE_MARKER)) {
             trackSeq(line);
             return;
@@ -96,7 +103,33 @@ final class TaskStateIndex {
         String state = event.data().getString("state");
         if (state == null) return;
         stateOf.put(event.taskId(), state.toUpperCase(java.util.Locale.ROOT));
-        if (isTerminal(state)) terminalEvents.put(event.seq(), event);
+        if (isTerminal(state)) {
+            terminalEvents.put(event.seq(), event);
+            progressOf.remove(event.taskId());
+        }
+    }
+
+    private void applyProgress(String line) {
+        TaskEvent event;
+        try {
+            event = TaskEvent.fromJson(new JsonObject(line));
+        } catch (RuntimeException e) {
+            trackSeq(line);
+            return;
+        }
+        lastSeq = Math.max(lastSeq, event.seq());
+        if (!EventTypes.TASK_PROGRESS.equals(event.type()) || event.taskId() == null) return;
+        if (isTerminal(stateOf.get(event.taskId()))) return;
+        progressOf.put(event.taskId(), event.data());
+    }
+
+    /** The latest agent progress of each unfinished task of the caller (all when caller is null). */
+    synchronized Map<String, JsonObject> progress(String caller) {
+        Map<String, JsonObject> out = new TreeMap<>();
+        progressOf.forEach((id, data) -> {
+            if (caller == null || caller.equals(callerOf.get(id))) out.put(id, data);
+        });
+        return out;
     }
 
     private void trackSeq(String line) {

@@ -423,7 +423,7 @@ public final class TaskOperations {
             reply.put("result", AgentResult.parse(agentTail, redactor));
             String runnerError = new GuestOutputReader(io, 4096).readIfPresent(GuestContract.OUT_AGENT_ERROR).map(GuestFile::text).orElse(null);
             String agentError = AgentExit.describe(exitCode, runnerError == null ? null : redactor.apply(runnerError),
-                    r.options().agentCommand() == null ? DEFAULT_AGENT : "agent_command", !agentTail.isBlank());
+                    r.options().agentCommand() == null ? DEFAULT_AGENT : "agent_command", redactor.apply(agentTail));
             if (agentError != null) reply.put("agent_error", agentError);
             boolean done = new GuestOutputReader(io, 0).isReadable(GuestContract.OUT_DONE);
             reply.put("finished", done);
