@@ -17,10 +17,11 @@ a request is the number of tool results already in the conversation, so the serv
 and a follow-up run (continue_task) starts its own scenario afresh. Requests that offer no tools
 (Claude Code's small side requests) get a one-line text answer.
 
---log appends one JSON line per request: method, path, the credential headers it carried, the
-scenario and step played. The default script (no --script) is the demo's: fix calc.py's add().
+--log appends one JSON line per request: method, path, the SHA-256 of the credential headers it
+carried (never the credential), the scenario and step played. The default script (no --script) is the demo's: fix calc.py's add().
 """
 import argparse
+import hashlib
 import json
 import sys
 import threading
@@ -43,6 +44,11 @@ DEFAULT_SCRIPT = {
 MODEL = "claude-sonnet-4-5-20250929"
 INPUT_TOKENS = 1200
 OUTPUT_TOKENS = 42
+
+
+def digest(value):
+    """Credentials are logged as their SHA-256 only: a log file never holds a secret."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest() if value else None
 
 
 def first_user_text(messages):
@@ -96,8 +102,8 @@ class Api(BaseHTTPRequestHandler):
         except ValueError:
             body = {}
         path = self.path.split("?", 1)[0]
-        entry = {"method": "POST", "path": self.path, "x-api-key": self.headers.get("x-api-key"),
-                 "authorization": self.headers.get("authorization"), "bytes": len(raw)}
+        entry = {"method": "POST", "path": self.path, "x-api-key-sha256": digest(self.headers.get("x-api-key")),
+                 "authorization-sha256": digest(self.headers.get("authorization")), "bytes": len(raw)}
         if path == "/v1/messages/count_tokens":
             self.record(entry)
             self.reply_json(200, {"input_tokens": 77})

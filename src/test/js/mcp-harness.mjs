@@ -12,7 +12,9 @@
 //        "timeout_ms": 60000},
 //       {"call": "get_task_info", "args": {"task_id": "${t1.task_id}"}},   values from saved results
 //       {"call": "run_task", "args": {"repo": "${env.REPO}", ...}},          or from the environment
-//       {"sleep_ms": 500} ] }
+//       {"sleep_ms": 500},
+//       {"call": "get_task_logs", "args": {...}, "until_contains": "text", "poll_ms": 1000, "timeout_ms": 60000} ] }
+//                                  repeats the call until its result (text or structured) contains the text
 //
 // Output lines: {"step":N,"call":...,"ms":...,"isError":...,"structured":...,"text":...,"progress":K,"ok":bool}
 // and last {"summary":{...}}. Exit status 0 when every expectation held, 1 otherwise, 2 on a usage
@@ -87,14 +89,26 @@ try {
     let progress = 0;
     const progressMessages = [];
     let result;
-    try {
-      result = await client.callTool({ name: step.call, arguments: step.args ?? {} }, undefined, {
-        timeout: step.timeout_ms ?? 120000,
-        resetTimeoutOnProgress: true,
-        onprogress: (p) => { progress++; if (p?.message) progressMessages.push(p.message); },
-      });
-    } catch (e) {
-      result = { isError: true, content: [{ type: 'text', text: `client error: ${e.message}` }], clientError: true };
+    let attempts = 0;
+    for (;;) {
+      attempts++;
+      try {
+        result = await client.callTool({ name: step.call, arguments: step.args ?? {} }, undefined, {
+          timeout: step.timeout_ms ?? 120000,
+          resetTimeoutOnProgress: true,
+          onprogress: (p) => { progress++; if (p?.message) progressMessages.push(p.message); },
+        });
+      } catch (e) {
+        result = { isError: true, content: [{ type: 'text', text: `client error: ${e.message}` }], clientError: true };
+      }
+      if (!step.until_contains) break;
+      const seen = JSON.stringify(result.structuredContent ?? null) + JSON.stringify(result.content ?? []);
+      if (seen.includes(step.until_contains)) break;
+      if (Date.now() - t0 > (step.timeout_ms ?? 120000)) {
+        result = { isError: true, content: [{ type: 'text', text: `"${step.until_contains}" not seen after ${attempts} calls` }] };
+        break;
+      }
+      await new Promise((r) => setTimeout(r, step.poll_ms ?? 1000));
     }
     const isError = result.isError === true;
     const expect = step.expect ?? 'ok';
