@@ -6,7 +6,6 @@ import dev.microvm.orchestrator.events.EventTypes;
 import dev.microvm.orchestrator.node.Addresses;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,19 +29,18 @@ import static org.assertj.core.api.Assertions.assertThat;
  * The real Claude Code CLI (npm {@code @anthropic-ai/claude-code}) runs headless against the proxy
  * with only a placeholder key, while the proxy holds a canary "real" key: the fake upstream must
  * see the canary, and neither Claude Code's output, the proxy's logs nor the events may contain it.
- * The CLI is taken from {@code MVO_CLAUDE_BIN}, else installed with npm into {@code target/}.
+ * The CLI is the version pinned for the guest images ({@link dev.microvm.orchestrator.testing.ClaudeCode}).
  */
 @Tag("slow")
 class ClaudeCodeThroughProxyTest {
 
-    static final String CLAUDE_CODE_VERSION = "2.1.197";
     static final String CANARY = "sk-ant-api03-CANARY-9e8d7c6b5a4f3e2d1c0b";
 
     @TempDir Path tmp;
 
     @Test
     void aHeadlessClaudeCodeRunUsesTheProxyAndNeverSeesTheRealKey() throws Exception {
-        Path claude = claudeBinary();
+        Path claude = dev.microvm.orchestrator.testing.ClaudeCode.binary();
         Vertx vertx = Vertx.vertx();
         var logger = (ch.qos.logback.classic.Logger) LoggerFactory.getLogger("dev.microvm");
         Level previousLevel = logger.getLevel();
@@ -106,32 +104,5 @@ class ClaudeCodeThroughProxyTest {
         }
         String logText = logs.toString(StandardCharsets.UTF_8);
         assertThat(logText).contains("API proxy listening").doesNotContain("CANARY").doesNotContain(CANARY);
-    }
-
-    /** {@code MVO_CLAUDE_BIN}, else an npm install of the pinned version under target/. */
-    private static Path claudeBinary() throws Exception {
-        String configured = System.getenv("MVO_CLAUDE_BIN");
-        if (configured != null && !configured.isBlank()) return Path.of(configured);
-        Path prefix = Path.of(System.getProperty("project.basedir", "."), "target", "test-tools", "claude-code-" + CLAUDE_CODE_VERSION);
-        Path bin = prefix.resolve("node_modules/.bin/claude");
-        if (!Files.isExecutable(bin)) {
-            Files.createDirectories(prefix);
-            int rc;
-            Path log = prefix.resolve("npm-install.log");
-            try {
-                Process npm = new ProcessBuilder("npm", "install", "--no-audit", "--no-fund", "--prefix", prefix.toString(),
-                        "@anthropic-ai/claude-code@" + CLAUDE_CODE_VERSION)
-                        .redirectErrorStream(true).redirectOutput(log.toFile()).start();
-                rc = npm.waitFor(300, TimeUnit.SECONDS) ? npm.exitValue() : -1;
-            } catch (java.io.IOException e) {
-                rc = -2;
-            }
-            if (rc != 0 || !Files.isExecutable(bin)) {
-                String why = "could not install @anthropic-ai/claude-code with npm (exit " + rc + "), see " + log;
-                if ("true".equals(System.getenv("CI"))) throw new AssertionError(why);
-                Assumptions.abort(why);
-            }
-        }
-        return bin;
     }
 }
