@@ -1,6 +1,6 @@
 #!/bin/sh
 # In-guest task runner, shared by the production image (nixos-vm/flake.nix) and the test guest
-# (scripts/build-test-guest.sh). POSIX sh + busybox/coreutils, git.
+# (scripts/build-guest.sh). POSIX sh + busybox/coreutils, git, util-linux setpriv.
 #
 # Reads the task from the io share, runs the agent in the workspace, records its output and exit
 # code, hands the new commits back as a git bundle, writes io/out/done last and powers off.

@@ -58,6 +58,35 @@ class TaskInQemuVmTest {
         }
     }
 
+    /**
+     * An agent that cannot run is reported in words: the default agent on an image without it
+     * fails before any VM boots, naming the image; an agent killed by SIGILL names the CPU model;
+     * the agent user is never root (whoami in the guest says so).
+     */
+    @Test
+    void agentsThatCannotRunAreReportedInWordsAndTheAgentIsNeverRoot() throws Exception {
+        Path repo = GitRepos.create(tmp.resolve("project"));
+        Path state = tmp.resolve("state");
+        TestGuest scripted = TestGuest.get();
+        OrchestratorConfig config = NodeFixture.config(state, "qemu", scripted.dir, 1);
+        try (NodeFixture f = NodeFixture.start(state, config, Drivers.create(config, new StatePaths(state)))) {
+            f.node.repos().allow(repo, "project");
+            JsonObject missing = f.awaitTerminal(f.submit("project", "needs claude", new JsonObject()).getString("task_id"), Duration.ofMinutes(2));
+            assertThat(missing.getString("status")).as(missing.encodePrettily()).isEqualTo("failed");
+            assertThat(missing.getString("reason")).isEqualTo("agent_not_found");
+            assertThat(missing.getString("error")).contains("agent `claude` not found in guest image " + scripted.dir);
+            assertThat(missing.getValue("pid")).as("no VM was started").isNull();
+
+            JsonObject sigill = f.awaitTerminal(f.submit("project", "dies of SIGILL", new JsonObject().put("agent_command",
+                    "whoami > who.txt && git add who.txt && git commit -q -m who && kill -ILL $$")).getString("task_id"), Duration.ofMinutes(4));
+            assertThat(sigill.getString("status")).as(sigill.encodePrettily()).isEqualTo("failed");
+            assertThat(sigill.getString("reason")).isEqualTo("agent_failed");
+            assertThat(sigill.getInteger("exit_code")).isEqualTo(132);
+            assertThat(sigill.getString("error")).startsWith("illegal instruction: the guest CPU model lacks instructions");
+            assertThat(GitRepos.git(repo, "show", "refs/tasks/" + sigill.getString("task_id") + ":who.txt")).isEqualTo("agent");
+        }
+    }
+
     /** The default accelerator on this host: a KVM that does not boot guests costs one retry under TCG, once. */
     @Test
     void withAcceleratorAutoATaskRunsWhateverThisHostsKvmDoes() throws Exception {
