@@ -68,8 +68,12 @@ class TaskInQemuVmTest {
         Path repo = GitRepos.create(tmp.resolve("project"));
         Path state = tmp.resolve("state");
         TestGuest scripted = TestGuest.get();
-        OrchestratorConfig config = NodeFixture.config(state, "qemu", scripted.dir, 1);
-        try (NodeFixture f = NodeFixture.start(state, config, Drivers.create(config, new StatePaths(state)))) {
+        // credential_mode file: this fixture runs no credential proxy, and the image check comes first anyway
+        OrchestratorConfig config = NodeFixture.config(state, "qemu", scripted.dir, 1)
+                .merge(new JsonObject().put("credential_mode", "file"), "test");
+        var credential = new dev.microvm.orchestrator.secrets.Credential(dev.microvm.orchestrator.secrets.CredentialKind.API_KEY,
+                dev.microvm.orchestrator.secrets.Secret.of("sk-ant-test-not-used"), "test");
+        try (NodeFixture f = NodeFixture.start(state, config, Drivers.create(config, new StatePaths(state)), credential)) {
             f.node.repos().allow(repo, "project");
             JsonObject missing = f.awaitTerminal(f.submit("project", "needs claude", new JsonObject()).getString("task_id"), Duration.ofMinutes(2));
             assertThat(missing.getString("status")).as(missing.encodePrettily()).isEqualTo("failed");
