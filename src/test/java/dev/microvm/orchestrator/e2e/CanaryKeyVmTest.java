@@ -1,9 +1,5 @@
 package dev.microvm.orchestrator.e2e;
 
-import io.vertx.core.Vertx;
-import io.vertx.core.http.WebSocketClient;
-import io.vertx.core.http.WebSocketClientOptions;
-import io.vertx.core.http.WebSocketConnectOptions;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterEach;
@@ -12,7 +8,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -21,10 +16,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -42,7 +34,7 @@ class CanaryKeyVmTest {
 
     @TempDir Path tmp;
     private Process harness;
-    private Vertx vertx;
+    private final EventStreamTap stream = new EventStreamTap();
 
     @AfterEach
     void stop() {
@@ -50,14 +42,14 @@ class CanaryKeyVmTest {
             harness.descendants().forEach(ProcessHandle::destroyForcibly);
             harness.destroyForcibly();
         }
-        if (vertx != null) vertx.close();
+        stream.close();
     }
 
     @Test
     void theCanaryKeyReachesTheUpstreamThroughTheProxyAndLeaksNowhereElse() throws Exception {
         String canary = "sk-ant-api03-canary-" + UUID.randomUUID();
         try (FakeUpstream upstream = new FakeUpstream()) {
-            int httpPort = freePort();
+            int httpPort = EventStreamTap.freePort();
             E2eState state = E2eState.create(tmp, 1, new JsonObject().put("api_upstream", "http://127.0.0.1:" + upstream.port())
                     .put("http_port", httpPort));
             String agent = "sleep 4; "
@@ -78,13 +70,12 @@ class CanaryKeyVmTest {
             Path dir = tmp.resolve("harness");
             harness = McpHarness.launchWithPrivateEnv(dir, steps, state.root, Map.of("ANTHROPIC_API_KEY", canary));
 
-            List<String> frames = new CopyOnWriteArrayList<>();
             List<String> leaks = new ArrayList<>();
             int scans = 0;
             boolean serverHoldsKey = false;
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(240);
             while (harness.isAlive() && System.nanoTime() < deadline) {
-                if (vertx == null) connectStream(dir.resolve("server.stderr"), frames);
+                stream.tryConnect(dir.resolve("server.stderr"));
                 if (CrashSupport.anyQemuFor(state.root)) {
                     scans++;
                     long server = harness.descendants().filter(ph -> ph.info().command().orElse("").endsWith("java"))
@@ -118,29 +109,10 @@ class CanaryKeyVmTest {
             assertThat(guestEnv).contains("ANTHROPIC_BASE_URL=http://10.0.2.100").contains("ANTHROPIC_API_KEY=").doesNotContain(canary);
 
             // the live event stream carried the task's events, and never the key
-            assertThat(String.join("\n", frames)).as("WebSocket frames").contains(run.step(0).getJsonObject("structured").getString("task_id"))
+            assertThat(stream.text()).as("WebSocket frames").contains(run.step(0).getJsonObject("structured").getString("task_id"))
                     .contains("completed").doesNotContain(canary);
             assertThat(filesHolding(tmp, canary)).as("files under the test directory (state dir, MCP output, server log, repository)").isEmpty();
             assertThat(state.git("log", "-p", "--all")).doesNotContain(canary);
-        }
-    }
-
-    /** Connects to the event stream once the server has printed its dashboard link (with the access token) on stderr. */
-    private void connectStream(Path stderr, List<String> frames) throws Exception {
-        if (!Files.exists(stderr)) return;
-        Matcher m = Pattern.compile("dashboard: http://localhost:(\\d+)/\\?token=(\\S+)").matcher(Files.readString(stderr));
-        if (!m.find()) return;
-        vertx = Vertx.vertx();
-        WebSocketClient client = vertx.createWebSocketClient(new WebSocketClientOptions().setMaxMessageSize(16 * 1024 * 1024));
-        client.connect(new WebSocketConnectOptions().setHost("localhost").setPort(Integer.parseInt(m.group(1)))
-                        .setURI("/events?since=0").addHeader("Authorization", "Bearer " + m.group(2)))
-                .onSuccess(ws -> ws.textMessageHandler(frames::add))
-                .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
         }
     }
 

@@ -56,18 +56,9 @@ class ClaudeCodeAsMcpClientVmTest {
                     "--output-format", "stream-json", "--verbose", "--mcp-config", mcpConfig.toString(), "--strict-mcp-config",
                     "--allowedTools", "mcp__microvm__run_task,mcp__microvm__wait_next_event")
                     .directory(state.repo.toFile()).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
-            var env = pb.environment();
-            env.clear();
-            env.put("PATH", "/usr/local/bin:/usr/bin:/bin");
-            env.put("HOME", home.toString());
-            env.put("ANTHROPIC_BASE_URL", upstream.url());
-            env.put("ANTHROPIC_API_KEY", canary);
-            env.put("DISABLE_TELEMETRY", "1");
-            env.put("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1");
-            env.put("DISABLE_AUTOUPDATER", "1");
-            env.put("CLAUDE_CODE_MAX_RETRIES", "0");
-            env.put("ENABLE_TOOL_SEARCH", "false");
-            env.put("MCP_TIMEOUT", "60000");
+            ClaudeCode.headless(pb, home, upstream.url(), canary);
+            pb.environment().put("ENABLE_TOOL_SEARCH", "false");
+            pb.environment().put("MCP_TIMEOUT", "60000");
             Path out = tmp.resolve("claude.out");
             pb.redirectErrorStream(true).redirectOutput(out.toFile());
             Process p = pb.start();

@@ -1,10 +1,6 @@
 package dev.microvm.orchestrator.e2e;
 
 import dev.microvm.orchestrator.vm.TestGuest;
-import io.vertx.core.Vertx;
-import io.vertx.core.http.WebSocketClient;
-import io.vertx.core.http.WebSocketClientOptions;
-import io.vertx.core.http.WebSocketConnectOptions;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterEach;
@@ -12,16 +8,12 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -41,7 +33,7 @@ class RealAgentVmTest {
 
     @TempDir Path tmp;
     private Process harness;
-    private Vertx vertx;
+    private final EventStreamTap stream = new EventStreamTap();
 
     @AfterEach
     void stop() {
@@ -49,7 +41,7 @@ class RealAgentVmTest {
             harness.descendants().forEach(ProcessHandle::destroyForcibly);
             harness.destroyForcibly();
         }
-        if (vertx != null) vertx.close();
+        stream.close();
     }
 
     @Test
@@ -69,7 +61,7 @@ class RealAgentVmTest {
                         ScriptedUpstream.text("unreachable")));
         try (ScriptedUpstream upstream = new ScriptedUpstream(tmp.resolve("upstream"), scenarios)) {
             E2eState state = E2eState.create(tmp, 1, new JsonObject().put("guest_dir", TestGuest.agent().dir.toString())
-                    .put("vm_cpus", 2).put("vm_memory_mib", 2048).put("api_upstream", upstream.url()).put("http_port", freePort()));
+                    .put("vm_cpus", 2).put("vm_memory_mib", 2048).put("api_upstream", upstream.url()).put("http_port", EventStreamTap.freePort()));
             JsonArray steps = new JsonArray()
                     .add(McpHarness.call("run_task", new JsonObject().put("repo", "project")
                             .put("description", "SCENARIO-COMMIT: add hello.txt and commit it")).put("save", "t"))
@@ -88,10 +80,9 @@ class RealAgentVmTest {
                     .add(McpHarness.call("get_task_info", new JsonObject().put("task_id", "${k.task_id}")));
             Path dir = tmp.resolve("harness");
             harness = McpHarness.launchWithPrivateEnv(dir, steps, state.root, Map.of("ANTHROPIC_API_KEY", canary));
-            List<String> frames = new CopyOnWriteArrayList<>();
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(600);
             while (harness.isAlive() && System.nanoTime() < deadline) {
-                if (vertx == null) connectStream(dir.resolve("server.stderr"), frames);
+                stream.tryConnect(dir.resolve("server.stderr"));
                 Thread.sleep(300);
             }
             McpHarness.Run run = McpHarness.collect(harness, dir, 30);
@@ -111,7 +102,7 @@ class RealAgentVmTest {
 
             // live progress from the agent's stream-json: on the WebSocket and in wait_next_event's progress
             assertThat(run.step(1).getJsonArray("progress_messages").encode()).as(why).contains("task " + first + ": ").contains("tool uses");
-            assertThat(String.join("\n", frames)).as("WebSocket frames").contains("task.progress").contains(first);
+            assertThat(stream.text()).as("WebSocket frames").contains("task.progress").contains(first);
             assertThat(Files.readString(state.paths.eventLog())).contains("\"task.progress\"");
 
             // the follow-up ran a real second turn on top of the first task's commits
@@ -137,7 +128,7 @@ class RealAgentVmTest {
             String taskEnv = Files.readString(state.paths.taskIo(first).resolve("task.env"));
             assertThat(taskEnv).contains("ANTHROPIC_API_KEY=").contains("ANTHROPIC_BASE_URL=").doesNotContain(canary);
             assertThat(CanaryKeyVmTest.filesHolding(tmp, canary)).as("files holding the canary").isEmpty();
-            assertThat(String.join("\n", frames)).doesNotContain(canary);
+            assertThat(stream.text()).doesNotContain(canary);
             assertThat(state.git("log", "-p", "--all")).doesNotContain(canary);
 
             // usage metering counted every request the agents made through the proxy
@@ -147,25 +138,6 @@ class RealAgentVmTest {
                 metered += run.step(step).getJsonObject("structured").getJsonObject("usage").getLong("requests", 0L);
             }
             assertThat(metered).as(why).isEqualTo(posted);
-        }
-    }
-
-    /** Connects to the event stream once the server has printed its dashboard link (with the access token) on stderr. */
-    private void connectStream(Path stderr, List<String> frames) throws Exception {
-        if (!Files.exists(stderr)) return;
-        Matcher m = Pattern.compile("dashboard: http://localhost:(\\d+)/\\?token=(\\S+)").matcher(Files.readString(stderr));
-        if (!m.find()) return;
-        vertx = Vertx.vertx();
-        WebSocketClient client = vertx.createWebSocketClient(new WebSocketClientOptions().setMaxMessageSize(16 * 1024 * 1024));
-        client.connect(new WebSocketConnectOptions().setHost("localhost").setPort(Integer.parseInt(m.group(1)))
-                        .setURI("/events?since=0").addHeader("Authorization", "Bearer " + m.group(2)))
-                .onSuccess(ws -> ws.textMessageHandler(frames::add))
-                .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
-    }
-
-    private static int freePort() throws Exception {
-        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
         }
     }
 }

@@ -64,16 +64,8 @@ class ClaudeCodeThroughProxyTest {
             ProcessBuilder pb = new ProcessBuilder(claude.toString(), "-p", "say hello", "--output-format", "stream-json", "--verbose")
                     .directory(work.toFile())
                     .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
-            var env = pb.environment();
-            env.clear(); // nothing of the developer's own credentials may reach the client
-            env.put("PATH", "/usr/local/bin:/usr/bin:/bin");
-            env.put("HOME", home.toString());
-            env.put("ANTHROPIC_BASE_URL", "http://127.0.0.1:" + proxy.port());
-            env.put("ANTHROPIC_API_KEY", placeholder);
-            env.put("DISABLE_TELEMETRY", "1");
-            env.put("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1");
-            env.put("DISABLE_AUTOUPDATER", "1");
-            env.put("CLAUDE_CODE_MAX_RETRIES", "0");
+            // nothing of the developer's own credentials may reach the client
+            dev.microvm.orchestrator.testing.ClaudeCode.headless(pb, home, "http://127.0.0.1:" + proxy.port(), placeholder);
             Path out = tmp.resolve("claude.out");
             pb.redirectErrorStream(true).redirectOutput(out.toFile());
             Process p = pb.start();

@@ -26,6 +26,24 @@ public final class ClaudeCode {
         }
     }
 
+    /**
+     * Gives {@code pb} the environment of a headless test run: nothing of the developer's own (no
+     * credentials), the given API address and key, no telemetry, updates or retries.
+     */
+    public static ProcessBuilder headless(ProcessBuilder pb, Path home, String baseUrl, String apiKey) {
+        var env = pb.environment();
+        env.clear();
+        env.put("PATH", "/usr/local/bin:/usr/bin:/bin");
+        env.put("HOME", home.toString());
+        env.put("ANTHROPIC_BASE_URL", baseUrl);
+        env.put("ANTHROPIC_API_KEY", apiKey);
+        env.put("DISABLE_TELEMETRY", "1");
+        env.put("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1");
+        env.put("DISABLE_AUTOUPDATER", "1");
+        env.put("CLAUDE_CODE_MAX_RETRIES", "0");
+        return pb;
+    }
+
     public static synchronized Path binary() throws Exception {
         String configured = System.getenv("MVO_CLAUDE_BIN");
         if (configured != null && !configured.isBlank()) return Path.of(configured);
