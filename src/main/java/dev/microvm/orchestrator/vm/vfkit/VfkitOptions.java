@@ -10,8 +10,11 @@ import java.util.Objects;
  *                aarch64 guest can run x86_64 binaries
  */
 public record VfkitOptions(String binary, boolean rosetta) {
-    /** Oldest vfkit whose REST API and SIGTERM handling the driver relies on. */
-    public static final int[] MIN_VERSION = {0, 6, 0};
+    /**
+     * Oldest vfkit that accepts every flag the driver emits: {@code --pidfile} and the graceful
+     * SIGTERM handling arrived in v0.6.2 (v0.6.0 and v0.6.1 reject --pidfile as an unknown flag).
+     */
+    public static final int[] MIN_VERSION = {0, 6, 2};
 
     public VfkitOptions {
         Objects.requireNonNull(binary, "binary");

@@ -76,11 +76,12 @@ class VfkitArgvTest {
     @Test
     void the_version_check_reads_vfkits_version_line(@TempDir Path tmp) throws Exception {
         Path exe = FakeVfkit.install(tmp.resolve("bin"));
-        assertThat(new VfkitDriver(new VfkitOptions(exe.toString(), false)).checkVersion()).isEqualTo("0.6.1");
-        Path old = Files.writeString(tmp.resolve("old-vfkit"), "#!/bin/sh\necho 'vfkit version: v0.5.1'\n");
+        assertThat(new VfkitDriver(new VfkitOptions(exe.toString(), false)).checkVersion()).isEqualTo("0.6.2");
+        // v0.6.1 rejects --pidfile, which the driver always passes
+        Path old = Files.writeString(tmp.resolve("old-vfkit"), "#!/bin/sh\necho 'vfkit version: v0.6.1'\n");
         old.toFile().setExecutable(true);
         assertThatThrownBy(() -> new VfkitDriver(new VfkitOptions(old.toString(), false)).checkVersion())
-                .hasMessageContaining("too old").hasMessageContaining("0.6.0");
+                .hasMessageContaining("too old").hasMessageContaining("0.6.2");
     }
 
     private static String run(Path exe, List<String> base, String... more) throws Exception {
