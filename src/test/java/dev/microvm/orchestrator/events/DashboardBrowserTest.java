@@ -148,7 +148,8 @@ class DashboardBrowserTest {
         record("fix-greeting-7f3a", "queued", "web", "Add type hints to greet() and make the greeting polite");
         state("fix-greeting-7f3a", "queued", null);
         waiting().until(d -> row("fix-greeting-7f3a").getAttribute("data-state").equals("queued"));
-        assertThat(row("fix-greeting-7f3a").getText()).contains("Add type hints to greet()");
+        // the row's description arrives with the task record, which may follow the state event on a loaded machine
+        waiting().until(d -> row("fix-greeting-7f3a").getText().contains("Add type hints to greet()"));
         state("fix-greeting-7f3a", "starting", "queued");
         state("fix-greeting-7f3a", "running", "starting");
         server.emit(EventTypes.SLOT, null, new JsonObject().put("slot", 1).put("task_id", "fix-greeting-7f3a").put("state", "busy"));
