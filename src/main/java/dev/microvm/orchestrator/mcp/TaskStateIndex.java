@@ -38,6 +38,8 @@ final class TaskStateIndex {
     private final Map<String, String> callerOf = new java.util.concurrent.ConcurrentHashMap<>();
     private final Map<String, String> stateOf = new HashMap<>();
     private final TreeMap<Long, TaskEvent> terminalEvents = new TreeMap<>();
+    /** Kept beside stateOf so a look-up costs the unfinished tasks, not every task the log ever saw. */
+    private final Set<String> unfinishedTasks = new LinkedHashSet<>();
     private long lastSeq;
 
     TaskStateIndex(Path eventLogFile) {
@@ -96,7 +98,12 @@ final class TaskStateIndex {
         String state = event.data().getString("state");
         if (state == null) return;
         stateOf.put(event.taskId(), state.toUpperCase(java.util.Locale.ROOT));
-        if (isTerminal(state)) terminalEvents.put(event.seq(), event);
+        if (isTerminal(state)) {
+            terminalEvents.put(event.seq(), event);
+            unfinishedTasks.remove(event.taskId());
+        } else {
+            unfinishedTasks.add(event.taskId());
+        }
     }
 
     private void trackSeq(String line) {
@@ -138,9 +145,9 @@ final class TaskStateIndex {
     /** Tasks the log shows as not finished yet, of the caller (all when caller is null). */
     synchronized Set<String> unfinished(String caller) {
         Set<String> out = new LinkedHashSet<>();
-        stateOf.forEach((task, state) -> {
-            if (!isTerminal(state) && (caller == null || caller.equals(callerOf.get(task)))) out.add(task);
-        });
+        for (String task : unfinishedTasks) {
+            if (caller == null || caller.equals(callerOf.get(task))) out.add(task);
+        }
         return out;
     }
 
