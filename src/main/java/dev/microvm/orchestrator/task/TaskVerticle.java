@@ -219,6 +219,10 @@ public final class TaskVerticle extends VerticleBase {
             JsonObject r = ar.result().body();
             publishLog(r);
             if (!r.getBoolean("running", false)) {
+                if (r.getBoolean("log_more", false) && !finishing) {
+                    awaitVm(); // the VM has ended; its console is published to the end first
+                    return;
+                }
                 collectAndMerge();
                 return;
             }
@@ -241,10 +245,20 @@ public final class TaskVerticle extends VerticleBase {
         JsonArray lines = r.getJsonArray("log_lines");
         if (lines != null && !lines.isEmpty()) {
             // the console byte range lets a viewer join these lines to what it read from the log file
+            JsonObject data = new JsonObject().put("stream", "console").put("lines", lines)
+                    .put("offset", from).put("next_offset", logOffset);
+            JsonArray continues = r.getJsonArray("log_continues");
+            if (continues != null && !continues.isEmpty()) data.put("continues", continues);
             vertx.eventBus().request(Addresses.WORKER_PERSIST, new JsonObject().put("event", new JsonObject()
-                    .put("type", EventTypes.TASK_LOG).put("task_id", record.id())
-                    .put("data", new JsonObject().put("stream", "console").put("lines", lines)
-                            .put("offset", from).put("next_offset", logOffset))));
+                    .put("type", EventTypes.TASK_LOG).put("task_id", record.id()).put("data", data)));
+        }
+        Long skipped = r.getLong("output_skipped");
+        if (skipped != null) {
+            vertx.eventBus().request(Addresses.WORKER_PERSIST, new JsonObject().put("event", new JsonObject()
+                    .put("type", EventTypes.TASK_OUTPUT_SKIPPED).put("task_id", record.id())
+                    .put("data", new JsonObject().put("stream", "console").put("bytes", skipped).put("source", "agent")
+                            .put("message", skipped + " bytes of agent output were not copied to the console; "
+                                    + "get_task_logs with stream agent has them"))));
         }
         JsonObject progress = r.getJsonObject("progress");
         if (progress != null) {
