@@ -118,22 +118,27 @@ public final class TaskVerticle extends VerticleBase {
                         return;
                     }
                     transition(TaskState.STARTING, r -> r.withSlot(slot), new JsonObject().put("slot", slot))
-                            .compose(v -> registerWithProxy())
-                            .compose(proxy -> ask(Addresses.WORKER_PREPARE, base().put("proxy", proxy)))
-                            .compose(prep -> persist(record.withPrepared(prep.getJsonObject("prepared")), null))
-                            .compose(v -> ask(Addresses.WORKER_VM_START))
-                            .onComplete(started -> {
-                                if (started.failed()) {
-                                    failFrom(started.cause(), "start_failed");
-                                    return;
-                                }
-                                Long pid = started.result().getLong("pid");
-                                transition(TaskState.RUNNING, r -> r.withPid(pid), new JsonObject().put("pid", pid))
-                                        .onSuccess(v -> {
-                                            runningSince = clock.instant();
-                                            if (cancelRequested) stopVm();
-                                            awaitVm();
-                                        });
+                            .onSuccess(v -> boot());
+                });
+    }
+
+    /** On the slot the record names: prepare the workspace and start the VM (STARTING → RUNNING). */
+    private void boot() {
+        registerWithProxy()
+                .compose(proxy -> ask(Addresses.WORKER_PREPARE, base().put("proxy", proxy)))
+                .compose(prep -> persist(record.withPrepared(prep.getJsonObject("prepared")), null))
+                .compose(v -> ask(Addresses.WORKER_VM_START))
+                .onComplete(started -> {
+                    if (started.failed()) {
+                        failFrom(started.cause(), "start_failed");
+                        return;
+                    }
+                    Long pid = started.result().getLong("pid");
+                    transition(TaskState.RUNNING, r -> r.withPid(pid), new JsonObject().put("pid", pid))
+                            .onSuccess(v -> {
+                                runningSince = clock.instant();
+                                if (cancelRequested) stopVm();
+                                awaitVm();
                             });
                 });
     }
@@ -184,6 +189,18 @@ public final class TaskVerticle extends VerticleBase {
                             ? transition(TaskState.RUNNING, r -> r, new JsonObject().put("recovered", true))
                             : Future.succeededFuture();
                     ready.onSuccess(v -> collectAndMerge());
+                }
+                case "never_started" -> {
+                    if (record.state() != TaskState.STARTING) {
+                        fail("vm_lost", "the VM handle of this running task is missing after an orchestrator restart");
+                    } else if (cancelRequested) {
+                        transition(TaskState.CANCELLED, r -> r.withFailure("cancelled", "cancelled before it started"), null)
+                                .onComplete(x -> finish());
+                    } else {
+                        // its process ended before the VM was spawned: nothing ran, so it starts now instead of failing
+                        LOG.info("task {}: its VM was never started; starting it on slot {}", record.id(), record.slot());
+                        boot();
+                    }
                 }
                 default -> fail("vm_lost", "the VM of this task could not be found after an orchestrator restart: "
                         + ar.result().getString("detail", status));

@@ -110,6 +110,11 @@ public final class TaskOperations {
 
     private JsonObject persist(JsonObject b) {
         JsonObject rec = b.getJsonObject("record");
+        Long acceptBefore = b.getLong("accept_before");
+        if (acceptBefore != null && System.currentTimeMillis() > acceptBefore) {
+            // the caller has given up (or will before this reply reaches it): no task may appear
+            throw new WorkerFailure("request_expired", "the request timed out before the task was recorded; no task was created");
+        }
         if (rec != null) store.save(TaskRecord.fromJson(rec));
         JsonObject ev = b.getJsonObject("event");
         if (ev == null) return new JsonObject();
@@ -340,8 +345,8 @@ public final class TaskOperations {
             // crashed between spawning the hypervisor and recording its handle: never leave it running
             List<VmHandle> orphans = driver.findOrphans("mvo-" + id);
             orphans.forEach(driver::destroy);
-            return new JsonObject().put("status", "lost").put("detail", orphans.isEmpty()
-                    ? "the VM was never started" : "the VM started but its handle was never recorded; it was destroyed");
+            if (orphans.isEmpty()) return new JsonObject().put("status", "never_started").put("detail", "the VM was never started");
+            return new JsonObject().put("status", "lost").put("detail", "the VM started but its handle was never recorded; it was destroyed");
         }
         HypervisorDriver.RecoverResult rr = driver.recover(handle.get());
         if (rr.handle() != null) handles.put(id, rr.handle());
