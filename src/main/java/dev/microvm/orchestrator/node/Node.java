@@ -96,6 +96,9 @@ public final class Node {
     public RepoRegistry repos() { return repos; }
     public String nodeId() { return nodeId; }
 
+    /** True while this process holds the owner lock of an unfinished task (it runs that task). */
+    public boolean ownsUnfinishedTasks() { return ownership.ownsAny(); }
+
     /** Stops taking work. Running VMs are left running on purpose: the next process recovers them. */
     public Future<Void> close() {
         return vertx.close().onComplete(v -> ownership.releaseAll());
