@@ -116,8 +116,9 @@ public final class EventLog {
         }
     }
 
+    /** Console lines and compaction markers may be compacted out; everything else is kept for good. */
     static int flagsOf(String type) {
-        return EventTypes.TASK_LOG.equals(type) ? 0 : EventIndex.FLAG_KEEP;
+        return EventTypes.TASK_LOG.equals(type) || EventTypes.LOG_COMPACTED.equals(type) ? 0 : EventIndex.FLAG_KEEP;
     }
 
     /** Events with a sequence number greater than {@code afterSeq}, oldest first, at most {@code limit}. */

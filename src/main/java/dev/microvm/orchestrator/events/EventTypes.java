@@ -19,6 +19,12 @@ public final class EventTypes {
      * 1 MiB of agent output to the console; the agent log (get_task_logs stream agent) has it.
      */
     public static final String TASK_OUTPUT_SKIPPED = "task.output_skipped";
+    /**
+     * Console lines were compacted out of the event log (retention); data: {through_seq,
+     * dropped_events, dropped_bytes, message}. It carries the sequence number of the last dropped
+     * line, so a reader resuming inside the compacted range meets it; get_task_logs still has the lines.
+     */
+    public static final String LOG_COMPACTED = "log.compacted";
     /** Agent progress parsed from stream-json; data: {turns, tool_uses, cost_usd, last_tool?}. */
     public static final String TASK_PROGRESS = "task.progress";
     /** API usage metered by the credential proxy; data: {input_tokens, output_tokens, cost_usd}. */

@@ -35,6 +35,7 @@ final class TaskStateIndex {
 
     private final Path file;
     private long offset;
+    private Object fileKey;
     private final Map<String, String> callerOf = new java.util.concurrent.ConcurrentHashMap<>();
     private final Map<String, String> stateOf = new HashMap<>();
     private final TreeMap<Long, TaskEvent> terminalEvents = new TreeMap<>();
@@ -54,7 +55,10 @@ final class TaskStateIndex {
     synchronized void refresh() {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             long size = ch.size();
-            if (size < offset) offset = 0; // replaced file: start over (entries are idempotent)
+            Object key = Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class).fileKey();
+            // retention rewrites the log into a new file: start over (entries are idempotent)
+            if (size < offset || key != null && !key.equals(fileKey)) offset = 0;
+            fileKey = key;
             if (size == offset) return;
             ByteBuffer buf = ByteBuffer.allocate((int) Math.min(size - offset, 8L * 1024 * 1024));
             while (offset < size) {
