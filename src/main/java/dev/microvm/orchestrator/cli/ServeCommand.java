@@ -32,6 +32,9 @@ final class ServeCommand implements Callable<Integer> {
             description = "Join the cluster described in FILE (default: cluster.json in the state directory, when present).")
     Path clusterFile;
 
+    /** Kept reachable for the life of the process: an unreachable channel may be closed, releasing the lock. */
+    private static java.nio.channels.FileChannel serveLock;
+
     @Option(names = "--auto-exit", hidden = true,
             description = "Started by an MCP process to finish its tasks: end after daemon_idle_exit_seconds with no task and no client.")
     boolean autoExit;
@@ -40,7 +43,7 @@ final class ServeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         var running = DaemonEndpoint.find(state.paths());
         // held for the daemon's lifetime: two MCP processes ending at once start one daemon, not two
-        var serveLock = HostLock.tryHold(DaemonEndpoint.directory(state.paths()).resolve("serve.lock"));
+        serveLock = HostLock.tryHold(DaemonEndpoint.directory(state.paths()).resolve("serve.lock"));
         if (running.isPresent() || serveLock == null) {
             throw new IllegalStateException("a daemon" + running.map(r -> " (pid " + r.pid() + ")").orElse("") + " already serves "
                     + state.paths().root() + "; stop it first or use another --state-dir");

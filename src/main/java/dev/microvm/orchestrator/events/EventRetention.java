@@ -119,7 +119,7 @@ public final class EventRetention {
         if (n > Integer.MAX_VALUE - 8) throw new IOException("event log index too large to compact in one pass");
         EventIndex.Entry[] entries = EventIndex.read(idx, 0, (int) n);
         long lineBytes = 0;
-        for (EventIndex.Entry e : entries) if (droppable(src, e)) lineBytes += e.length();
+        for (EventIndex.Entry e : entries) if (droppable(e)) lineBytes += e.length();
         Instant cutoff = maxAge == null ? null : clock.instant().minus(maxAge);
         boolean olderOnesLeft = cutoff != null; // lines are in time order: after the first young one, all are young
         boolean[] drop = new boolean[entries.length];
@@ -129,7 +129,7 @@ public final class EventRetention {
         boolean onlyMarkers = true;
         for (int i = 0; i < entries.length; i++) {
             EventIndex.Entry e = entries[i];
-            if (!droppable(src, e)) continue;
+            if (!droppable(e)) continue;
             boolean tooMany = maxLogLineBytes > 0 && lineBytes - bytes > maxLogLineBytes;
             boolean tooOld = false;
             if (olderOnesLeft) {
@@ -149,7 +149,7 @@ public final class EventRetention {
     }
 
     /** Console lines and earlier compaction markers; never a state change or an outcome. */
-    private static boolean droppable(FileChannel src, EventIndex.Entry e) throws IOException {
+    private static boolean droppable(EventIndex.Entry e) {
         return !e.keep();
     }
 
