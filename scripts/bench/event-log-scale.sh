@@ -7,7 +7,8 @@
 #
 #   scripts/bench/event-log-scale.sh [large-events=1000000] [small-events=1000] [tasks=200] [reads=5000]
 #
-# Uses a temporary directory (about 250 MB for the large log) and removes it afterwards.
+# Uses a temporary directory (about 350 MB for the large log; BENCH_DIR chooses where, for example
+# /dev/shm to take the disk out of the figures) and removes it afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 JAVA_HOME=$(scripts/find-java.sh); export JAVA_HOME
