@@ -37,6 +37,7 @@ public final class TaskVerticle extends VerticleBase {
     private Instant runningSince;
     private boolean finishing;
     private boolean slotReleased;
+    private boolean consoleBehind;
 
     /** Policy values the node decides (timeouts, defaults). */
     public record TaskPolicy(int timeoutSeconds, int stopGraceSeconds, String defaultMergeStrategy, boolean credentialInFile) {}
@@ -227,7 +228,8 @@ public final class TaskVerticle extends VerticleBase {
 
     private void awaitVm() {
         if (finishing) return;
-        JsonObject req = base().put("millis", AWAIT_SLICE_MS).put("log_offset", logOffset);
+        // console output behind: read the next slice at once instead of waiting for the VM a second
+        JsonObject req = base().put("millis", consoleBehind ? 1 : AWAIT_SLICE_MS).put("log_offset", logOffset);
         vertx.eventBus().<JsonObject>request(Addresses.WORKER_VM_AWAIT, req, LONG).onComplete(ar -> {
             if (ar.failed()) {
                 failFrom(ar.cause(), "vm_failed");
@@ -259,6 +261,7 @@ public final class TaskVerticle extends VerticleBase {
     private void publishLog(JsonObject r) {
         long from = logOffset;
         logOffset = r.getLong("log_offset", logOffset);
+        consoleBehind = r.getBoolean("log_more", false);
         JsonArray lines = r.getJsonArray("log_lines");
         if (lines != null && !lines.isEmpty()) {
             // the console byte range lets a viewer join these lines to what it read from the log file
@@ -292,12 +295,22 @@ public final class TaskVerticle extends VerticleBase {
     private void timeoutVm() {
         finishing = true;
         ask(Addresses.WORKER_VM_STOP, base().put("grace_seconds", policy.stopGraceSeconds()))
-                .onComplete(ar -> collect().onComplete(c -> {
+                .onComplete(ar -> drainConsole().onComplete(d -> collect().onComplete(c -> {
                     JsonObject res = c.succeeded() ? c.result() : new JsonObject();
                     int limit = record.options().timeoutSeconds() != null ? record.options().timeoutSeconds() : policy.timeoutSeconds();
                     fail("timeout", "the agent ran longer than " + limit + " s and its VM was stopped"
                             + (res.getInteger("commits", 0) > 0 ? "; its commits are saved on refs/tasks/" + record.id() : ""));
-                }));
+                })));
+    }
+
+    /** After a stop: publishes the console lines written since the last look, to the end. */
+    private Future<Void> drainConsole() {
+        return ask(Addresses.WORKER_VM_AWAIT, base().put("millis", 1).put("log_offset", logOffset))
+                .compose(r -> {
+                    publishLog(r);
+                    return !r.getBoolean("running", false) && r.getBoolean("log_more", false) ? drainConsole() : Future.<Void>succeededFuture();
+                })
+                .recover(e -> Future.succeededFuture()); // the console file keeps every line in any case
     }
 
     private void stopVm() {
