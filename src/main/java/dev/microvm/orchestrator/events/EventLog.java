@@ -159,6 +159,24 @@ public final class EventLog {
         return 0;
     }
 
+    /**
+     * The byte offset in {@link #file()} where the first event after {@code seq} starts (the end of
+     * the indexed events when there is none yet; 0 without an index), so a reader of the raw lines
+     * can start there instead of at the beginning.
+     */
+    public long offsetAfter(long seq) {
+        try (FileChannel idx = FileChannel.open(indexFile, StandardOpenOption.READ)) {
+            long n = EventIndex.count(idx);
+            long i = EventIndex.firstAfter(idx, n, seq);
+            if (i < n) return EventIndex.read(idx, i).offset();
+            return n == 0 ? 0 : EventIndex.read(idx, n - 1).end();
+        } catch (NoSuchFileException e) {
+            return 0;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read event log index " + indexFile, e);
+        }
+    }
+
     /** Repairs the tail (see the class comment) without appending. */
     public void settle() {
         if (!Files.exists(file)) return;

@@ -1,5 +1,6 @@
 package dev.microvm.orchestrator.mcp;
 
+import dev.microvm.orchestrator.events.EventLog;
 import dev.microvm.orchestrator.events.EventTypes;
 import dev.microvm.orchestrator.events.TaskEvent;
 import io.vertx.core.json.JsonObject;
@@ -34,6 +35,7 @@ final class TaskStateIndex {
     private static final String STATE_MARKER = "\"" + EventTypes.TASK_STATE + "\"";
 
     private final Path file;
+    private final EventLog log;
     private long offset;
     private Object fileKey;
     private final Map<String, String> callerOf = new java.util.concurrent.ConcurrentHashMap<>();
@@ -45,6 +47,19 @@ final class TaskStateIndex {
 
     TaskStateIndex(Path eventLogFile) {
         this.file = eventLogFile;
+        this.log = new EventLog(eventLogFile, java.time.Clock.systemUTC());
+    }
+
+    /**
+     * Before the first {@link #refresh}: read only what follows {@code seq} (the caller's delivery
+     * cursor; what lies before it was handed out already), found through the log's index, so a new
+     * MCP process does not read the whole log. Which tasks are the caller's and which still run
+     * then also come from the task list ({@link #claim}).
+     */
+    synchronized void startAfter(long seq) {
+        if (fileKey != null || offset != 0) return; // already reading
+        offset = log.offsetAfter(seq);
+        lastSeq = Math.max(lastSeq, seq);
     }
 
     static boolean isTerminal(String state) {
@@ -57,7 +72,7 @@ final class TaskStateIndex {
             long size = ch.size();
             Object key = Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class).fileKey();
             // retention rewrites the log into a new file: start over (entries are idempotent)
-            if (size < offset || key != null && !key.equals(fileKey)) offset = 0;
+            if (size < offset || key != null && fileKey != null && !key.equals(fileKey)) offset = log.offsetAfter(lastSeq);
             fileKey = key;
             if (size == offset) return;
             ByteBuffer buf = ByteBuffer.allocate((int) Math.min(size - offset, 8L * 1024 * 1024));
