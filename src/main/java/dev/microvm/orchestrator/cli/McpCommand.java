@@ -1,6 +1,8 @@
 package dev.microvm.orchestrator.cli;
 
 import dev.microvm.orchestrator.cluster.DaemonAttach;
+import dev.microvm.orchestrator.cluster.DaemonLauncher;
+import dev.microvm.orchestrator.node.Node;
 import dev.microvm.orchestrator.config.OrchestratorConfig;
 import dev.microvm.orchestrator.mcp.McpSettings;
 import dev.microvm.orchestrator.mcp.McpStdioLauncher;
@@ -11,6 +13,7 @@ import picocli.CommandLine.Mixin;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The stdio MCP server Claude Code starts ({@code claude mcp add microvm -- microvm-orchestrator mcp}).
@@ -39,16 +42,41 @@ final class McpCommand implements Callable<Integer> {
         }
         OrchestratorConfig config = NodeBootstrap.config(state.paths(), null);
         Vertx vertx = NodeBootstrap.createVertx(config, true);
+        AtomicReference<Node> node = new AtomicReference<>();
+        // SIGINT / SIGTERM (how Claude Code ends a server): hand the tasks over before the JVM goes
+        Thread handOverOnSignal = new Thread(() -> handOver(node.get()), "hand-over-to-daemon");
+        Runtime.getRuntime().addShutdownHook(handOverOnSignal);
         // The MCP server answers initialize at once; tool calls wait for the node starting beside it.
         var session = McpStdioLauncher.run(vertx, settings);
         try {
-            NodeBootstrap.startOn(vertx, state.paths(), config, true);
+            node.set(NodeBootstrap.startOn(vertx, state.paths(), config, true).node());
             session.toCompletionStage().toCompletableFuture().get();
+            handOver(node.get()); // end of input
         } finally {
             vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
         }
         return 0;
     }
+
+    /**
+     * This process is ending: if it still runs tasks, make sure the host's daemon exists to adopt
+     * them once this process has let go of their owner locks (at exit). Quick: it only starts a
+     * process. Runs at most once.
+     */
+    private void handOver(Node node) {
+        if (node == null || handedOver.getAndSet(true) || !node.ownsUnfinishedTasks()) return;
+        try {
+            DaemonLauncher.ensureRunning(state.paths()).ifPresentOrElse(
+                    pid -> System.err.println("microvm-orchestrator: unfinished tasks handed to a daemon (pid " + pid + ") started for "
+                            + state.paths().root() + "; see README (daemon) to watch or stop it"),
+                    () -> System.err.println("microvm-orchestrator: unfinished tasks handed to the running daemon"));
+        } catch (java.io.IOException | RuntimeException e) {
+            System.err.println("microvm-orchestrator: could not start a daemon for the unfinished tasks (" + e.getMessage()
+                    + "); the next orchestrator process for " + state.paths().root() + " adopts them");
+        }
+    }
+
+    private final java.util.concurrent.atomic.AtomicBoolean handedOver = new java.util.concurrent.atomic.AtomicBoolean();
 
     private static String versionString() {
         String v = McpCommand.class.getPackage().getImplementationVersion();

@@ -35,6 +35,7 @@ public final class DaemonChannelVerticle extends VerticleBase {
     private AccessToken token;
     private NetServer server;
     private MessageConsumer<Object> events;
+    private MessageConsumer<JsonObject> clients;
     private DaemonEndpoint endpoint;
 
     public DaemonChannelVerticle(StatePaths paths, String nodeId) {
@@ -44,6 +45,7 @@ public final class DaemonChannelVerticle extends VerticleBase {
 
     @Override
     public Future<?> start() {
+        clients = vertx.eventBus().localConsumer(Addresses.DAEMON_CLIENTS, m -> m.reply(new JsonObject().put("clients", admitted.size())));
         events = vertx.eventBus().localConsumer(Addresses.EVENTS, m -> {
             if (!(m.body() instanceof JsonObject body)) return;
             var frame = DaemonProtocol.frame(new JsonObject().put("type", "event").put("body", body));
@@ -136,6 +138,6 @@ public final class DaemonChannelVerticle extends VerticleBase {
                     e.withdraw(paths);
                     return null;
                 }, false);
-        return withdrawn.compose(v -> events.unregister()).compose(v -> server == null ? Future.succeededFuture() : server.close());
+        return withdrawn.compose(v -> clients.unregister()).compose(v -> events.unregister()).compose(v -> server == null ? Future.succeededFuture() : server.close());
     }
 }

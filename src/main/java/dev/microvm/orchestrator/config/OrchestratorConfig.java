@@ -25,6 +25,14 @@ import java.util.Set;
  * @param credentialMode     proxy (default: the guest gets a placeholder, the real credential stays on
  *                           the host) or file (explicit opt-in: the real credential reaches the guest
  *                           in a 0600 file the runner deletes after reading)
+ * @param daemonIdleExitSeconds a daemon an MCP process started (to hand over its tasks) ends after
+ *                           this long with no unfinished task and no attached client; a daemon a
+ *                           person started with {@code serve} never does
+ * @param eventRetentionDays console lines ({@code task.log} events) older than this are compacted
+ *                           out of the event log; 0 keeps them forever. State changes and outcomes
+ *                           are always kept, and the task's own log files keep every line.
+ * @param eventRetentionBytes console lines are compacted out, oldest first, while they take more
+ *                           than this many bytes of the event log; 0 sets no limit
  */
 public record OrchestratorConfig(
         int slots,
@@ -44,11 +52,15 @@ public record OrchestratorConfig(
         long maxBundleBytes,
         String apiUpstream,
         int apiProxyPort,
-        String credentialMode) {
+        String credentialMode,
+        int daemonIdleExitSeconds,
+        int eventRetentionDays,
+        long eventRetentionBytes) {
 
     private static final Set<String> KEYS = Set.of("slots", "vm_cpus", "vm_memory_mib", "driver", "accelerator",
             "guest_dir", "task_timeout_seconds", "boot_timeout_seconds", "stop_grace_seconds", "http_host", "http_port",
-            "default_merge_strategy", "default_network", "slot_disk_gib", "max_bundle_bytes", "api_upstream", "api_proxy_port", "credential_mode");
+            "default_merge_strategy", "default_network", "slot_disk_gib", "max_bundle_bytes", "api_upstream", "api_proxy_port", "credential_mode",
+            "daemon_idle_exit_seconds", "event_retention_days", "event_retention_bytes");
 
     public OrchestratorConfig {
         range("slots", slots, 1, 256);
@@ -66,6 +78,9 @@ public record OrchestratorConfig(
         if (maxBundleBytes < 1024) throw new IllegalArgumentException("max_bundle_bytes must be at least 1024");
         range("api_proxy_port", apiProxyPort, 0, 65535);
         oneOf("credential_mode", credentialMode, Set.of("proxy", "file"));
+        range("daemon_idle_exit_seconds", daemonIdleExitSeconds, 1, 7 * 24 * 3600);
+        range("event_retention_days", eventRetentionDays, 0, 100 * 365);
+        if (eventRetentionBytes < 0) throw new IllegalArgumentException("event_retention_bytes must not be negative");
         if (httpHost == null || httpHost.isBlank()) throw new IllegalArgumentException("http_host must not be empty");
     }
 
@@ -79,7 +94,7 @@ public record OrchestratorConfig(
         int slots = Math.max(1, Math.min(Math.max(1, cores / 2), byMemory));
         return new OrchestratorConfig(slots, Math.min(2, cores), vmMemory, mac ? "vfkit" : "qemu", "auto",
                 defaultGuestDir(), 3600, 180, 10, "127.0.0.1", 7823, "auto", "full", 8, 1L << 30,
-                "https://api.anthropic.com", 0, "proxy");
+                "https://api.anthropic.com", 0, "proxy", 600, 30, 0);
     }
 
     public static Path defaultGuestDir() {
@@ -120,7 +135,10 @@ public record OrchestratorConfig(
                     j.getInteger("http_port", httpPort), j.getString("default_merge_strategy", defaultMergeStrategy),
                     j.getString("default_network", defaultNetwork), j.getInteger("slot_disk_gib", slotDiskGiB),
                     j.getLong("max_bundle_bytes", maxBundleBytes), j.getString("api_upstream", apiUpstream),
-                    j.getInteger("api_proxy_port", apiProxyPort), j.getString("credential_mode", credentialMode));
+                    j.getInteger("api_proxy_port", apiProxyPort), j.getString("credential_mode", credentialMode),
+                    j.getInteger("daemon_idle_exit_seconds", daemonIdleExitSeconds),
+                    j.getInteger("event_retention_days", eventRetentionDays),
+                    j.getLong("event_retention_bytes", eventRetentionBytes));
         } catch (ClassCastException e) {
             throw new IllegalArgumentException("wrong value type in " + source + ": " + e.getMessage());
         }
@@ -133,7 +151,9 @@ public record OrchestratorConfig(
                 .put("stop_grace_seconds", stopGraceSeconds).put("http_host", httpHost).put("http_port", httpPort)
                 .put("default_merge_strategy", defaultMergeStrategy).put("default_network", defaultNetwork)
                 .put("slot_disk_gib", slotDiskGiB).put("max_bundle_bytes", maxBundleBytes)
-                .put("api_upstream", apiUpstream).put("api_proxy_port", apiProxyPort).put("credential_mode", credentialMode);
+                .put("api_upstream", apiUpstream).put("api_proxy_port", apiProxyPort).put("credential_mode", credentialMode)
+                .put("daemon_idle_exit_seconds", daemonIdleExitSeconds).put("event_retention_days", eventRetentionDays)
+                .put("event_retention_bytes", eventRetentionBytes);
     }
 
     private static long physicalMemoryMiB() {

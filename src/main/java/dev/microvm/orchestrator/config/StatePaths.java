@@ -11,6 +11,7 @@ import java.util.regex.Pattern;
  * repos.json                    repository allowlist
  * config.json                   optional user configuration
  * events/events.jsonl           the event log (append-only, global sequence numbers)
+ * events/events.idx, .lock      its sequence-number index and the appenders' host lock
  * tasks/&lt;id&gt;/task.json          durable task record
  * tasks/&lt;id&gt;/handle.json        VM recovery handle
  * tasks/&lt;id&gt;/owner.lock         held by the process that owns the task

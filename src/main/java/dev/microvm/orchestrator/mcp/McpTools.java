@@ -91,9 +91,16 @@ final class McpTools {
         return bus.request(address, request).recover(failure -> Future.failedFuture(new ToolFailure(ToolResults.describe(failure, address))));
     }
 
+    /** Time the node's acceptance reply has to reach this process before the call times out. */
+    private static final long ACCEPT_MARGIN_MS = 2_000;
+
     private Future<JsonObject> submit(String address, JsonObject args) {
         JsonObject request = args.copy().put("caller", settings.caller());
-        return ready.compose(v -> forward(address, request)).map(record -> {
+        return ready.compose(v -> {
+            // the node refuses to create the task once this call would have timed out: an error answer means no task
+            request.put("accept_before", System.currentTimeMillis() + settings.busTimeout().toMillis() - ACCEPT_MARGIN_MS);
+            return forward(address, request);
+        }).map(record -> {
             JsonObject task = TaskRecords.normalize(record);
             index.claim(TaskRecords.taskId(task), settings.caller());
             return task;

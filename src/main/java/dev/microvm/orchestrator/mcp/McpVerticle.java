@@ -1,6 +1,7 @@
 package dev.microvm.orchestrator.mcp;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.microvm.orchestrator.events.EventLog;
 import dev.microvm.orchestrator.node.Addresses;
 import io.modelcontextprotocol.json.jackson2.JacksonMcpJsonMapper;
 import io.modelcontextprotocol.server.McpAsyncServer;
@@ -49,6 +50,9 @@ public final class McpVerticle extends VerticleBase {
         waiter = new EventWaiter(vertx, context, index, cursors, bus, settings.progressInterval(), settings.pollInterval());
         // The caller's cursor must exist before its first task is submitted (see McpTools).
         Future<Void> ready = vertx.executeBlocking(() -> {
+            // a known caller resumes where its deliveries stopped, a new one at the end: never the whole log
+            long cursor = cursors.read(settings.caller());
+            index.startAfter(cursor >= 0 ? cursor : new EventLog(settings.paths().eventLog(), Clock.systemUTC()).lastSequence());
             index.refresh();
             cursors.readOrCreate(settings.caller(), index.lastSeq());
             return null;

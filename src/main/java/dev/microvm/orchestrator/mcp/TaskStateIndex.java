@@ -1,5 +1,6 @@
 package dev.microvm.orchestrator.mcp;
 
+import dev.microvm.orchestrator.events.EventLog;
 import dev.microvm.orchestrator.events.EventTypes;
 import dev.microvm.orchestrator.events.TaskEvent;
 import io.vertx.core.json.JsonObject;
@@ -35,16 +36,33 @@ final class TaskStateIndex {
     private static final String PROGRESS_MARKER = "\"" + EventTypes.TASK_PROGRESS + "\"";
 
     private final Path file;
+    private final EventLog log;
     private long offset;
+    private Object fileKey;
     private final Map<String, String> callerOf = new java.util.concurrent.ConcurrentHashMap<>();
     private final Map<String, String> stateOf = new HashMap<>();
     private final TreeMap<Long, TaskEvent> terminalEvents = new TreeMap<>();
     /** The latest task.progress data of each unfinished task (the agent's turns, tool uses, cost). */
     private final Map<String, JsonObject> progressOf = new HashMap<>();
+    /** Kept beside stateOf so a look-up costs the unfinished tasks, not every task the log ever saw. */
+    private final Set<String> unfinishedTasks = new LinkedHashSet<>();
     private long lastSeq;
 
     TaskStateIndex(Path eventLogFile) {
         this.file = eventLogFile;
+        this.log = new EventLog(eventLogFile, java.time.Clock.systemUTC());
+    }
+
+    /**
+     * Before the first {@link #refresh}: read only what follows {@code seq} (the caller's delivery
+     * cursor; what lies before it was handed out already), found through the log's index, so a new
+     * MCP process does not read the whole log. Which tasks are the caller's and which still run
+     * then also come from the task list ({@link #claim}).
+     */
+    synchronized void startAfter(long seq) {
+        if (fileKey != null || offset != 0) return; // already reading
+        offset = log.offsetAfter(seq);
+        lastSeq = Math.max(lastSeq, seq);
     }
 
     static boolean isTerminal(String state) {
@@ -55,7 +73,10 @@ final class TaskStateIndex {
     synchronized void refresh() {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             long size = ch.size();
-            if (size < offset) offset = 0; // replaced file: start over (entries are idempotent)
+            Object key = Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class).fileKey();
+            // retention rewrites the log into a new file: start over (entries are idempotent)
+            if (size < offset || key != null && fileKey != null && !key.equals(fileKey)) offset = log.offsetAfter(lastSeq);
+            fileKey = key;
             if (size == offset) return;
             ByteBuffer buf = ByteBuffer.allocate((int) Math.min(size - offset, 8L * 1024 * 1024));
             while (offset < size) {
@@ -106,6 +127,9 @@ final class TaskStateIndex {
         if (isTerminal(state)) {
             terminalEvents.put(event.seq(), event);
             progressOf.remove(event.taskId());
+            unfinishedTasks.remove(event.taskId());
+        } else {
+            unfinishedTasks.add(event.taskId());
         }
     }
 
@@ -171,9 +195,9 @@ final class TaskStateIndex {
     /** Tasks the log shows as not finished yet, of the caller (all when caller is null). */
     synchronized Set<String> unfinished(String caller) {
         Set<String> out = new LinkedHashSet<>();
-        stateOf.forEach((task, state) -> {
-            if (!isTerminal(state) && (caller == null || caller.equals(callerOf.get(task)))) out.add(task);
-        });
+        for (String task : unfinishedTasks) {
+            if (caller == null || caller.equals(callerOf.get(task))) out.add(task);
+        }
         return out;
     }
 

@@ -16,6 +16,8 @@ public final class Addresses {
     public static final String TASK_SUBMIT = P + "task.submit";
     /** Request {task_id} → reply task record JSON (with result and merge_result). */
     public static final String TASK_GET = P + "task.get";
+    /** Local to a daemon: request {} → reply {clients}: MCP processes attached over the daemon channel. */
+    public static final String DAEMON_CLIENTS = P + "daemon.clients";
     /** Request {status?, repo?} → reply {tasks:[...]}. */
     public static final String TASK_LIST = P + "task.list";
     /** Request {task_id, offset?, tail?, limit?, stream?} → reply {content, offset, next_offset, size}. */

@@ -4,6 +4,8 @@ import dev.microvm.orchestrator.config.OrchestratorConfig;
 import dev.microvm.orchestrator.config.RepoRegistry;
 import dev.microvm.orchestrator.config.StatePaths;
 import dev.microvm.orchestrator.events.EventLog;
+import dev.microvm.orchestrator.events.EventRetention;
+import dev.microvm.orchestrator.events.EventRetentionVerticle;
 import dev.microvm.orchestrator.slot.SlotAllocatorVerticle;
 import dev.microvm.orchestrator.task.TaskManagerVerticle;
 import dev.microvm.orchestrator.task.TaskStore;
@@ -19,6 +21,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Clock;
+import java.time.Duration;
 import java.util.Map;
 import java.util.function.UnaryOperator;
 
@@ -76,6 +79,8 @@ public final class Node {
                         new DeploymentOptions().setThreadingModel(ThreadingModel.WORKER).setInstances(workers))
                 .compose(v -> vertx.deployVerticle(new SlotAllocatorVerticle(paths, config.slots(), this::taskUnfinished, events)))
                 .compose(v -> vertx.deployVerticle(new TaskManagerVerticle(paths, config, store, repos, events, o.clock(), nodeId)))
+                .compose(v -> vertx.deployVerticle(new EventRetentionVerticle(new EventRetention(events.log(), o.clock(),
+                        Duration.ofDays(config.eventRetentionDays()), config.eventRetentionBytes()))))
                 .onSuccess(v -> LOG.info("node {} up: {} slots, driver {}, state {}", nodeId, config.slots(), driver.name(), paths.root()))
                 .mapEmpty();
     }
@@ -95,6 +100,9 @@ public final class Node {
     public TaskStore store() { return store; }
     public RepoRegistry repos() { return repos; }
     public String nodeId() { return nodeId; }
+
+    /** True while this process holds the owner lock of an unfinished task (it runs that task). */
+    public boolean ownsUnfinishedTasks() { return ownership.ownsAny(); }
 
     /** Stops taking work. Running VMs are left running on purpose: the next process recovers them. */
     public Future<Void> close() {

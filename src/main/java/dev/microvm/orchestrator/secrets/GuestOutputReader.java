@@ -95,6 +95,29 @@ public final class GuestOutputReader {
     }
 
     /**
+     * Up to {@code length} bytes (never more than the cap) from {@code offset}, for paginated reads
+     * of a guest log; {@link GuestFile#size()} is the whole file's size. With {@code fromEnd} the
+     * offset counts back from the end. An absent file is empty.
+     */
+    public java.util.Optional<GuestFile> readRangeIfPresent(String name, long offset, boolean fromEnd, int length) throws IOException {
+        Path file;
+        try {
+            file = check(name);
+        } catch (GuestOutputException e) {
+            if (e.reason() == Reason.MISSING) return java.util.Optional.empty();
+            throw e;
+        }
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+            long size = ch.size();
+            long start = fromEnd ? Math.max(0, size - Math.max(0, offset)) : Math.min(Math.max(0, offset), size);
+            ByteBuffer buf = ByteBuffer.allocate((int) Math.min(Math.min(Math.max(0, length), maxBytes), size - start));
+            while (buf.hasRemaining() && ch.read(buf, start + buf.position()) > 0) { /* fill */ }
+            byte[] content = Arrays.copyOf(buf.array(), buf.position());
+            return java.util.Optional.of(new GuestFile(file, content, size, start + content.length < size));
+        }
+    }
+
+    /**
      * Copies the file into a host-owned location (for a bundle the host hands to git), refusing
      * files larger than the cap instead of truncating them.
      *

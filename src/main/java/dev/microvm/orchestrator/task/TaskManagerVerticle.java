@@ -96,6 +96,7 @@ public final class TaskManagerVerticle extends VerticleBase {
         TaskOptions.fromJson(requested); // refuse bad options before touching anything
         String alias = b.getString("repo");
         String caller = b.getString("caller");
+        Long acceptBefore = b.getLong("accept_before");
         return blocking(() -> {
             RepoRegistry.Repo repo = repos.resolve(alias);
             JsonObject withDefaults = repo.defaults().copy();
@@ -106,7 +107,7 @@ public final class TaskManagerVerticle extends VerticleBase {
             }
             return TaskRecord.queued(TaskIds.next(), repo.alias(), repo.path().toString(), description, caller, nodeId,
                     options, b.getString("parent_task_id"), clock.instant().toString());
-        }).compose(this::placeOrEnqueue);
+        }).compose(record -> placeOrEnqueue(record, acceptBefore));
     }
 
     /**
@@ -114,8 +115,11 @@ public final class TaskManagerVerticle extends VerticleBase {
      * task's home record, which it keeps up to date. Without one (a single host) the task is enqueued
      * here exactly as before. The id is reserved meanwhile so the adoption sweep leaves it alone.
      */
-    private Future<JsonObject> placeOrEnqueue(TaskRecord record) {
+    private Future<JsonObject> placeOrEnqueue(TaskRecord record, Long acceptBefore) {
         deployments.put(record.id(), "placing");
+        if (acceptBefore != null && clock.millis() > acceptBefore) {
+            return Future.failedFuture("[request_expired] the request arrived after its sender stopped waiting; no task was created");
+        }
         return vertx.eventBus().<JsonObject>request(Addresses.CLUSTER_PLACE, new JsonObject().put("record", record.toJson()), PLACE)
                 .transform(ar -> {
                     JsonObject placed = ar.succeeded() ? ar.result().body().getJsonObject("record") : null;
@@ -127,7 +131,7 @@ public final class TaskManagerVerticle extends VerticleBase {
                     if (ar.failed() && !(ar.cause() instanceof ReplyException re && re.failureType() == ReplyFailure.NO_HANDLERS)) {
                         LOG.warn("cluster placement failed for task {} ({}); it runs here", record.id(), ar.cause().getMessage());
                     }
-                    return enqueue(record);
+                    return enqueue(record, acceptBefore);
                 });
     }
 
@@ -143,21 +147,32 @@ public final class TaskManagerVerticle extends VerticleBase {
             opts.remove("task_id");
             opts.remove("prompt");
             opts.remove("caller");
+            opts.remove("accept_before");
             JsonObject parentOpts = parent.options().toJson();
             for (String k : parentOpts.fieldNames()) if (!opts.containsKey(k)) opts.put(k, parentOpts.getValue(k));
             opts.put("base", "refs/tasks/" + parentId);
             opts.put("include_uncommitted", false);
             return submit(new JsonObject().put("repo", parent.repo()).put("description", prompt)
-                    .put("caller", b.getString("caller", parent.caller())).put("options", opts).put("parent_task_id", parentId));
+                    .put("caller", b.getString("caller", parent.caller())).put("options", opts).put("parent_task_id", parentId)
+                    .put("accept_before", b.getLong("accept_before")));
         });
     }
 
-    private Future<JsonObject> enqueue(TaskRecord record) {
+    /**
+     * Accepting a task: its record is written and forced to disk before the reply. A request whose
+     * sender will have given up by {@code acceptBefore} (epoch milliseconds) is refused instead, so a
+     * caller that saw a timeout never finds a task it was told nothing about.
+     */
+    private Future<JsonObject> enqueue(TaskRecord record, Long acceptBefore) {
         JsonObject event = new JsonObject().put("type", EventTypes.TASK_STATE).put("task_id", record.id())
                 .put("data", new JsonObject().put("state", "queued").put("repo", record.repo()).put("caller", record.caller())
                         .put("description", abbreviate(record.description(), 200)));
+        JsonObject persist = new JsonObject().put("record", record.toJson()).put("event", event);
+        if (acceptBefore != null) persist.put("accept_before", acceptBefore);
         return vertx.eventBus().<JsonObject>request(Addresses.WORKER_OWN, new JsonObject().put("task_id", record.id()))
-                .compose(v -> vertx.eventBus().request(Addresses.WORKER_PERSIST, new JsonObject().put("record", record.toJson()).put("event", event)))
+                .compose(v -> vertx.eventBus().request(Addresses.WORKER_PERSIST, persist)
+                        .recover(e -> vertx.eventBus().request(Addresses.WORKER_DISOWN, new JsonObject().put("task_id", record.id()))
+                                .transform(x -> Future.failedFuture(e))))
                 .compose(v -> deploy(record, false))
                 .map(v -> record.toJson());
     }

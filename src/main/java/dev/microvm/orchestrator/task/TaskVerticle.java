@@ -39,6 +39,7 @@ public final class TaskVerticle extends VerticleBase {
     /** Why the agent failed, in words (from the collected guest output), or null. */
     private String agentError;
     private boolean slotReleased;
+    private boolean consoleBehind;
 
     /** Policy values the node decides (timeouts, defaults). */
     public record TaskPolicy(int timeoutSeconds, int stopGraceSeconds, String defaultMergeStrategy, boolean credentialInFile) {}
@@ -120,22 +121,27 @@ public final class TaskVerticle extends VerticleBase {
                         return;
                     }
                     transition(TaskState.STARTING, r -> r.withSlot(slot), new JsonObject().put("slot", slot))
-                            .compose(v -> registerWithProxy())
-                            .compose(proxy -> ask(Addresses.WORKER_PREPARE, base().put("proxy", proxy)))
-                            .compose(prep -> persist(record.withPrepared(prep.getJsonObject("prepared")), null))
-                            .compose(v -> ask(Addresses.WORKER_VM_START))
-                            .onComplete(started -> {
-                                if (started.failed()) {
-                                    failFrom(started.cause(), "start_failed");
-                                    return;
-                                }
-                                Long pid = started.result().getLong("pid");
-                                transition(TaskState.RUNNING, r -> r.withPid(pid), new JsonObject().put("pid", pid))
-                                        .onSuccess(v -> {
-                                            runningSince = clock.instant();
-                                            if (cancelRequested) stopVm();
-                                            awaitVm();
-                                        });
+                            .onSuccess(v -> boot());
+                });
+    }
+
+    /** On the slot the record names: prepare the workspace and start the VM (STARTING → RUNNING). */
+    private void boot() {
+        registerWithProxy()
+                .compose(proxy -> ask(Addresses.WORKER_PREPARE, base().put("proxy", proxy)))
+                .compose(prep -> persist(record.withPrepared(prep.getJsonObject("prepared")), null))
+                .compose(v -> ask(Addresses.WORKER_VM_START))
+                .onComplete(started -> {
+                    if (started.failed()) {
+                        failFrom(started.cause(), "start_failed");
+                        return;
+                    }
+                    Long pid = started.result().getLong("pid");
+                    transition(TaskState.RUNNING, r -> r.withPid(pid), new JsonObject().put("pid", pid))
+                            .onSuccess(v -> {
+                                runningSince = clock.instant();
+                                if (cancelRequested) stopVm();
+                                awaitVm();
                             });
                 });
     }
@@ -187,6 +193,18 @@ public final class TaskVerticle extends VerticleBase {
                             : Future.succeededFuture();
                     ready.onSuccess(v -> collectAndMerge());
                 }
+                case "never_started" -> {
+                    if (record.state() != TaskState.STARTING) {
+                        fail("vm_lost", "the VM handle of this running task is missing after an orchestrator restart");
+                    } else if (cancelRequested) {
+                        transition(TaskState.CANCELLED, r -> r.withFailure("cancelled", "cancelled before it started"), null)
+                                .onComplete(x -> finish());
+                    } else {
+                        // its process ended before the VM was spawned: nothing ran, so it starts now instead of failing
+                        LOG.info("task {}: its VM was never started; starting it on slot {}", record.id(), record.slot());
+                        boot();
+                    }
+                }
                 default -> fail("vm_lost", "the VM of this task could not be found after an orchestrator restart: "
                         + ar.result().getString("detail", status));
             }
@@ -212,7 +230,8 @@ public final class TaskVerticle extends VerticleBase {
 
     private void awaitVm() {
         if (finishing) return;
-        JsonObject req = base().put("millis", AWAIT_SLICE_MS).put("log_offset", logOffset);
+        // console output behind: read the next slice at once instead of waiting for the VM a second
+        JsonObject req = base().put("millis", consoleBehind ? 1 : AWAIT_SLICE_MS).put("log_offset", logOffset);
         vertx.eventBus().<JsonObject>request(Addresses.WORKER_VM_AWAIT, req, LONG).onComplete(ar -> {
             if (ar.failed()) {
                 failFrom(ar.cause(), "vm_failed");
@@ -221,6 +240,10 @@ public final class TaskVerticle extends VerticleBase {
             JsonObject r = ar.result().body();
             publishLog(r);
             if (!r.getBoolean("running", false)) {
+                if (r.getBoolean("log_more", false) && !finishing) {
+                    awaitVm(); // the VM has ended; its console is published to the end first
+                    return;
+                }
                 collectAndMerge();
                 return;
             }
@@ -240,13 +263,24 @@ public final class TaskVerticle extends VerticleBase {
     private void publishLog(JsonObject r) {
         long from = logOffset;
         logOffset = r.getLong("log_offset", logOffset);
+        consoleBehind = r.getBoolean("log_more", false);
         JsonArray lines = r.getJsonArray("log_lines");
         if (lines != null && !lines.isEmpty()) {
             // the console byte range lets a viewer join these lines to what it read from the log file
+            JsonObject data = new JsonObject().put("stream", "console").put("lines", lines)
+                    .put("offset", from).put("next_offset", logOffset);
+            JsonArray continues = r.getJsonArray("log_continues");
+            if (continues != null && !continues.isEmpty()) data.put("continues", continues);
             vertx.eventBus().request(Addresses.WORKER_PERSIST, new JsonObject().put("event", new JsonObject()
-                    .put("type", EventTypes.TASK_LOG).put("task_id", record.id())
-                    .put("data", new JsonObject().put("stream", "console").put("lines", lines)
-                            .put("offset", from).put("next_offset", logOffset))));
+                    .put("type", EventTypes.TASK_LOG).put("task_id", record.id()).put("data", data)));
+        }
+        Long skipped = r.getLong("output_skipped");
+        if (skipped != null) {
+            vertx.eventBus().request(Addresses.WORKER_PERSIST, new JsonObject().put("event", new JsonObject()
+                    .put("type", EventTypes.TASK_OUTPUT_SKIPPED).put("task_id", record.id())
+                    .put("data", new JsonObject().put("stream", "console").put("bytes", skipped).put("source", "agent")
+                            .put("message", skipped + " bytes of agent output were not copied to the console; "
+                                    + "get_task_logs with stream agent has them"))));
         }
         JsonObject progress = r.getJsonObject("progress");
         if (progress != null) {
@@ -263,12 +297,22 @@ public final class TaskVerticle extends VerticleBase {
     private void timeoutVm() {
         finishing = true;
         ask(Addresses.WORKER_VM_STOP, base().put("grace_seconds", policy.stopGraceSeconds()))
-                .onComplete(ar -> collect().onComplete(c -> {
+                .onComplete(ar -> drainConsole().onComplete(d -> collect().onComplete(c -> {
                     JsonObject res = c.succeeded() ? c.result() : new JsonObject();
                     int limit = record.options().timeoutSeconds() != null ? record.options().timeoutSeconds() : policy.timeoutSeconds();
                     fail("timeout", "the agent ran longer than " + limit + " s and its VM was stopped"
                             + (res.getInteger("commits", 0) > 0 ? "; its commits are saved on refs/tasks/" + record.id() : ""));
-                }));
+                })));
+    }
+
+    /** After a stop: publishes the console lines written since the last look, to the end. */
+    private Future<Void> drainConsole() {
+        return ask(Addresses.WORKER_VM_AWAIT, base().put("millis", 1).put("log_offset", logOffset))
+                .compose(r -> {
+                    publishLog(r);
+                    return !r.getBoolean("running", false) && r.getBoolean("log_more", false) ? drainConsole() : Future.<Void>succeededFuture();
+                })
+                .recover(e -> Future.succeededFuture()); // the console file keeps every line in any case
     }
 
     private void stopVm() {

@@ -2,15 +2,20 @@ package dev.microvm.orchestrator.worker;
 
 import java.util.regex.Pattern;
 
-/** Turns raw console output into displayable lines. */
+/** Turns raw console output into displayable text: terminal escapes and control characters go, nothing else. */
 final class ConsoleLines {
 
     private static final Pattern ANSI = Pattern.compile("\u001B\\[[0-9;?]*[ -/]*[@-~]|\u001B\\][^\u0007\u001B]*(\u0007|\u001B\\\\)|[\u0000-\u0008\u000B-\u001F\u007F]");
 
     private ConsoleLines() {}
 
+    /** A whole line: also trimmed. */
     static String clean(String line) {
-        String s = ANSI.matcher(line).replaceAll("");
-        return s.length() > 2000 ? s.substring(0, 2000) + "..." : s.strip();
+        return cleanPart(line).strip();
+    }
+
+    /** Part of a line that goes on: its spaces are content. */
+    static String cleanPart(String text) {
+        return ANSI.matcher(text).replaceAll("");
     }
 }

@@ -63,7 +63,6 @@ public final class TaskOperations {
     /** The agent a task runs when it names no agent_command. */
     static final String DEFAULT_AGENT = "claude";
     private static final int MAX_LOG_SLICE = 64 * 1024;
-    private static final int MAX_LOG_LINES = 200;
 
     private final StatePaths paths;
     private final OrchestratorConfig config;
@@ -115,6 +114,11 @@ public final class TaskOperations {
 
     private JsonObject persist(JsonObject b) {
         JsonObject rec = b.getJsonObject("record");
+        Long acceptBefore = b.getLong("accept_before");
+        if (acceptBefore != null && System.currentTimeMillis() > acceptBefore) {
+            // the caller has given up (or will before this reply reaches it): no task may appear
+            throw new WorkerFailure("request_expired", "the request timed out before the task was recorded; no task was created");
+        }
         if (rec != null) store.save(TaskRecord.fromJson(rec));
         JsonObject ev = b.getJsonObject("event");
         if (ev == null) return new JsonObject();
@@ -306,11 +310,15 @@ public final class TaskOperations {
             out.put("running", true);
         }
         out.put("cancel_requested", Files.exists(paths.taskDir(id).resolve("cancel")));
-        tailConsole(id, b.getLong("log_offset", 0L), out);
+        tailConsole(id, b.getLong("log_offset", 0L), out, !out.getBoolean("running"));
         return out;
     }
 
-    private void tailConsole(String id, long offset, JsonObject out) {
+    /**
+     * The console lines after {@code offset}, at most one slice; {@code log_more} says there is more
+     * to read. Once the VM has {@code ended}, an unfinished last line counts as complete.
+     */
+    private void tailConsole(String id, long offset, JsonObject out, boolean ended) {
         Path log = paths.taskConsoleLog(id);
         out.put("log_offset", offset);
         if (!Files.isRegularFile(log, LinkOption.NOFOLLOW_LINKS)) return;
@@ -320,34 +328,23 @@ public final class TaskOperations {
             ch.position(offset);
             var buf = java.nio.ByteBuffer.allocate((int) Math.min(MAX_LOG_SLICE, size - offset));
             while (buf.hasRemaining() && ch.read(buf) > 0) { }
-            byte[] bytes = java.util.Arrays.copyOf(buf.array(), buf.position());
-            int end = lastNewline(bytes);
-            if (end < 0) {
-                if (bytes.length < MAX_LOG_SLICE) return; // wait for the line to complete
-                end = bytes.length - 1;
-            }
-            String text = new String(bytes, 0, end + 1, java.nio.charset.StandardCharsets.UTF_8);
-            JsonArray lines = new JsonArray();
+            ConsoleSlice.Result slice = ConsoleSlice.of(buf.array(), buf.position(), buf.position() == MAX_LOG_SLICE, ended);
+            if (slice.consumed() == 0) return; // wait for the line to complete
             JsonObject latest = null;
             StreamJsonProgress parser = progress.computeIfAbsent(id, k -> new StreamJsonProgress());
-            for (String line : text.split("\r?\n")) {
-                String clean = ConsoleLines.clean(line);
-                if (clean.isEmpty()) continue;
-                if (lines.size() < MAX_LOG_LINES) lines.add(clean);
+            for (String line : slice.completeLines()) {
                 // the runner copies the agent's stream-json output to the console
-                int json = clean.indexOf('{');
-                if (json >= 0) latest = parser.accept(clean.substring(json)).orElse(latest);
+                int json = line.indexOf('{');
+                if (json >= 0) latest = parser.accept(line.substring(json)).orElse(latest);
             }
-            out.put("log_offset", offset + end + 1).put("log_lines", lines);
+            out.put("log_offset", offset + slice.consumed()).put("log_lines", slice.lines())
+                    .put("log_more", offset + slice.consumed() < size);
+            if (!slice.continues().isEmpty()) out.put("log_continues", slice.continues());
+            slice.skippedBytes().ifPresent(n -> out.put("output_skipped", n));
             if (latest != null) out.put("progress", latest);
         } catch (IOException e) {
             // the console is informational; a read problem never fails the task
         }
-    }
-
-    private static int lastNewline(byte[] b) {
-        for (int i = b.length - 1; i >= 0; i--) if (b[i] == '\n') return i;
-        return -1;
     }
 
     private JsonObject vmStop(JsonObject b) {
@@ -375,8 +372,8 @@ public final class TaskOperations {
             // crashed between spawning the hypervisor and recording its handle: never leave it running
             List<VmHandle> orphans = driver.findOrphans("mvo-" + id);
             orphans.forEach(driver::destroy);
-            return new JsonObject().put("status", "lost").put("detail", orphans.isEmpty()
-                    ? "the VM was never started" : "the VM started but its handle was never recorded; it was destroyed");
+            if (orphans.isEmpty()) return new JsonObject().put("status", "never_started").put("detail", "the VM was never started");
+            return new JsonObject().put("status", "lost").put("detail", "the VM started but its handle was never recorded; it was destroyed");
         }
         HypervisorDriver.RecoverResult rr = driver.recover(handle.get());
         if (rr.handle() != null) handles.put(id, rr.handle());

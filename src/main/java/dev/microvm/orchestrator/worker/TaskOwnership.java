@@ -50,6 +50,10 @@ public final class TaskOwnership {
         return owned.containsKey(taskId);
     }
 
+    public synchronized boolean ownsAny() {
+        return !owned.isEmpty();
+    }
+
     public synchronized void releaseAll() {
         for (String id : Map.copyOf(owned).keySet()) disown(id);
     }

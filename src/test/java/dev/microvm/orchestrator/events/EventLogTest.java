@@ -63,4 +63,54 @@ class EventLogTest {
         assertThat(next.seq()).isEqualTo(3);
         assertThat(log.readAfter(0, 100)).extracting(TaskEvent::seq).containsExactly(1L, 2L, 3L);
     }
+
+    @Test
+    void aFinalLineLongerThan64KiBDoesNotRestartTheNumbering() {
+        EventLog log = new EventLog(tmp.resolve("e.jsonl"), Clock.systemUTC());
+        log.append("t", null, new JsonObject());
+        log.append("task.log", "t1", new JsonObject().put("lines", new io.vertx.core.json.JsonArray().add("\\".repeat(130_000))));
+        assertThat(log.lastSequence()).isEqualTo(2);
+        assertThat(log.append("t", null, new JsonObject()).seq()).isEqualTo(3);
+        assertThat(log.readAfter(0, 100)).extracting(TaskEvent::seq).containsExactly(1L, 2L, 3L);
+    }
+
+    @Test
+    void aLineWrittenByAnAppenderKilledBeforeItsIndexRecordIsStillReadAndCounted() throws Exception {
+        Path file = tmp.resolve("e.jsonl");
+        EventLog log = new EventLog(file, Clock.systemUTC());
+        log.append("t", null, new JsonObject());
+        log.append("t", null, new JsonObject());
+        Path index = tmp.resolve("e.idx");
+        try (var ch = java.nio.channels.FileChannel.open(index, StandardOpenOption.WRITE)) {
+            ch.truncate(EventIndex.RECORD + 7); // second record lost, its first bytes torn
+        }
+        assertThat(log.readAfter(1, 100)).extracting(TaskEvent::seq).containsExactly(2L);
+        assertThat(log.append("t", null, new JsonObject()).seq()).isEqualTo(3);
+        assertThat(Files.size(index)).isEqualTo(3L * EventIndex.RECORD);
+    }
+
+    @Test
+    void indexRecordsPointingPastTheLogAreDroppedAndTheLogDecides() throws Exception {
+        Path file = tmp.resolve("e.jsonl");
+        EventLog log = new EventLog(file, Clock.systemUTC());
+        for (int i = 0; i < 3; i++) log.append("t", null, new JsonObject().put("i", i));
+        EventIndex.write(java.nio.channels.FileChannel.open(tmp.resolve("e.idx"), StandardOpenOption.WRITE), 3,
+                List.of(new EventIndex.Entry(99, 1_000_000, 50, 0)));
+        assertThat(log.lastSequence()).isEqualTo(3);
+        assertThat(log.append("t", null, new JsonObject()).seq()).isEqualTo(4);
+        assertThat(log.readAfter(0, 100)).extracting(TaskEvent::seq).containsExactly(1L, 2L, 3L, 4L);
+    }
+
+    @Test
+    void aLogWrittenBeforeTheIndexExistedIsIndexedOnFirstUse() throws Exception {
+        Path file = tmp.resolve("e.jsonl");
+        StringBuilder old = new StringBuilder();
+        for (long seq : new long[] {1, 2, 3, 1, 2, 4}) { // numbering that restarted, as older versions could
+            old.append(new TaskEvent(seq, "x", "t", null, new JsonObject().put("n", seq)).toJson().encode()).append('\n');
+        }
+        Files.writeString(file, old);
+        EventLog log = new EventLog(file, Clock.systemUTC());
+        assertThat(log.readAfter(0, 100)).extracting(TaskEvent::seq).containsExactly(1L, 2L, 3L, 4L);
+        assertThat(log.append("t", null, new JsonObject()).seq()).isEqualTo(5);
+    }
 }

@@ -63,4 +63,25 @@ class TaskStateIndexTest {
         assertThat(index.firstTerminalAfter(0, "me")).isPresent();
         assertThat(index.finished("a")).isTrue();
     }
+
+    @Test
+    void started_after_a_cursor_it_reads_only_the_later_events_and_learns_callers_from_claims() {
+        Path file = dir.resolve("events.jsonl");
+        EventLog log = new EventLog(file, Clock.systemUTC());
+        log.append(EventTypes.TASK_STATE, "old", new JsonObject().put("state", "QUEUED").put("caller", "me"));
+        log.append(EventTypes.TASK_STATE, "old", new JsonObject().put("state", "COMPLETED"));
+        log.append(EventTypes.TASK_STATE, "long", new JsonObject().put("state", "QUEUED").put("caller", "me"));
+        long cursor = log.lastSequence();
+        log.append(EventTypes.TASK_STATE, "long", new JsonObject().put("state", "COMPLETED"));
+
+        TaskStateIndex index = new TaskStateIndex(file);
+        index.startAfter(cursor);
+        index.refresh();
+        assertThat(index.finished("old")).as("before the cursor: not read").isFalse();
+        assertThat(index.firstTerminalAfter(0, null).orElseThrow().taskId()).isEqualTo("long");
+        assertThat(index.firstTerminalAfter(cursor, "me")).as("its queued event lies before the cursor").isEmpty();
+        index.claim("long", "me"); // from the task list, as a wait does first
+        assertThat(index.firstTerminalAfter(cursor, "me").orElseThrow().seq()).isEqualTo(4);
+        assertThat(index.lastSeq()).isEqualTo(4);
+    }
 }

@@ -68,6 +68,17 @@ class TaskLifecycleTest {
     }
 
     @Test
+    void everyConsoleLineOfATimedOutTaskReachesTheEventLog() throws Exception {
+        String id = submit("seq 1 100000; sleep 120", new JsonObject().put("timeout_seconds", 1));
+        assertThat(f.awaitTerminal(id, Duration.ofSeconds(60)).getString("reason")).isEqualTo("timeout");
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (var e : f.node.events().log().readAfter(0, 100_000)) {
+            if (id.equals(e.taskId()) && e.type().equals("task.log")) e.data().getJsonArray("lines").forEach(l -> seen.add((String) l));
+        }
+        for (int i = 1; i <= 100_000; i++) if (!seen.contains(Integer.toString(i))) throw new AssertionError("line " + i + " missing of " + seen.size());
+    }
+
+    @Test
     void cancellingARunningTaskKeepsItsCommitsOnTheTaskRefAndLeavesTheBranchAlone() throws Exception {
         String before = GitRepos.git(repo, "rev-parse", "main");
         Path committed = tmp.resolve("committed");

@@ -1,0 +1,67 @@
+package dev.microvm.orchestrator.node;
+
+import dev.microvm.orchestrator.config.StatePaths;
+import dev.microvm.orchestrator.testing.GitRepos;
+import dev.microvm.orchestrator.testing.NodeFixture;
+import dev.microvm.orchestrator.vm.fake.ProcessDriver;
+import io.vertx.core.eventbus.ReplyException;
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.ExecutionException;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** "Accepted" means durable, and an error answer means no task exists. */
+class TaskIntakeTest {
+
+    @TempDir Path tmp;
+    private NodeFixture f;
+    private StatePaths paths;
+
+    @BeforeEach
+    void start() throws Exception {
+        Path repo = GitRepos.create(tmp.resolve("project"));
+        Path state = tmp.resolve("state");
+        paths = new StatePaths(state);
+        f = NodeFixture.start(state, NodeFixture.config(state, "process", tmp.resolve("no-guest"), 1), new ProcessDriver());
+        f.node.repos().allow(repo, "project");
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        f.close();
+    }
+
+    private JsonObject submit(long acceptBefore) throws Exception {
+        return f.request(Addresses.TASK_SUBMIT, new JsonObject().put("repo", "project").put("description", "task")
+                .put("caller", "intake").put("agent_command", "true").put("accept_before", acceptBefore));
+    }
+
+    @Test
+    void aSubmitArrivingAfterItsSenderGaveUpIsRefusedAndLeavesNoTask() throws Exception {
+        assertThatThrownBy(() -> submit(System.currentTimeMillis() - 1))
+                .isInstanceOf(ExecutionException.class).hasCauseInstanceOf(ReplyException.class)
+                .hasMessageContaining("request_expired").hasMessageContaining("no task was created");
+        assertThat(f.request(Addresses.TASK_LIST, new JsonObject()).getJsonArray("tasks")).isEmpty();
+        try (var dirs = Files.list(paths.root().resolve("tasks"))) {
+            assertThat(dirs.filter(d -> Files.exists(d.resolve("task.json")))).isEmpty();
+        } catch (java.nio.file.NoSuchFileException none) {
+            // no task directory at all: nothing was created
+        }
+    }
+
+    @Test
+    void anAcceptedTaskHasItsRecordOnDiskWhenTheAnswerArrives() throws Exception {
+        JsonObject accepted = submit(System.currentTimeMillis() + 30_000);
+        String id = accepted.getString("id", accepted.getString("task_id"));
+        assertThat(paths.taskDir(id).resolve("task.json")).isRegularFile();
+        assertThat(Files.readString(paths.taskDir(id).resolve("task.json"))).contains(id);
+    }
+}
