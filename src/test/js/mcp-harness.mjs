@@ -59,7 +59,11 @@ function substitute(value) {
   if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v)]));
   return value;
 }
-const print = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
+// Writes to a pipe are asynchronous: process.exit() would cut a large pending line, so every exit
+// waits for what was printed to be written.
+const written = [];
+const print = (obj) => written.push(new Promise((resolve) => process.stdout.write(JSON.stringify(obj) + '\n', resolve)));
+const exit = async (code) => { await Promise.all(written); process.exit(code); };
 
 const started = Date.now();
 const transport = new StdioClientTransport({
@@ -122,7 +126,7 @@ try {
 } catch (e) {
   print({ summary: { steps, failed: failed + 1, error: String(e?.stack ?? e) } });
   await client.close().catch(() => {});
-  process.exit(2);
+  await exit(2);
 }
 await client.close();
-process.exit(failed === 0 ? 0 : 1);
+await exit(failed === 0 ? 0 : 1);

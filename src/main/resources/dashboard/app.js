@@ -13,6 +13,7 @@
     logs: new Map(),       // id -> [{stream, text}]
     completeLog: new Set(),// ids whose every log line since the start arrived here live
     seams: new Map(),      // id -> {end, first, join, loading}: console byte offsets, see receiveLog
+    partial: new Map(),    // id -> {text, to}: the start of a long console line that goes on in the next event
     selected: null,
     tab: 'log',
     lastSeq: null,
@@ -168,7 +169,8 @@
       }
       case 'task.log': {
         if (!id) return;
-        const lines = Array.isArray(d.lines) ? d.lines : (d.line != null ? [d.line] : []);
+        const entries = Array.isArray(d.lines) ? d.lines : (d.line != null ? [d.line] : []);
+        const lines = joinContinued(id, entries, Array.isArray(d.continues) ? d.continues : [], d.offset, d.next_offset);
         receiveLog(id, d.stream || 'stdout', lines, d.offset, d.next_offset);
         const t = ensureTask(id);
         t.updated = e.ts;
@@ -197,6 +199,23 @@
     let m = s.seams.get(id);
     if (!m) { m = { end: null, first: null, join: false, loading: false }; s.seams.set(id, m); }
     return m;
+  }
+
+  // A console line longer than the node's entry size arrives as several entries; each entry listed
+  // in `continues` goes on in the next entry, which may be in the task's next event. Join them
+  // back into the one line the task printed.
+  function joinContinued(id, entries, continues, from, to) {
+    const goesOn = new Set(continues);
+    const carried = s.partial.get(id);
+    let current = carried && carried.to === from ? carried.text : '';
+    s.partial.delete(id);
+    const out = [];
+    entries.forEach((text, i) => {
+      current += String(text);
+      if (!goesOn.has(i)) { out.push(current); current = ''; }
+    });
+    if (current) s.partial.set(id, { text: current, to });
+    return out;
   }
 
   function receiveLog(id, stream, lines, from, to) {

@@ -73,7 +73,38 @@ public final class ProcessIdentity {
     /** Kills the process and everything it started, without asking. */
     public static void killTree(ProcessHandle ph) {
         List<ProcessHandle> descendants = ph.descendants().toList();
+        // A VM runs in a session and process group of its own (setsid). Killing the group also takes
+        // a child forked after the list above was read (the runner forks all the time), which
+        // killing by list would miss and leave carrying the VM's tag.
+        if (leadsOwnGroup(ph.pid())) killGroup(ph.pid());
         ph.destroyForcibly();
         descendants.forEach(ProcessHandle::destroyForcibly);
+    }
+
+    /** True when the process is its process group's leader, and that group is not this JVM's (Linux). */
+    static boolean leadsOwnGroup(long pid) {
+        return pid != ProcessHandle.current().pid() && processGroup(pid) == pid && processGroup(ProcessHandle.current().pid()) != pid;
+    }
+
+    private static long processGroup(long pid) {
+        try {
+            String s = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+            String[] after = s.substring(s.lastIndexOf(')') + 2).split(" ");
+            return Long.parseLong(after[2]); // state, ppid, pgrp
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+    }
+
+    private static void killGroup(long pgid) {
+        try {
+            Process kill = new ProcessBuilder("kill", "-KILL", "--", "-" + pgid).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            kill.waitFor(5, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (IOException e) {
+            // no kill(1): the list below still kills what it found
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 }

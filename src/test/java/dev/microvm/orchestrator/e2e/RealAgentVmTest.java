@@ -31,6 +31,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 @Tag("vm")
 class RealAgentVmTest {
 
+    /** A line far longer than 64 KiB, recognisable at both ends. */
+    private static final String LONG_LINE = "LONGLINE-BEGIN-" + "0123456789".repeat(10_000) + "-LONGLINE-END";
+
     @TempDir Path tmp;
     private Process harness;
     private final EventStreamTap stream = new EventStreamTap();
@@ -49,8 +52,11 @@ class RealAgentVmTest {
         String canary = "sk-ant-api03-canary-" + UUID.randomUUID();
         JsonArray scenarios = new JsonArray()
                 .add(ScriptedUpstream.scenario("SCENARIO-COMMIT",
+                        // the Write tool call is one stream-json line of more than 100 KB
+                        new JsonObject().put("tool", "Write").put("input", new JsonObject()
+                                .put("file_path", "/workspace/big.txt").put("content", LONG_LINE + "\n")),
                         ScriptedUpstream.bash("whoami > author.txt && echo hello from claude > hello.txt"
-                                + " && git add hello.txt author.txt && git commit -q -m 'Add hello.txt' && git log --oneline -1"),
+                                + " && git add hello.txt author.txt big.txt && git commit -q -m 'Add hello.txt' && git log --oneline -1"),
                         ScriptedUpstream.text("Added hello.txt and committed it.").put("delay_seconds", 4)))
                 .add(ScriptedUpstream.scenario("SCENARIO-FOLLOWUP",
                         ScriptedUpstream.bash("test -f hello.txt && echo second line >> hello.txt && git commit -qam 'Extend hello.txt'"),
@@ -67,6 +73,7 @@ class RealAgentVmTest {
                             .put("description", "SCENARIO-COMMIT: add hello.txt and commit it")).put("save", "t"))
                     .add(McpHarness.call("wait_next_event", new JsonObject().put("timeout_ms", 240_000)).put("timeout_ms", 250_000))
                     .add(McpHarness.call("get_task_info", new JsonObject().put("task_id", "${t.task_id}")))
+                    .add(McpHarness.call("get_task_logs", new JsonObject().put("task_id", "${t.task_id}").put("limit", 262_144)))
                     .add(McpHarness.call("continue_task", new JsonObject().put("task_id", "${t.task_id}")
                             .put("prompt", "SCENARIO-FOLLOWUP: extend hello.txt")).put("save", "c"))
                     .add(McpHarness.call("wait_next_event", new JsonObject().put("timeout_ms", 240_000)).put("timeout_ms", 250_000))
@@ -89,8 +96,8 @@ class RealAgentVmTest {
             String why = run.describe();
             assertThat(run.summary().getInteger("failed")).as(why).isZero();
             String first = run.step(0).getJsonObject("structured").getString("task_id");
-            String followUp = run.step(3).getJsonObject("structured").getString("task_id");
-            String cancelled = run.step(6).getJsonObject("structured").getString("task_id");
+            String followUp = run.step(4).getJsonObject("structured").getString("task_id");
+            String cancelled = run.step(7).getJsonObject("structured").getString("task_id");
 
             // the default agent committed through its Bash tool, as the agent user, and the commit was merged
             JsonObject done = run.step(1).getJsonObject("structured");
@@ -105,15 +112,24 @@ class RealAgentVmTest {
             assertThat(stream.text()).as("WebSocket frames").contains("task.progress").contains(first);
             assertThat(Files.readString(state.paths.eventLog())).contains("\"task.progress\"");
 
+            // a stream-json line of more than 100 KB went through the console, the events and get_task_logs whole
+            String console = Files.readString(state.paths.taskConsoleLog(first));
+            int longest = console.lines().filter(l -> l.contains("LONGLINE-BEGIN")).mapToInt(String::length).max().orElse(0);
+            assertThat(longest).as("the console line carrying the Write call").isGreaterThan(100_000);
+            assertThat(reassembledLogLines(state, first)).as("task.log events, continued entries joined")
+                    .anySatisfy(l -> assertThat(l).contains(LONG_LINE).hasSizeGreaterThan(100_000));
+            assertThat(run.step(3).encode()).as("get_task_logs").contains(LONG_LINE);
+            assertThat(state.git("show", "main:big.txt").strip()).isEqualTo(LONG_LINE);
+
             // the follow-up ran a real second turn on top of the first task's commits
-            JsonObject followed = run.step(4).getJsonObject("structured");
+            JsonObject followed = run.step(5).getJsonObject("structured");
             assertThat(followed.getString("task_id")).as(why).isEqualTo(followUp);
             assertThat(followed.getString("status")).as(why).isEqualTo("completed");
             assertThat(state.git("show", "main:hello.txt").strip()).isEqualTo("hello from claude\nsecond line");
             assertThat(state.git("log", "--format=%s", "main")).contains("Add hello.txt", "Extend hello.txt");
 
             // cancel during a real turn: the agent ended, its commit so far is kept on refs/tasks/<id>, not merged
-            JsonObject stopped = run.step(9).getJsonObject("structured");
+            JsonObject stopped = run.step(10).getJsonObject("structured");
             assertThat(stopped.getString("task_id")).as(why).isEqualTo(cancelled);
             assertThat(stopped.getString("status")).as(why).isEqualTo("cancelled");
             assertThat(state.git("log", "-1", "--format=%s", "refs/tasks/" + cancelled).strip()).isEqualTo("Partial work");
@@ -134,10 +150,33 @@ class RealAgentVmTest {
             // usage metering counted every request the agents made through the proxy
             long posted = upstream.requests().stream().filter(r -> "POST".equals(r.getString("method"))).count();
             long metered = 0;
-            for (int step : new int[] {2, 5, 10}) {
+            for (int step : new int[] {2, 6, 11}) {
                 metered += run.step(step).getJsonObject("structured").getJsonObject("usage").getLong("requests", 0L);
             }
             assertThat(metered).as(why).isEqualTo(posted);
         }
+    }
+
+    /** The task's console lines as its task.log events carry them, entries listed in continues joined to the next. */
+    private static List<String> reassembledLogLines(E2eState state, String taskId) throws Exception {
+        List<String> lines = new java.util.ArrayList<>();
+        StringBuilder current = new StringBuilder();
+        for (String raw : Files.readAllLines(state.paths.eventLog())) {
+            if (!raw.contains("\"task.log\"") || !raw.contains(taskId)) continue;
+            JsonObject event = new JsonObject(raw);
+            if (!"task.log".equals(event.getString("type")) || !taskId.equals(event.getString("task_id"))) continue;
+            JsonObject data = event.getJsonObject("data");
+            JsonArray entries = data.getJsonArray("lines");
+            JsonArray continues = data.getJsonArray("continues", new JsonArray());
+            for (int i = 0; i < entries.size(); i++) {
+                current.append(entries.getString(i));
+                if (!continues.contains(i)) {
+                    lines.add(current.toString());
+                    current.setLength(0);
+                }
+            }
+        }
+        if (!current.isEmpty()) lines.add(current.toString());
+        return lines;
     }
 }

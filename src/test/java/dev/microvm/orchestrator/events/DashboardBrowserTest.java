@@ -161,8 +161,15 @@ class DashboardBrowserTest {
         logLines("fix-greeting-7f3a", "runner: starting agent", "agent: reading src/greeting.py");
         server.emit(EventTypes.TASK_PROGRESS, "fix-greeting-7f3a",
                 new JsonObject().put("turns", 3).put("tool_uses", 4).put("last_tool", "Edit").put("done", false));
+        // a line longer than an entry arrives in pieces, the last piece in the next event: shown as one line
+        server.emit(EventTypes.TASK_LOG, "fix-greeting-7f3a", new JsonObject().put("stream", "console")
+                .put("lines", new JsonArray().add("agent: a long line, ").add("its middle, ")).put("continues", new JsonArray().add(0).add(1)));
+        server.emit(EventTypes.TASK_LOG, "fix-greeting-7f3a", new JsonObject().put("stream", "console")
+                .put("lines", new JsonArray().add("and its end")));
+        logs.merge("fix-greeting-7f3a", "agent: a long line, its middle, and its end\n", String::concat);
         logLines("fix-greeting-7f3a", "agent: editing src/greeting.py", "agent: running pytest -q", "4 passed in 0.31s");
         waiting().until(d -> d.findElement(By.id("log")).getText().contains("4 passed in 0.31s"));
+        assertThat(browser.findElement(By.id("log")).getText().lines()).contains("agent: a long line, its middle, and its end");
         String log = browser.findElement(By.id("log")).getText();
         assertThat(log).containsSubsequence("guest kernel up", "workspace mounted", "starting agent", "reading src/greeting.py",
                 "editing src/greeting.py", "running pytest -q", "4 passed");
