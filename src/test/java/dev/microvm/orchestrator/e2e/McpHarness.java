@@ -73,7 +73,10 @@ final class McpHarness {
         List<String> cmd = new ArrayList<>(List.of("node", JS_DIR.resolve("mcp-harness.mjs").toString(), script.toString(), "--",
                 JavaProcess.javaBinary(), "-XX:TieredStopAtLevel=1", "-cp", JavaProcess.classpath(),
                 "dev.microvm.orchestrator.cli.Main", "mcp", "--state-dir", stateDir.toString()));
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(stderrFile.toFile());
+        // stdout goes straight to a file: a test that waits for the harness to end before reading
+        // would otherwise block it on a full pipe (the harness waits for its output to be written)
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(stderrFile.toFile())
+                .redirectOutput(stderrFile.resolveSibling("harness.stdout").toFile());
         pb.environment().keySet().removeIf(k -> k.startsWith("ANTHROPIC_") || k.startsWith("CLAUDE_CODE_"));
         pb.environment().put("MICROVM_ORCHESTRATOR_MCP_POLL_MS", "200");
         pb.environment().put("MICROVM_ORCHESTRATOR_MCP_PROGRESS_MS", "5000");
@@ -113,19 +116,11 @@ final class McpHarness {
 
     static Run collect(Process p, Path dir, long timeoutSeconds) throws Exception {
         Path stdoutFile = dir.resolve("harness.stdout");
-        Thread reader = Thread.ofVirtual().start(() -> {
-            try {
-                Files.write(stdoutFile, p.getInputStream().readAllBytes());
-            } catch (IOException e) {
-                // reported below as missing output
-            }
-        });
         boolean ended = p.waitFor(timeoutSeconds, TimeUnit.SECONDS);
         if (!ended) {
             p.descendants().forEach(ProcessHandle::destroyForcibly);
             p.destroyForcibly();
         }
-        reader.join(10_000);
         List<JsonObject> lines = new ArrayList<>();
         if (Files.exists(stdoutFile)) {
             for (String line : Files.readAllLines(stdoutFile)) {
