@@ -29,6 +29,14 @@ public final class QemuArgv {
         return "bash -c 'exec 3<>/dev/tcp/127.0.0.1/" + port + " || exit 1; cat <&3 & cat >&3; wait'";
     }
 
+    /**
+     * Under network {@code full} QEMU runs in {@link EgressNamespace}, whose loopback is not the
+     * host's: the relay enters the host's namespace for this one connection to the proxy.
+     */
+    static String proxyRelayFromEgressNamespace(int port) {
+        return "nsenter --net=" + EgressNamespace.hostPath() + " " + proxyRelay(port);
+    }
+
     public static List<String> build(VmSpec spec, QemuOptions opt) {
         if (opt.accelerator() == QemuOptions.Accelerator.AUTO) {
             throw new IllegalArgumentException("resolve the accelerator before building argv");
@@ -36,6 +44,9 @@ public final class QemuArgv {
         boolean mmio = opt.machine().startsWith("microvm");
         String bus = mmio ? "device" : "pci";
         List<String> a = new ArrayList<>();
+        boolean egress = spec.network().mode() == VmSpec.Network.Mode.NAT;
+        // full: QEMU's user-mode network opens its sockets in a namespace that cannot reach the host
+        if (egress) a.addAll(List.of("nsenter", "--net=" + EgressNamespace.path()));
         a.add(opt.binary());
         a.addAll(List.of("-name", "guest=" + spec.name() + ",process=" + DetachedVmDriver.tag(spec.name())));
         a.addAll(List.of("-machine", opt.machine()));
@@ -75,7 +86,7 @@ public final class QemuArgv {
             if (net.mode() == VmSpec.Network.Mode.API_ONLY) nd.append(",restrict=on");
             if (net.apiProxyPort() > 0) {
                 nd.append(",guestfwd=tcp:").append(API_PROXY_GUEST_ADDR).append(':').append(API_PROXY_GUEST_PORT)
-                        .append("-cmd:").append(proxyRelay(net.apiProxyPort()));
+                        .append("-cmd:").append(egress ? proxyRelayFromEgressNamespace(net.apiProxyPort()) : proxyRelay(net.apiProxyPort()));
             }
             a.addAll(List.of("-netdev", nd.toString(), "-device", "virtio-net-" + bus + ",netdev=net0"));
         }

@@ -47,11 +47,22 @@ class QemuArgvTest {
     }
 
     @Test
-    void nat_has_no_restriction_but_still_reaches_the_proxy() {
+    void full_runs_qemu_in_the_egress_namespace_and_relays_the_proxy_through_the_host_namespace() {
         QemuOptions tcg = new QemuOptions("q", "microvm", QemuOptions.Accelerator.TCG, OptionalLong.empty());
-        String argv = String.join(" ", QemuArgv.build(spec(new VmSpec.Network(VmSpec.Network.Mode.NAT, 9000)), tcg));
-        assertThat(argv).contains("user,id=net0,guestfwd=").doesNotContain("restrict=on").doesNotContain("9000,");
-        assertThat(QemuArgv.proxyRelay(9000)).doesNotContain(",");
+        java.util.List<String> argv = QemuArgv.build(spec(new VmSpec.Network(VmSpec.Network.Mode.NAT, 9000)), tcg);
+        assertThat(argv.subList(0, 3)).containsExactly("nsenter", "--net=/run/netns/mvo-egress", "q");
+        assertThat(String.join(" ", argv)).contains("user,id=net0,guestfwd=tcp:10.0.2.100:80-cmd:nsenter --net=/run/netns/mvo-host bash -c")
+                .doesNotContain("restrict=on").doesNotContain("9000,");
+        assertThat(QemuArgv.proxyRelayFromEgressNamespace(9000)).doesNotContain(",");
+    }
+
+    @Test
+    void the_egress_guard_rejects_every_host_address_in_one_transaction() {
+        String rules = EgressNamespace.guardRules(java.util.List.of("192.0.2.2", "198.18.7.1"));
+        assertThat(rules).contains("ip daddr @host_v4 reject", "meta nfproto ipv6 reject", "flush set inet mvo_guard host_v4",
+                "add element inet mvo_guard host_v4 { 192.0.2.2, 198.18.7.1 }");
+        assertThat(rules.indexOf("flush set")).isLessThan(rules.indexOf("add element"));
+        assertThat(EgressNamespace.guardRules(java.util.List.of())).doesNotContain("add element");
     }
 
     @org.junit.jupiter.api.Test

@@ -1,0 +1,185 @@
+package dev.microvm.orchestrator.vm.qemu;
+
+import dev.microvm.orchestrator.util.HostLock;
+
+import java.io.IOException;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.NetworkInterface;
+import java.net.SocketException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Optional;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The network namespace QEMU runs in for network {@code full}: the internet, never the host.
+ *
+ * <p>QEMU's user-mode network opens ordinary sockets in the namespace QEMU runs in and maps the
+ * guest's gateway to that namespace's loopback. Run in the host's namespace, that is every service
+ * on the host. So a {@code full} VM's QEMU runs in {@value #NAME}, a namespace of its own whose only
+ * way out is pasta (from Debian's {@code passt} package: user-mode, socket-level, no forwarding or
+ * NAT on the host) with {@code --no-map-gw}, so nothing in the namespace maps to the host's
+ * loopback. pasta connects from the host's namespace, so traffic to the host's own addresses would
+ * still arrive at the host: an nftables table inside the namespace rejects every address the host
+ * has, refreshed each time a VM starts. Nothing is changed in the host's own namespace.
+ *
+ * <p>The credential proxy listens on the host's loopback; QEMU's per-connection relay to it enters
+ * the host's namespace, pinned as {@value #HOST_NAME} (see {@link QemuArgv#proxyRelay}).
+ *
+ * <p>Creating namespaces and entering them needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN); without it,
+ * or without the tools, {@link #unavailableReason()} says why and the driver does not offer {@code full}.
+ * All methods block: worker pool only.
+ */
+public final class EgressNamespace {
+    public static final String NAME = "mvo-egress";
+    public static final String HOST_NAME = "mvo-host";
+    public static final Path NETNS_DIR = Path.of("/run/netns");
+    /** The namespace's own end of pasta's link; link-local, so it is no address of the internet. */
+    static final String NS_ADDRESS = "169.254.231.2";
+    static final String NS_GATEWAY = "169.254.231.1";
+    private static final Path LOCK = Path.of("/run/lock/microvm-orchestrator-egress.lock");
+    private static final List<String> TOOLS = List.of("ip", "nsenter", "pasta", "nft");
+
+    private EgressNamespace() {}
+
+    public static Path path() {
+        return NETNS_DIR.resolve(NAME);
+    }
+
+    public static Path hostPath() {
+        return NETNS_DIR.resolve(HOST_NAME);
+    }
+
+    /** Why {@code full} cannot be enforced on this host, or empty when it can. */
+    public static Optional<String> unavailableReason() {
+        if (!runsAsRoot()) {
+            return Optional.of("network full needs the orchestrator to run as root on a QEMU host (it runs QEMU in a network namespace that cannot reach the host)");
+        }
+        for (String tool : TOOLS) {
+            if (QemuDriver.findOnPath(tool).isEmpty() && !Files.isExecutable(Path.of("/usr/sbin", tool)) && !Files.isExecutable(Path.of("/usr/bin", tool))) {
+                return Optional.of("network full needs `" + tool + "` (Debian: apt-get install iproute2 util-linux passt nftables)");
+            }
+        }
+        return Optional.empty();
+    }
+
+    /**
+     * Makes sure the namespace exists, pasta serves it, and its guard rejects every address the
+     * host has now. Idempotent; serialized across processes.
+     */
+    public static void ensure() throws IOException {
+        Optional<String> why = unavailableReason();
+        if (why.isPresent()) throw new IOException(why.get());
+        HostLock.withLock(LOCK, ch -> {
+            // the namespace this process runs in is "the host" the guests must not reach
+            if (!Files.exists(hostPath())) run(List.of("ip", "netns", "attach", HOST_NAME, Long.toString(ProcessHandle.current().pid())));
+            if (!Files.exists(path())) run(List.of("ip", "netns", "add", NAME));
+            if (!linkUp()) startPasta();
+            run(List.of("nsenter", "--net=" + path(), "nft", "-f", "-"), guardRules(hostAddresses()));
+            return null;
+        });
+    }
+
+    private static boolean runsAsRoot() {
+        try {
+            return Integer.valueOf(0).equals(Files.getAttribute(Path.of("/proc/self"), "unix:uid"));
+        } catch (IOException | UnsupportedOperationException e) {
+            return false;
+        }
+    }
+
+    /** True when pasta's link is configured in the namespace (the link vanishes when pasta ends). */
+    private static boolean linkUp() throws IOException {
+        String out = run(List.of("nsenter", "--net=" + path(), "ip", "-4", "-o", "addr", "show"));
+        return out.contains(" " + NS_ADDRESS + "/");
+    }
+
+    private static void startPasta() throws IOException {
+        // pasta forks into the background once the namespace's link is up; its parent exits then.
+        // --runas 0: as root it would otherwise switch to nobody, who cannot enter the namespace.
+        run(List.of("pasta", "--quiet", "--runas", "0:0", "-4", "--no-map-gw",
+                "-a", NS_ADDRESS, "-n", "30", "-g", NS_GATEWAY, "--config-net",
+                "-t", "none", "-u", "none", "-T", "none", "-U", "none", "--netns", path().toString()), null, false);
+        if (!linkUp()) throw new IOException("pasta started but the namespace " + NAME + " has no link");
+    }
+
+    /**
+     * One atomic nftables transaction: the table is created when missing and its set of host
+     * addresses replaced. IPv6 is refused whole (pasta runs IPv4 only).
+     */
+    static String guardRules(List<String> hostAddresses) {
+        StringBuilder s = new StringBuilder();
+        s.append("table inet mvo_guard {\n")
+                .append("  set host_v4 { type ipv4_addr; flags interval; }\n")
+                .append("  chain out {\n")
+                .append("    type filter hook output priority 0; policy accept;\n")
+                .append("    oif \"lo\" accept\n")
+                .append("    meta nfproto ipv6 reject\n")
+                .append("    ip daddr @host_v4 reject\n")
+                .append("  }\n")
+                .append("}\n")
+                .append("flush set inet mvo_guard host_v4\n");
+        if (!hostAddresses.isEmpty()) {
+            s.append("add element inet mvo_guard host_v4 { ").append(String.join(", ", hostAddresses)).append(" }\n");
+        }
+        return s.toString();
+    }
+
+    /** Every IPv4 address of the host's interfaces except loopback (127/8 is the namespace's own). */
+    static List<String> hostAddresses() throws SocketException {
+        TreeSet<String> out = new TreeSet<>();
+        for (NetworkInterface nif : Collections.list(NetworkInterface.getNetworkInterfaces())) {
+            for (InetAddress a : Collections.list(nif.getInetAddresses())) {
+                if (a instanceof Inet4Address && !a.isLoopbackAddress()) out.add(a.getHostAddress());
+            }
+        }
+        return new ArrayList<>(out);
+    }
+
+    private static String run(List<String> cmd) throws IOException {
+        return run(cmd, null);
+    }
+
+    private static String run(List<String> cmd, String stdin) throws IOException {
+        return run(cmd, stdin, true);
+    }
+
+    /** @param capture false for a command that leaves a daemon behind, which must not inherit the pipe */
+    private static String run(List<String> cmd, String stdin, boolean capture) throws IOException {
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        if (!capture) pb.redirectOutput(ProcessBuilder.Redirect.DISCARD);
+        // the orchestrator's environment may hold the API credential; pasta outlives this call
+        pb.environment().clear();
+        pb.environment().put("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        if (stdin == null) pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        Process p = pb.start();
+        if (stdin != null) {
+            try (var in = p.getOutputStream()) {
+                in.write(stdin.getBytes(StandardCharsets.UTF_8));
+            }
+        }
+        String out;
+        try (var o = p.getInputStream()) {
+            out = capture ? new String(o.readAllBytes(), StandardCharsets.UTF_8) : "";
+        }
+        try {
+            if (!p.waitFor(30, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw new IOException(String.join(" ", cmd) + " did not finish in 30 s");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while running " + cmd.get(0), e);
+        }
+        if (p.exitValue() != 0) {
+            throw new IOException(String.join(" ", cmd.subList(0, Math.min(4, cmd.size()))) + " failed (exit " + p.exitValue() + "): " + out.strip());
+        }
+        return out;
+    }
+}
