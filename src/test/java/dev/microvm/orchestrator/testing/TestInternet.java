@@ -68,6 +68,30 @@ public final class TestInternet implements AutoCloseable {
         }
     }
 
+    /**
+     * A DNS server in the namespace, on {@link #serverAddress} port 53, that answers every A query
+     * with {@link #serverAddress} (a few lines of Python: the static busybox has no dnsd).
+     */
+    public void serveDns() throws IOException, InterruptedException {
+        String py = String.join("\n",
+                "import socket",
+                "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)",
+                "s.bind(('" + serverAddress + "', 53))",
+                "ip = bytes(int(x) for x in '" + serverAddress + "'.split('.'))",
+                "while True:",
+                "    q, peer = s.recvfrom(512)",
+                "    end = 12",
+                "    while q[end] != 0: end += q[end] + 1",
+                "    question = q[12:end + 5]",
+                "    answer = b'\\xc0\\x0c\\x00\\x01\\x00\\x01\\x00\\x00\\x00\\x3c\\x00\\x04' + ip",
+                "    s.sendto(q[:2] + b'\\x81\\x80\\x00\\x01\\x00\\x01\\x00\\x00\\x00\\x00' + question + answer, peer)");
+        Process p = new ProcessBuilder("ip", "netns", "exec", namespace, "python3", "-c", py).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        servers.add(p);
+        Thread.sleep(500);
+        if (!p.isAlive()) throw new IOException("the test DNS server did not start in " + namespace);
+    }
+
     private void serve(Path www) throws IOException, InterruptedException {
         Process p = new ProcessBuilder("ip", "netns", "exec", namespace, "busybox", "httpd", "-f", "-p",
                 serverAddress + ":" + port, "-h", www.toString()).redirectErrorStream(true)
