@@ -78,6 +78,14 @@ public interface HypervisorDriver {
     }
 
     /**
+     * URL under which the guest reaches its task's listener on the host's egress proxy (network
+     * allowlist: HTTP_PROXY and HTTPS_PROXY), or empty when the spec's network has none.
+     */
+    default Optional<String> egressProxyUrlForGuest(VmSpec spec) {
+        return Optional.empty();
+    }
+
+    /**
      * True when the guest sees ownership and mode of shared files through the hypervisor's own
      * mapping (QEMU 9p {@code security_model=mapped-xattr}) rather than the host's: the host then
      * stamps a prepared workspace with the guest agent's ownership ({@link MappedOwnership}), and

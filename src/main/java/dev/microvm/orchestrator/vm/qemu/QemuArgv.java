@@ -12,6 +12,9 @@ public final class QemuArgv {
     /** Guest-side address that QEMU forwards to the host's credential proxy. */
     public static final String API_PROXY_GUEST_ADDR = "10.0.2.100";
     public static final int API_PROXY_GUEST_PORT = 80;
+    /** Guest-side address of the task's egress proxy under network allowlist (HTTP_PROXY, HTTPS_PROXY). */
+    public static final String EGRESS_PROXY_GUEST_ADDR = "10.0.2.101";
+    public static final int EGRESS_PROXY_GUEST_PORT = 3128;
     public static final String QMP_SOCKET = "qmp.sock";
 
     private QemuArgv() {}
@@ -83,10 +86,15 @@ public final class QemuArgv {
         VmSpec.Network net = spec.network();
         if (net.mode() != VmSpec.Network.Mode.NONE) {
             StringBuilder nd = new StringBuilder("user,id=net0");
-            if (net.mode() == VmSpec.Network.Mode.API_ONLY) nd.append(",restrict=on");
+            // restrict=on: no direct route out; only the guestfwd channels below leave the guest
+            if (net.mode() == VmSpec.Network.Mode.API_ONLY || net.mode() == VmSpec.Network.Mode.ALLOWLIST) nd.append(",restrict=on");
             if (net.apiProxyPort() > 0) {
                 nd.append(",guestfwd=tcp:").append(API_PROXY_GUEST_ADDR).append(':').append(API_PROXY_GUEST_PORT)
                         .append("-cmd:").append(egress ? proxyRelayFromEgressNamespace(net.apiProxyPort()) : proxyRelay(net.apiProxyPort()));
+            }
+            if (net.mode() == VmSpec.Network.Mode.ALLOWLIST) {
+                nd.append(",guestfwd=tcp:").append(EGRESS_PROXY_GUEST_ADDR).append(':').append(EGRESS_PROXY_GUEST_PORT)
+                        .append("-cmd:").append(proxyRelay(net.egressProxyPort()));
             }
             a.addAll(List.of("-netdev", nd.toString(), "-device", "virtio-net-" + bus + ",netdev=net0"));
         }

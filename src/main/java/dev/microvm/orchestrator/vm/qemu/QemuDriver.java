@@ -226,6 +226,12 @@ public final class QemuDriver extends DetachedVmDriver {
         return Optional.of("http://" + QemuArgv.API_PROXY_GUEST_ADDR + ":" + QemuArgv.API_PROXY_GUEST_PORT);
     }
 
+    @Override
+    public Optional<String> egressProxyUrlForGuest(VmSpec spec) {
+        if (spec.network().mode() != VmSpec.Network.Mode.ALLOWLIST) return Optional.empty();
+        return Optional.of("http://" + QemuArgv.EGRESS_PROXY_GUEST_ADDR + ":" + QemuArgv.EGRESS_PROXY_GUEST_PORT);
+    }
+
     private static boolean qmp(VmHandle handle, String command) {
         String socket = handle.data().getString("qmp_socket");
         if (socket == null) return false;
