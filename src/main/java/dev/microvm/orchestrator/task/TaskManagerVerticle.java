@@ -228,7 +228,8 @@ public final class TaskManagerVerticle extends VerticleBase {
                 tasks.add(new JsonObject().put("task_id", r.id()).put("status", r.state().wireName())
                         .put("description", abbreviate(r.description(), 80)).put("repo", r.repo())
                         .put("created_at", r.createdAt()).put("completed_at", r.completedAt())
-                        .put("slot", r.slot()).put("reason", r.reason()).put("caller", r.caller()).put("node", r.node()));
+                        .put("slot", r.slot()).put("reason", r.reason()).put("caller", r.caller()).put("node", r.node())
+                        .put("network", r.options().network() != null ? r.options().network() : config.defaultNetwork()));
             }
             JsonObject out = new JsonObject().put("tasks", tasks);
             if (!damaged.isEmpty()) out.put("damaged", damaged);
