@@ -203,7 +203,11 @@ public final class TaskManagerVerticle extends VerticleBase {
 
     private Future<JsonObject> get(JsonObject b) {
         String id = TaskIds.require(b.getString("task_id"));
-        return load(id).map(TaskRecord::toJson);
+        return load(id).map(r -> {
+            JsonObject j = r.toJson().put("network", r.options().network() != null ? r.options().network() : config.defaultNetwork());
+            if ("allowlist".equals(j.getString("network"))) j.put("allowed_domains", new JsonArray(r.options().allowedDomains()));
+            return j;
+        });
     }
 
     private Future<JsonObject> list(JsonObject b) {

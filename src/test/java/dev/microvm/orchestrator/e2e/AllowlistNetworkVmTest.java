@@ -97,7 +97,10 @@ class AllowlistNetworkVmTest {
                 id = f.submit("project", "probe the network", new JsonObject().put("network", "allowlist")
                         .put("allowed_domains", new JsonArray().add("task.test")).put("agent_command", probes)).getString("task_id");
                 JsonObject info = f.request(dev.microvm.orchestrator.node.Addresses.TASK_GET, new JsonObject().put("task_id", id));
-                assertThat(info.getJsonObject("options").getString("network")).isEqualTo("allowlist");
+                assertThat(info.getString("network")).isEqualTo("allowlist");
+                assertThat(info.getJsonArray("allowed_domains").getList()).containsExactlyInAnyOrder("config.test", "*.repo.test", "task.test");
+                JsonObject listed = f.request(dev.microvm.orchestrator.node.Addresses.TASK_LIST, new JsonObject()).getJsonArray("tasks").getJsonObject(0);
+                assertThat(listed.getString("network")).isEqualTo("allowlist");
                 assertThat(info.getJsonObject("options").getJsonArray("allowed_domains").getList())
                         .containsExactlyInAnyOrder("config.test", "*.repo.test", "task.test");
                 JsonObject done = f.awaitTerminal(id, Duration.ofMinutes(3));
