@@ -34,7 +34,6 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Network allowlist in a real VM: the guest has no route out but its credential proxy and its
@@ -56,7 +55,7 @@ class AllowlistNetworkVmTest {
 
     @Test
     void anAllowlistGuestReachesListedDomainsThroughTheEgressProxyAndNothingElse() throws Exception {
-        assumeTrue(TestInternet.available(), "needs root to create the test network namespace");
+        TestInternet.require(false);
         try (FakeUpstream api = new FakeUpstream(); TestInternet internet = TestInternet.start(tmp)) {
             E2eState state = E2eState.create(tmp, 1, new JsonObject().put("allowed_domains", new JsonArray().add("config.test")));
             new RepoRegistry(state.paths, Clock.systemUTC()).setDefaults("project",

@@ -14,7 +14,6 @@ import dev.microvm.orchestrator.secrets.Secret;
 import dev.microvm.orchestrator.testing.NodeFixture;
 import dev.microvm.orchestrator.testing.TestInternet;
 import dev.microvm.orchestrator.vm.Drivers;
-import dev.microvm.orchestrator.vm.qemu.EgressNamespace;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -28,7 +27,6 @@ import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Network full, the default, seen from inside a real VM: the credential proxy and the "internet"
@@ -48,8 +46,7 @@ class FullNetworkVmTest {
 
     @Test
     void aFullGuestReachesTheInternetAndTheApiButNothingOnTheHost() throws Exception {
-        assumeTrue(TestInternet.available() && EgressNamespace.unavailableReason().isEmpty(),
-                "needs root with ip, nsenter, pasta and nft: " + EgressNamespace.unavailableReason().orElse("not root"));
+        TestInternet.require(true);
         try (FakeUpstream api = new FakeUpstream(); FakeUpstream loopbackService = new FakeUpstream();
              TestInternet internet = TestInternet.start(tmp)) {
             internet.serveDns();

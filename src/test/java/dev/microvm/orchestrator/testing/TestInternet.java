@@ -44,6 +44,19 @@ public final class TestInternet implements AutoCloseable {
         }
     }
 
+    /**
+     * Skips the calling test when this host cannot create test namespaces (or, with {@code full},
+     * cannot enforce network full on QEMU); with CI=true or MVO_REQUIRE_VM=1 it fails instead.
+     */
+    public static void require(boolean full) {
+        String missing = !available() ? "root with ip and busybox (to create a test network namespace)"
+                : full ? dev.microvm.orchestrator.vm.qemu.EgressNamespace.unavailableReason().orElse(null) : null;
+        if (missing == null) return;
+        boolean ci = "true".equalsIgnoreCase(System.getenv("CI")) || "1".equals(System.getenv("MVO_REQUIRE_VM"));
+        if (ci) org.junit.jupiter.api.Assertions.fail("this network test needs " + missing);
+        org.junit.jupiter.api.Assumptions.abort("this network test needs " + missing);
+    }
+
     public static TestInternet start(Path dir) throws IOException, InterruptedException {
         int octet = ThreadLocalRandom.current().nextInt(2, 250);
         String id = Integer.toString(ThreadLocalRandom.current().nextInt(1 << 20), 36);

@@ -19,7 +19,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * What a guest can reach: the credential proxy always; under network full (NAT) the internet — a
@@ -59,8 +58,7 @@ class QemuNetworkVmTest {
 
     @Test
     void full_reaches_the_proxy_and_the_internet_but_no_address_of_the_host() throws Exception {
-        assumeTrue(TestInternet.available() && EgressNamespace.unavailableReason().isEmpty(),
-                "network full on QEMU needs root, ip, nsenter, pasta and nft: " + EgressNamespace.unavailableReason().orElse("not root"));
+        TestInternet.require(true);
         try (TestInternet internet = TestInternet.start(tmp)) {
             String primary = primaryHostAddress(internet.hostAddress);
             int port = everywhere.getAddress().getPort();
