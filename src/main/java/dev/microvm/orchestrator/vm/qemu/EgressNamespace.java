@@ -131,15 +131,44 @@ public final class EgressNamespace {
         return s.toString();
     }
 
-    /** Every IPv4 address of the host's interfaces except loopback (127/8 is the namespace's own). */
+    /**
+     * Every IPv4 address of the host's interfaces except loopback (127/8 is the namespace's own), and
+     * the whole subnet of every bridge interface: containers and VMs on a host bridge (docker0,
+     * virbr0, cni-podman0) are services of this host, not of the internet.
+     */
     static List<String> hostAddresses() throws SocketException {
-        TreeSet<String> out = new TreeSet<>();
+        TreeSet<String> subnets = new TreeSet<>();
+        List<java.net.InterfaceAddress> addresses = new ArrayList<>();
         for (NetworkInterface nif : Collections.list(NetworkInterface.getNetworkInterfaces())) {
-            for (InetAddress a : Collections.list(nif.getInetAddresses())) {
-                if (a instanceof Inet4Address && !a.isLoopbackAddress()) out.add(a.getHostAddress());
+            boolean bridge = Files.isDirectory(Path.of("/sys/class/net", nif.getName(), "bridge"));
+            for (java.net.InterfaceAddress ia : nif.getInterfaceAddresses()) {
+                InetAddress a = ia.getAddress();
+                if (!(a instanceof Inet4Address) || a.isLoopbackAddress()) continue;
+                addresses.add(ia);
+                if (bridge && ia.getNetworkPrefixLength() > 0 && ia.getNetworkPrefixLength() < 32) {
+                    subnets.add(subnet((Inet4Address) a, ia.getNetworkPrefixLength()));
+                }
             }
         }
+        // an interval set refuses overlapping elements: an address inside a listed subnet is covered
+        TreeSet<String> out = new TreeSet<>(subnets);
+        for (java.net.InterfaceAddress ia : addresses) {
+            Inet4Address a = (Inet4Address) ia.getAddress();
+            boolean covered = subnets.stream().anyMatch(n -> {
+                int len = Integer.parseInt(n.substring(n.indexOf('/') + 1));
+                return subnet(a, len).equals(n);
+            });
+            if (!covered) out.add(a.getHostAddress());
+        }
         return new ArrayList<>(out);
+    }
+
+    /** "a.b.c.0/len" for an address and its prefix length. */
+    static String subnet(Inet4Address a, int prefix) {
+        byte[] b = a.getAddress();
+        int v = ((b[0] & 0xff) << 24) | ((b[1] & 0xff) << 16) | ((b[2] & 0xff) << 8) | (b[3] & 0xff);
+        int masked = prefix == 0 ? 0 : v & (-1 << (32 - prefix));
+        return ((masked >>> 24) & 0xff) + "." + ((masked >>> 16) & 0xff) + "." + ((masked >>> 8) & 0xff) + "." + (masked & 0xff) + "/" + prefix;
     }
 
     private static String run(List<String> cmd) throws IOException {

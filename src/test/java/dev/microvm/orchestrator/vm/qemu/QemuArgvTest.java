@@ -65,6 +65,14 @@ class QemuArgvTest {
         assertThat(EgressNamespace.guardRules(java.util.List.of())).doesNotContain("add element");
     }
 
+    @Test
+    void a_bridge_subnet_is_written_from_its_address_and_prefix() throws Exception {
+        assertThat(EgressNamespace.subnet((java.net.Inet4Address) java.net.InetAddress.getByName("172.17.5.9"), 16)).isEqualTo("172.17.0.0/16");
+        assertThat(EgressNamespace.subnet((java.net.Inet4Address) java.net.InetAddress.getByName("192.168.122.1"), 24)).isEqualTo("192.168.122.0/24");
+        assertThat(EgressNamespace.hostAddresses()).as("this host's addresses, loopback aside").isNotEmpty()
+                .noneMatch(a -> a.startsWith("127."));
+    }
+
     @org.junit.jupiter.api.Test
     void kernelParametersGoBeforeTheArgumentsMeantForInit() {
         org.assertj.core.api.Assertions.assertThat(QemuArgv.withKernelParameter("console=ttyS0 rdinit=/bin/sleep -- 1000", "tsc_early_khz=1"))
