@@ -178,6 +178,8 @@ public final class EgressProxyVerticle extends VerticleBase {
                     upstream.write(Buffer.buffer(req.forwardedHead(), "ISO-8859-1"));
                 }
                 if (rest.length() > 0) upstream.write(rest);
+                // from here on bytes only: a keep-alive client's later requests on this connection all
+                // go to this same allowed host, whatever they name
                 guest.pipeTo(upstream);
                 upstream.pipeTo(guest);
                 guest.resume();
@@ -235,8 +237,9 @@ public final class EgressProxyVerticle extends VerticleBase {
             if (line.length != 3 || !line[2].startsWith("HTTP/1.")) throw new IllegalArgumentException("not an HTTP/1.x proxy request");
             String method = line[0];
             if ("CONNECT".equals(method)) {
+                // an IPv6 literal keeps its brackets: it is refused (and recorded) like any address
                 int colon = line[1].lastIndexOf(':');
-                if (colon <= 0 || line[1].startsWith("[")) throw new IllegalArgumentException("CONNECT needs host:port");
+                if (colon <= 0 || colon < line[1].lastIndexOf(']')) throw new IllegalArgumentException("CONNECT needs host:port");
                 return new Request(method, line[1].substring(0, colon), port(line[1].substring(colon + 1)), true, null);
             }
             if (!line[1].regionMatches(true, 0, "http://", 0, 7)) {
@@ -246,8 +249,9 @@ public final class EgressProxyVerticle extends VerticleBase {
             int slash = rest.indexOf('/');
             String authority = slash < 0 ? rest : rest.substring(0, slash);
             String path = slash < 0 ? "/" : rest.substring(slash);
-            if (authority.contains("@") || authority.startsWith("[")) throw new IllegalArgumentException("unsupported authority in " + line[1]);
+            if (authority.contains("@")) throw new IllegalArgumentException("unsupported authority in " + line[1]);
             int colon = authority.lastIndexOf(':');
+            if (colon < authority.lastIndexOf(']')) colon = -1; // [v6] without a port
             String host = colon < 0 ? authority : authority.substring(0, colon);
             int port = colon < 0 ? 80 : port(authority.substring(colon + 1));
             StringBuilder fwd = new StringBuilder(method).append(' ').append(path).append(' ').append(line[2]).append("\r\n");

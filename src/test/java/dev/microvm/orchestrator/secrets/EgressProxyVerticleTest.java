@@ -73,14 +73,15 @@ class EgressProxyVerticleTest {
                 .startsWith("HTTP/1.1 403").contains("evil.example is refused");
         assertThat(send("GET http://suffix.test/x HTTP/1.1\r\nHost: suffix.test\r\n\r\n")).startsWith("HTTP/1.1 403");
         assertThat(send("GET http://10.1.2.3:8080/ HTTP/1.1\r\nHost: 10.1.2.3\r\n\r\n")).startsWith("HTTP/1.1 403");
-        until(() -> persisted.size() == 3);
+        assertThat(send("CONNECT [::1]:22 HTTP/1.1\r\n\r\n")).startsWith("HTTP/1.1 403");
+        until(() -> persisted.size() == 4);
         assertThat(persisted).extracting(p -> p.getJsonObject("event"))
                 .allSatisfy(e -> {
                     assertThat(e.getString("type")).isEqualTo(EventTypes.NETWORK_DENIED);
                     assertThat(e.getString("task_id")).isEqualTo("t-1");
                 })
                 .extracting(e -> e.getJsonObject("data").getString("host") + ":" + e.getJsonObject("data").getInteger("port"))
-                .containsExactly("evil.example:443", "suffix.test:80", "10.1.2.3:8080");
+                .containsExactly("evil.example:443", "suffix.test:80", "10.1.2.3:8080", "[::1]:22");
     }
 
     @Test
@@ -98,6 +99,25 @@ class EgressProxyVerticleTest {
         assertThat(send("CONNECT allowed.test HTTP/1.1\r\n\r\n")).startsWith("HTTP/1.1 400");
         Thread.sleep(200);
         assertThat(persisted).isEmpty();
+    }
+
+    @Test
+    void aListenerIsReopenedOnTheSamePortForARecoveredVm() throws Exception {
+        int previous;
+        try (var probe = new java.net.ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            previous = probe.getLocalPort();
+        }
+        JsonObject reply = vertx.eventBus().<JsonObject>request(Addresses.EGRESS_OPEN, new JsonObject().put("task_id", "t-2")
+                        .put("domains", new JsonArray().add("allowed.test")).put("port", previous))
+                .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS).body();
+        assertThat(reply.getInteger("port")).isEqualTo(previous);
+        try (Socket s = new Socket("127.0.0.1", previous)) {
+            s.setSoTimeout(10_000);
+            s.getOutputStream().write("CONNECT evil.example:443 HTTP/1.1\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+            assertThat(new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8)).startsWith("HTTP/1.1 403");
+        }
+        until(() -> persisted.size() == 1);
+        assertThat(persisted.get(0).getJsonObject("event").getString("task_id")).isEqualTo("t-2");
     }
 
     @Test
