@@ -23,9 +23,9 @@ import java.util.concurrent.TimeUnit;
  * <p>QEMU's user-mode network opens ordinary sockets in the namespace QEMU runs in and maps the
  * guest's gateway to that namespace's loopback. Run in the host's namespace, that is every service
  * on the host. So a {@code full} VM's QEMU runs in {@value #NAME}, a namespace of its own whose only
- * way out is pasta (from Debian's {@code passt} package: user-mode, socket-level, no forwarding or
- * NAT on the host) with {@code --no-map-gw}, so nothing in the namespace maps to the host's
- * loopback. pasta connects from the host's namespace, so traffic to the host's own addresses would
+ * way out is slirp4netns (user-mode, socket-level: no forwarding or NAT on the host) with
+ * {@code --disable-host-loopback}, so nothing in the namespace maps to the host's loopback.
+ * slirp4netns connects from the host's namespace, so traffic to the host's own addresses would
  * still arrive at the host: an nftables table inside the namespace rejects every address the host
  * has, refreshed each time a VM starts. Nothing is changed in the host's own namespace.
  *
@@ -40,11 +40,12 @@ public final class EgressNamespace {
     public static final String NAME = "mvo-egress";
     public static final String HOST_NAME = "mvo-host";
     public static final Path NETNS_DIR = Path.of("/run/netns");
-    /** The namespace's own end of pasta's link; link-local, so it is no address of the internet. */
-    static final String NS_ADDRESS = "169.254.231.2";
-    static final String NS_GATEWAY = "169.254.231.1";
+    /** The namespace's link network; link-local, so it is no part of the internet. */
+    static final String NS_CIDR = "169.254.231.0/24";
+    /** The address slirp4netns gives the namespace in {@link #NS_CIDR}. */
+    static final String NS_ADDRESS = "169.254.231.100";
     private static final Path LOCK = Path.of("/run/lock/microvm-orchestrator-egress.lock");
-    private static final List<String> TOOLS = List.of("ip", "nsenter", "pasta", "nft");
+    private static final List<String> TOOLS = List.of("ip", "nsenter", "setsid", "slirp4netns", "nft");
 
     private EgressNamespace() {}
 
@@ -63,14 +64,14 @@ public final class EgressNamespace {
         }
         for (String tool : TOOLS) {
             if (QemuDriver.findOnPath(tool).isEmpty() && !Files.isExecutable(Path.of("/usr/sbin", tool)) && !Files.isExecutable(Path.of("/usr/bin", tool))) {
-                return Optional.of("network full needs `" + tool + "` (Debian: apt-get install iproute2 util-linux passt nftables)");
+                return Optional.of("network full needs `" + tool + "` (Debian: apt-get install iproute2 util-linux slirp4netns nftables)");
             }
         }
         return Optional.empty();
     }
 
     /**
-     * Makes sure the namespace exists, pasta serves it, and its guard rejects every address the
+     * Makes sure the namespace exists, slirp4netns serves it, and its guard rejects every address the
      * host has now. Idempotent; serialized across processes.
      */
     public static void ensure() throws IOException {
@@ -80,7 +81,7 @@ public final class EgressNamespace {
             // the namespace this process runs in is "the host" the guests must not reach
             if (!Files.exists(hostPath())) run(List.of("ip", "netns", "attach", HOST_NAME, Long.toString(ProcessHandle.current().pid())));
             if (!Files.exists(path())) run(List.of("ip", "netns", "add", NAME));
-            if (!linkUp()) startPasta();
+            if (!linkUp()) startSlirp();
             run(List.of("nsenter", "--net=" + path(), "nft", "-f", "-"), guardRules(hostAddresses()));
             return null;
         });
@@ -94,24 +95,35 @@ public final class EgressNamespace {
         }
     }
 
-    /** True when pasta's link is configured in the namespace (the link vanishes when pasta ends). */
+    /** True when the namespace's link is configured (the tap vanishes when slirp4netns ends). */
     private static boolean linkUp() throws IOException {
         String out = run(List.of("nsenter", "--net=" + path(), "ip", "-4", "-o", "addr", "show"));
         return out.contains(" " + NS_ADDRESS + "/");
     }
 
-    private static void startPasta() throws IOException {
-        // pasta forks into the background once the namespace's link is up; its parent exits then.
-        // --runas 0: as root it would otherwise switch to nobody, who cannot enter the namespace.
-        run(List.of("pasta", "--quiet", "--runas", "0:0", "-4", "--no-map-gw",
-                "-a", NS_ADDRESS, "-n", "30", "-g", NS_GATEWAY, "--config-net",
-                "-t", "none", "-u", "none", "-T", "none", "-U", "none", "--netns", path().toString()), null, false);
-        if (!linkUp()) throw new IOException("pasta started but the namespace " + NAME + " has no link");
+    /**
+     * slirp4netns stays in the foreground: {@code setsid -f} detaches it from this process, which
+     * then waits for the link. Never pass {@code --enable-sandbox}: its mount namespace is created
+     * with shared propagation here and its unmounts remove every bind mount under /run/netns.
+     */
+    private static void startSlirp() throws IOException {
+        run(List.of("setsid", "-f", "slirp4netns", "--configure", "--mtu=65520", "--disable-host-loopback",
+                "--cidr=" + NS_CIDR, "--netns-type=path", path().toString(), "eth0"), null, false);
+        for (int i = 0; i < 100; i++) {
+            if (linkUp()) return;
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while slirp4netns started", e);
+            }
+        }
+        throw new IOException("slirp4netns started but the namespace " + NAME + " has no link after 5 s");
     }
 
     /**
      * One atomic nftables transaction: the table is created when missing and its set of host
-     * addresses replaced. IPv6 is refused whole (pasta runs IPv4 only).
+     * addresses replaced. IPv6 is refused whole (the guest network is IPv4 only).
      */
     static String guardRules(List<String> hostAddresses) {
         StringBuilder s = new StringBuilder();
@@ -183,7 +195,7 @@ public final class EgressNamespace {
     private static String run(List<String> cmd, String stdin, boolean capture) throws IOException {
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
         if (!capture) pb.redirectOutput(ProcessBuilder.Redirect.DISCARD);
-        // the orchestrator's environment may hold the API credential; pasta outlives this call
+        // the orchestrator's environment may hold the API credential; slirp4netns outlives this call
         pb.environment().clear();
         pb.environment().put("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
         if (stdin == null) pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));

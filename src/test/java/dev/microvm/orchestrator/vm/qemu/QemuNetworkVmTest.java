@@ -75,7 +75,7 @@ class QemuNetworkVmTest {
     }
 
     private static String probe(String label, String address, int port, String marker) {
-        return "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 " + address + " " + port + " | grep -q " + marker + "; echo " + label + "=$?; ";
+        return "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | timeout 15 nc -w 5 " + address + " " + port + " | grep -q " + marker + "; echo " + label + "=$?; ";
     }
 
     /** An IPv4 address of the host other than loopback and {@code except}. */
