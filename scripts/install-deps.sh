@@ -6,7 +6,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-pkgs="qemu-system-x86 busybox-static cpio xz-utils git nix-bin maven chromium chromium-driver python3 perl squashfs-tools util-linux curl ca-certificates"
+pkgs="qemu-system-x86 busybox-static cpio xz-utils git nix-bin maven chromium chromium-driver python3 perl squashfs-tools util-linux curl ca-certificates slirp4netns nftables iproute2"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

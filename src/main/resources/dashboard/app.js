@@ -22,7 +22,10 @@
     slots: null,
     nodes: null,
     renderQueued: false,
+    denied: [],            // newest first: {task, method, host, port, reason, ts}
+    deniedTotal: 0,
   };
+  const MAX_DENIED = 50;
 
   const $ = (id) => document.getElementById(id);
   const el = (tag, cls, text) => {
@@ -107,6 +110,8 @@
       t.updated = rec.updated_at || rec.completed_at || rec.finished_at || rec.started_at || t.created || t.updated;
     }
     if (rec.progress && !t.progress) t.progress = rec.progress;
+    const net = rec.network || (rec.options && rec.options.network);
+    if (net) t.network = net;
   }
 
   const pending = {};
@@ -178,6 +183,12 @@
       }
       case 'task.progress':
         if (id) { const t = ensureTask(id); t.progress = d; t.updated = e.ts; scheduleRender(); }
+        break;
+      case 'network.denied':
+        s.deniedTotal++;
+        s.denied.unshift({ task: id, method: d.method, host: d.host, port: d.port, reason: d.reason, ts: e.ts });
+        if (s.denied.length > MAX_DENIED) s.denied.length = MAX_DENIED;
+        renderDenied();
         break;
       case 'slot':
         debounce('slots', 200, refreshSlots);
@@ -435,7 +446,7 @@
     const b = $('detail-state');
     b.className = 'badge ' + t.state;
     b.textContent = t.state;
-    $('detail-meta').textContent = [t.repo, t.reason].filter(Boolean).join(' · ');
+    $('detail-meta').textContent = [t.repo, t.network && ('network ' + t.network), t.reason].filter(Boolean).join(' · ');
     $('detail-desc').textContent = t.description || '';
     const finished = FINISHED.includes(t.state);
     $('tab-diff').disabled = !finished;
@@ -492,6 +503,24 @@
     }
     const queued = r.queued || [];
     $('slot-summary').textContent = busy.size + ' / ' + (r.max_slots || numbers.length) + ' in use' + (queued.length ? ' · ' + queued.length + ' queued' : '');
+  }
+
+  // A guest's refused attempts (network allowlist). Host names come from the guest: textContent only.
+  function renderDenied() {
+    const list = $('denied');
+    list.textContent = '';
+    $('denied-count').textContent = s.deniedTotal ? String(s.deniedTotal) : '';
+    if (!s.denied.length) {
+      list.appendChild(el('li', 'muted', 'None. Guests under network allowlist that try a domain off their list show up here.'));
+      return;
+    }
+    for (const x of s.denied) {
+      const li = el('li', 'denied-item');
+      li.appendChild(el('span', 'denied-host', (x.method || '?') + ' ' + x.host + ':' + x.port));
+      li.appendChild(el('span', 'muted', ' · ' + (x.task || '') + ' · ' + ago(x.ts)));
+      li.title = x.reason || '';
+      list.appendChild(li);
+    }
   }
 
   function renderNodes() {

@@ -24,8 +24,12 @@ final class AllowCommand implements Callable<Integer> {
     @Option(names = "--merge-strategy", description = "Default merge strategy for this repository: auto, branch or none")
     String mergeStrategy;
 
-    @Option(names = "--network", description = "Default guest network for this repository: full, api-only or none")
+    @Option(names = "--network", description = "Default guest network for this repository: full, allowlist, api-only or none")
     String network;
+
+    @Option(names = "--allow-domain", description = "A domain this repository's tasks may reach under network allowlist "
+            + "(exact, or *.suffix); repeat for more")
+    java.util.List<String> allowDomains;
 
     @Override
     public Integer call() {
@@ -35,6 +39,7 @@ final class AllowCommand implements Callable<Integer> {
         io.vertx.core.json.JsonObject defaults = new io.vertx.core.json.JsonObject();
         if (mergeStrategy != null) defaults.put("merge_strategy", mergeStrategy);
         if (network != null) defaults.put("network", network);
+        if (allowDomains != null && !allowDomains.isEmpty()) defaults.put("allowed_domains", new io.vertx.core.json.JsonArray(allowDomains));
         if (!defaults.isEmpty()) registry.setDefaults(registered, defaults);
         System.out.println("Registered '" + registered + "' -> " + registry.resolve(registered).path());
         return 0;

@@ -87,6 +87,8 @@ final class NodeBootstrap {
         Node node = await(Node.start(vertx, paths, options));
         ApiProxyVerticle proxy = credential.isPresent() && "proxy".equals(config.credentialMode())
                 ? startProxy(vertx, paths, config, credential.get(), redactor) : null;
+        // network allowlist: the host-side proxy that lets a task's guest reach only its listed domains
+        await(vertx.deployVerticle(new dev.microvm.orchestrator.secrets.EgressProxyVerticle()));
         EventStreamVerticle stream = null;
         if (serveHttp && config.httpPort() > 0) {
             stream = new EventStreamVerticle(EventStreamOptions.loopback(config.httpPort()), paths);

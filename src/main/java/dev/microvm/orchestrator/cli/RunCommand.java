@@ -47,6 +47,12 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--driver", description = "Override the hypervisor driver: qemu, vfkit or process")
     String driver;
 
+    @Option(names = "--network", description = "Guest network: full, allowlist, api-only or none (default: the repository's, then config.json's)")
+    String network;
+
+    @Option(names = "--allow-domain", description = "Under --network allowlist: a domain the task may reach, exact or *.suffix (repeatable)")
+    List<String> allowDomains;
+
     @Option(names = "--memory-mib", description = "Guest memory") Integer memory;
     @Option(names = "--cpus", description = "Guest CPUs") Integer cpus;
 
@@ -64,6 +70,8 @@ final class RunCommand implements Callable<Integer> {
             if (untracked != null) options.put("untracked_patterns", new JsonArray(untracked));
             if (memory != null) options.put("memory_mib", memory);
             if (cpus != null) options.put("cpus", cpus);
+            if (network != null) options.put("network", network);
+            if (allowDomains != null) options.put("allowed_domains", new JsonArray(allowDomains));
             CompletableFuture<JsonObject> done = new CompletableFuture<>();
             String[] taskId = new String[1];
             node.vertx().eventBus().<JsonObject>consumer(Addresses.EVENTS, m -> {

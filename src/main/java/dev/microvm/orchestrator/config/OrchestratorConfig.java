@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 
@@ -55,12 +56,13 @@ public record OrchestratorConfig(
         String credentialMode,
         int daemonIdleExitSeconds,
         int eventRetentionDays,
-        long eventRetentionBytes) {
+        long eventRetentionBytes,
+        List<String> allowedDomains) {
 
     private static final Set<String> KEYS = Set.of("slots", "vm_cpus", "vm_memory_mib", "driver", "accelerator",
             "guest_dir", "task_timeout_seconds", "boot_timeout_seconds", "stop_grace_seconds", "http_host", "http_port",
             "default_merge_strategy", "default_network", "slot_disk_gib", "max_bundle_bytes", "api_upstream", "api_proxy_port", "credential_mode",
-            "daemon_idle_exit_seconds", "event_retention_days", "event_retention_bytes");
+            "daemon_idle_exit_seconds", "event_retention_days", "event_retention_bytes", "allowed_domains");
 
     public OrchestratorConfig {
         range("slots", slots, 1, 256);
@@ -73,7 +75,8 @@ public record OrchestratorConfig(
         range("stop_grace_seconds", stopGraceSeconds, 0, 600);
         range("http_port", httpPort, 0, 65535);
         oneOf("default_merge_strategy", defaultMergeStrategy, Set.of("auto", "branch", "none"));
-        oneOf("default_network", defaultNetwork, Set.of("full", "api-only", "none"));
+        oneOf("default_network", defaultNetwork, Set.of("full", "allowlist", "api-only", "none"));
+        allowedDomains = AllowedDomains.of(allowedDomains == null ? List.of() : allowedDomains, "allowed_domains in config.json").patterns();
         range("slot_disk_gib", slotDiskGiB, 1, 4096);
         if (maxBundleBytes < 1024) throw new IllegalArgumentException("max_bundle_bytes must be at least 1024");
         range("api_proxy_port", apiProxyPort, 0, 65535);
@@ -94,7 +97,7 @@ public record OrchestratorConfig(
         int slots = Math.max(1, Math.min(Math.max(1, cores / 2), byMemory));
         return new OrchestratorConfig(slots, Math.min(2, cores), vmMemory, mac ? "vfkit" : "qemu", "auto",
                 defaultGuestDir(), 3600, 180, 10, "127.0.0.1", 7823, "auto", "full", 8, 1L << 30,
-                "https://api.anthropic.com", 0, "proxy", 600, 30, 0);
+                "https://api.anthropic.com", 0, "proxy", 600, 30, 0, List.of());
     }
 
     public static Path defaultGuestDir() {
@@ -138,7 +141,8 @@ public record OrchestratorConfig(
                     j.getInteger("api_proxy_port", apiProxyPort), j.getString("credential_mode", credentialMode),
                     j.getInteger("daemon_idle_exit_seconds", daemonIdleExitSeconds),
                     j.getInteger("event_retention_days", eventRetentionDays),
-                    j.getLong("event_retention_bytes", eventRetentionBytes));
+                    j.getLong("event_retention_bytes", eventRetentionBytes),
+                    j.containsKey("allowed_domains") ? j.getJsonArray("allowed_domains").stream().map(String::valueOf).toList() : allowedDomains);
         } catch (ClassCastException e) {
             throw new IllegalArgumentException("wrong value type in " + source + ": " + e.getMessage());
         }
@@ -153,7 +157,8 @@ public record OrchestratorConfig(
                 .put("slot_disk_gib", slotDiskGiB).put("max_bundle_bytes", maxBundleBytes)
                 .put("api_upstream", apiUpstream).put("api_proxy_port", apiProxyPort).put("credential_mode", credentialMode)
                 .put("daemon_idle_exit_seconds", daemonIdleExitSeconds).put("event_retention_days", eventRetentionDays)
-                .put("event_retention_bytes", eventRetentionBytes);
+                .put("event_retention_bytes", eventRetentionBytes)
+                .put("allowed_domains", new io.vertx.core.json.JsonArray(allowedDomains));
     }
 
     private static long physicalMemoryMiB() {

@@ -58,13 +58,17 @@ public final class RepoRegistry {
         }
     }
 
-    private static final java.util.Set<String> DEFAULT_KEYS = java.util.Set.of("merge_strategy", "network");
+    private static final java.util.Set<String> DEFAULT_KEYS = java.util.Set.of("merge_strategy", "network", "allowed_domains");
 
-    /** Sets per-repository task defaults (merge_strategy: auto|branch|none, network: full|api-only|none). */
+    /**
+     * Sets per-repository task defaults (merge_strategy: auto|branch|none, network:
+     * full|allowlist|api-only|none, allowed_domains: domains added to the allowlist of this
+     * repository's tasks). They live in the state directory: nothing in the repository changes them.
+     */
     public Repo setDefaults(String alias, JsonObject defaults) {
         validateAlias(alias);
         for (String k : defaults.fieldNames()) {
-            if (!DEFAULT_KEYS.contains(k)) throw new IllegalArgumentException("unknown repository setting '" + k + "'; known: merge_strategy, network");
+            if (!DEFAULT_KEYS.contains(k)) throw new IllegalArgumentException("unknown repository setting '" + k + "'; known: merge_strategy, network, allowed_domains");
         }
         // validates the values the same way task options are validated
         dev.microvm.orchestrator.task.TaskOptions.fromJson(defaults);

@@ -31,6 +31,8 @@ public final class EventTypes {
     public static final String TASK_USAGE = "task.usage";
     /** Slot assignment changed; data: {slot, task_id?, state}. */
     public static final String SLOT = "slot";
+    /** A guest's attempt that the egress proxy refused (network allowlist): {host, port, method, reason}. */
+    public static final String NETWORK_DENIED = "network.denied";
     /** Cluster membership changed; data: {node_id, state}. */
     public static final String NODE = "node";
 

@@ -25,7 +25,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   <li>{@code mvo_task_queue_length} — tasks waiting for a slot;</li>
  *   <li>{@code mvo_slots_in_use} — slots that hold a task;</li>
  *   <li>{@code mvo_task_duration_seconds{state}} — first event to terminal state, per final state;</li>
- *   <li>{@code mvo_tasks_finished_total{state}} and {@code mvo_events_total{type}}.</li>
+ *   <li>{@code mvo_tasks_finished_total{state}} and {@code mvo_events_total{type}};</li>
+ *   <li>{@code mvo_network_denied_total} — connections the egress proxy refused (network allowlist).</li>
  * </ul>
  * Events are applied in sequence order; a live event already seen during the replay is skipped.
  * Not thread-safe: one event loop feeds it.
@@ -44,6 +45,7 @@ final class TaskMetrics {
     private final Map<String, Boolean> slotBusy = new HashMap<>();
     private final Map<String, Counter> eventCounters = new HashMap<>();
     private final AtomicInteger slotsInUse = new AtomicInteger();
+    private final Counter networkDenied;
     private long lastSeq;
     private List<TaskEvent> heldDuringReplay = new ArrayList<>();
 
@@ -54,6 +56,8 @@ final class TaskMetrics {
                 .description("tasks waiting for a slot").register(registry);
         Gauge.builder("mvo_slots_in_use", slotsInUse, AtomicInteger::get)
                 .description("slots currently holding a task").register(registry);
+        networkDenied = Counter.builder("mvo_network_denied_total")
+                .description("guest connections the egress proxy refused (network allowlist)").register(registry);
     }
 
     /** Applies a page of the durable log read at start. */
@@ -84,6 +88,7 @@ final class TaskMetrics {
                 type -> Counter.builder("mvo_events_total").tag("type", type).register(registry)).increment();
         if (EventTypes.TASK_STATE.equals(e.type()) && e.taskId() != null) onTaskState(e);
         else if (EventTypes.SLOT.equals(e.type())) onSlot(e.data());
+        else if (EventTypes.NETWORK_DENIED.equals(e.type())) networkDenied.increment();
     }
 
     private void onTaskState(TaskEvent e) {

@@ -62,6 +62,15 @@ public final class Addresses {
     /** Request {task_id} → reply totals {task_id, requests, input_tokens, output_tokens, cache_*, cost_usd}. */
     public static final String PROXY_USAGE = P + "proxy.usage";
 
+    // ---- egress proxy (network allowlist; local to the host that runs the task's VM) ----
+    /**
+     * Request {task_id, domains:[...], port?} → reply {port}: a listener on 127.0.0.1 for this task's
+     * guest, letting through only those domains. A port from an earlier process (recovery) is reused.
+     */
+    public static final String EGRESS_OPEN = P + "egress.open";
+    /** Request {task_id} → reply {closed: bool}: the task's listener stops. */
+    public static final String EGRESS_CLOSE = P + "egress.close";
+
     // ---- nodes ----
     /** Request {} → reply {nodes:[{node_id, host, slots, running, ...}]}. */
     public static final String NODE_LIST = P + "node.list";

@@ -78,7 +78,8 @@ public final class Node {
         return vertx.deployVerticle(() -> new WorkerPoolVerticle(operations),
                         new DeploymentOptions().setThreadingModel(ThreadingModel.WORKER).setInstances(workers))
                 .compose(v -> vertx.deployVerticle(new SlotAllocatorVerticle(paths, config.slots(), this::taskUnfinished, events)))
-                .compose(v -> vertx.deployVerticle(new TaskManagerVerticle(paths, config, store, repos, events, o.clock(), nodeId)))
+                .compose(v -> vertx.deployVerticle(new TaskManagerVerticle(paths, config, store, repos, events, o.clock(), nodeId,
+                        driver.networkSupport(), driver.name())))
                 .compose(v -> vertx.deployVerticle(new EventRetentionVerticle(new EventRetention(events.log(), o.clock(),
                         Duration.ofDays(config.eventRetentionDays()), config.eventRetentionBytes()))))
                 .onSuccess(v -> LOG.info("node {} up: {} slots, driver {}, state {}", nodeId, config.slots(), driver.name(), paths.root()))

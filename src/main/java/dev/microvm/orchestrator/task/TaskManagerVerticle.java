@@ -1,11 +1,13 @@
 package dev.microvm.orchestrator.task;
 
+import dev.microvm.orchestrator.config.AllowedDomains;
 import dev.microvm.orchestrator.config.OrchestratorConfig;
 import dev.microvm.orchestrator.config.RepoRegistry;
 import dev.microvm.orchestrator.config.StatePaths;
 import dev.microvm.orchestrator.events.EventTypes;
 import dev.microvm.orchestrator.node.Addresses;
 import dev.microvm.orchestrator.node.EventSink;
+import dev.microvm.orchestrator.vm.HypervisorDriver;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
@@ -46,9 +48,14 @@ public final class TaskManagerVerticle extends VerticleBase {
     private final Map<String, String> deployments = new HashMap<>();
     private long adoptTimer = -1;
     private boolean adopting;
+    private final HypervisorDriver.NetworkSupport networks;
+    private final String driverName;
 
+    /** @param networks the network policies this host's driver enforces ({@code driverName} names it in refusals) */
     public TaskManagerVerticle(StatePaths paths, OrchestratorConfig config, TaskStore store, RepoRegistry repos,
-                               EventSink events, Clock clock, String nodeId) {
+                               EventSink events, Clock clock, String nodeId, HypervisorDriver.NetworkSupport networks, String driverName) {
+        this.networks = networks;
+        this.driverName = driverName;
         this.paths = paths;
         this.config = config;
         this.store = store;
@@ -101,13 +108,33 @@ public final class TaskManagerVerticle extends VerticleBase {
             RepoRegistry.Repo repo = repos.resolve(alias);
             JsonObject withDefaults = repo.defaults().copy();
             for (String k : requested.fieldNames()) if (requested.getValue(k) != null) withDefaults.put(k, requested.getValue(k));
-            TaskOptions options = TaskOptions.fromJson(withDefaults);
+            TaskOptions options = settleNetwork(TaskOptions.fromJson(withDefaults), repo, TaskOptions.fromJson(requested));
             if (!Files.isDirectory(repo.path().resolve(".git"))) {
                 throw new IllegalArgumentException("repository '" + alias + "' at " + repo.path() + " is gone or no longer a git repository; register it again with: microvm-orchestrator allow PATH");
             }
             return TaskRecord.queued(TaskIds.next(), repo.alias(), repo.path().toString(), description, caller, nodeId,
                     options, b.getString("parent_task_id"), clock.instant().toString());
         }).compose(record -> placeOrEnqueue(record, acceptBefore));
+    }
+
+    /**
+     * The policy the task runs with, refused here — before any VM — when this host's driver cannot
+     * enforce it; under allowlist, the union of the config's, the repository's (state directory) and
+     * the task's domains. Both are recorded in the task's options, so info and list show them.
+     */
+    private TaskOptions settleNetwork(TaskOptions merged, RepoRegistry.Repo repo, TaskOptions own) {
+        String policy = merged.network() != null ? merged.network() : config.defaultNetwork();
+        if (!networks.enforces(policy)) throw new IllegalArgumentException(networks.refusal(driverName, policy));
+        if (!own.allowedDomains().isEmpty() && !"allowlist".equals(policy)) {
+            throw new IllegalArgumentException("allowed_domains applies to network allowlist only; this task's network is '" + policy
+                    + "' (add network: allowlist)");
+        }
+        if (!"allowlist".equals(policy)) return merged.withNetwork(policy, java.util.List.of());
+        io.vertx.core.json.JsonArray repoList = repo.defaults().getJsonArray("allowed_domains", new io.vertx.core.json.JsonArray());
+        AllowedDomains domains = AllowedDomains.of(config.allowedDomains(), "allowed_domains in config.json")
+                .union(AllowedDomains.of(repoList.stream().map(String::valueOf).toList(), "allowed_domains of repository " + repo.alias()))
+                .union(AllowedDomains.of(own.allowedDomains(), "allowed_domains"));
+        return merged.withNetwork(policy, domains.patterns());
     }
 
     /**
@@ -191,7 +218,11 @@ public final class TaskManagerVerticle extends VerticleBase {
 
     private Future<JsonObject> get(JsonObject b) {
         String id = TaskIds.require(b.getString("task_id"));
-        return load(id).map(TaskRecord::toJson);
+        return load(id).map(r -> {
+            JsonObject j = r.toJson().put("network", r.options().network() != null ? r.options().network() : config.defaultNetwork());
+            if ("allowlist".equals(j.getString("network"))) j.put("allowed_domains", new JsonArray(r.options().allowedDomains()));
+            return j;
+        });
     }
 
     private Future<JsonObject> list(JsonObject b) {
@@ -216,7 +247,8 @@ public final class TaskManagerVerticle extends VerticleBase {
                 tasks.add(new JsonObject().put("task_id", r.id()).put("status", r.state().wireName())
                         .put("description", abbreviate(r.description(), 80)).put("repo", r.repo())
                         .put("created_at", r.createdAt()).put("completed_at", r.completedAt())
-                        .put("slot", r.slot()).put("reason", r.reason()).put("caller", r.caller()).put("node", r.node()));
+                        .put("slot", r.slot()).put("reason", r.reason()).put("caller", r.caller()).put("node", r.node())
+                        .put("network", r.options().network() != null ? r.options().network() : config.defaultNetwork()));
             }
             JsonObject out = new JsonObject().put("tasks", tasks);
             if (!damaged.isEmpty()) out.put("damaged", damaged);

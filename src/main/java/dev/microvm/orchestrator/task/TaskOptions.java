@@ -16,7 +16,9 @@ import java.util.Set;
  * @param agentCommand       shell command run in the guest instead of Claude Code
  * @param includeUncommitted carry the user's uncommitted changes into the task (never merged back)
  * @param untrackedPatterns  glob patterns of untracked files to copy (e.g. ".env")
- * @param network            full | api-only | none
+ * @param network            full | allowlist | api-only | none
+ * @param allowedDomains     under allowlist, the domains the egress proxy lets through (exact or "*." suffix);
+ *                           at submission the task's own list is joined with the config's and the repository's
  */
 public record TaskOptions(
         String baseRef,
@@ -27,10 +29,11 @@ public record TaskOptions(
         String agentCommand,
         boolean includeUncommitted,
         List<String> untrackedPatterns,
-        String network) {
+        String network,
+        List<String> allowedDomains) {
 
     public static final Set<String> MERGE_STRATEGIES = Set.of("auto", "branch", "none");
-    public static final Set<String> NETWORK_POLICIES = Set.of("full", "api-only", "none");
+    public static final Set<String> NETWORK_POLICIES = Set.of("full", "allowlist", "api-only", "none");
 
     public TaskOptions {
         untrackedPatterns = List.copyOf(untrackedPatterns == null ? List.of() : untrackedPatterns);
@@ -41,8 +44,9 @@ public record TaskOptions(
             }
         }
         if (network != null && !NETWORK_POLICIES.contains(network)) {
-            throw new IllegalArgumentException("network must be one of full, api-only, none; got '" + network + "'");
+            throw new IllegalArgumentException("network must be one of full, allowlist, api-only, none; got '" + network + "'");
         }
+        allowedDomains = dev.microvm.orchestrator.config.AllowedDomains.of(allowedDomains == null ? List.of() : allowedDomains, "allowed_domains").patterns();
         if (timeoutSeconds != null && (timeoutSeconds < 1 || timeoutSeconds > 7 * 24 * 3600)) {
             throw new IllegalArgumentException("timeout_seconds must be between 1 and 604800; got " + timeoutSeconds);
         }
@@ -61,7 +65,7 @@ public record TaskOptions(
     }
 
     public static TaskOptions defaults() {
-        return new TaskOptions(null, null, null, null, null, null, false, List.of(), null);
+        return new TaskOptions(null, null, null, null, null, null, false, List.of(), null, List.of());
     }
 
     public JsonObject toJson() {
@@ -75,7 +79,22 @@ public record TaskOptions(
         j.put("include_uncommitted", includeUncommitted);
         j.put("untracked_patterns", new JsonArray(untrackedPatterns));
         if (network != null) j.put("network", network);
+        if (!allowedDomains.isEmpty()) j.put("allowed_domains", new JsonArray(allowedDomains));
         return j;
+    }
+
+    /** This task's options with the network policy and allowlist it runs with, settled at submission. */
+    public TaskOptions withNetwork(String policy, List<String> domains) {
+        return new TaskOptions(baseRef, mergeStrategy, timeoutSeconds, cpus, memoryMiB, agentCommand, includeUncommitted,
+                untrackedPatterns, policy, domains);
+    }
+
+    private static List<String> strings(JsonObject j, String key) {
+        Object v = j.getValue(key);
+        if (v == null) return List.of();
+        if (!(v instanceof JsonArray a)) throw new IllegalArgumentException(key + " must be a list of strings");
+        for (Object o : a) if (!(o instanceof String)) throw new IllegalArgumentException(key + " must be a list of strings; got " + o);
+        return a.stream().map(String.class::cast).toList();
     }
 
     /** Parses user input; unknown keys are ignored, wrong types give a clear message. */
@@ -86,7 +105,8 @@ public record TaskOptions(
             return new TaskOptions(j.getString("base"), j.getString("merge_strategy"), j.getInteger("timeout_seconds"),
                     j.getInteger("cpus"), j.getInteger("memory_mib"), j.getString("agent_command"),
                     j.getBoolean("include_uncommitted", false),
-                    pats == null ? List.of() : pats.stream().map(String::valueOf).toList(), j.getString("network"));
+                    pats == null ? List.of() : pats.stream().map(String::valueOf).toList(), j.getString("network"),
+                    strings(j, "allowed_domains"));
         } catch (ClassCastException e) {
             throw new IllegalArgumentException("invalid task option type: " + e.getMessage());
         }

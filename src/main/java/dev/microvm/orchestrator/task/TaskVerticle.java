@@ -128,7 +128,8 @@ public final class TaskVerticle extends VerticleBase {
     /** On the slot the record names: prepare the workspace and start the VM (STARTING → RUNNING). */
     private void boot() {
         registerWithProxy()
-                .compose(proxy -> ask(Addresses.WORKER_PREPARE, base().put("proxy", proxy)))
+                .compose(proxy -> openEgress(0).compose(egress -> ask(Addresses.WORKER_PREPARE,
+                        base().put("proxy", proxy).put("egress", egress))))
                 .compose(prep -> persist(record.withPrepared(prep.getJsonObject("prepared")), null))
                 .compose(v -> ask(Addresses.WORKER_VM_START))
                 .onComplete(started -> {
@@ -161,6 +162,19 @@ public final class TaskVerticle extends VerticleBase {
                 });
     }
 
+    /**
+     * Under network allowlist, this task's listener on the egress proxy ({@code port} 0: a new one;
+     * otherwise the port a recovered VM booted with). No egress proxy means the task fails: it never
+     * runs with a weaker network than it asked for.
+     */
+    private Future<JsonObject> openEgress(int port) {
+        if (!"allowlist".equals(record.options().network())) return Future.succeededFuture(null);
+        JsonObject req = base().put("domains", new JsonArray(record.options().allowedDomains())).put("port", port);
+        return vertx.eventBus().<JsonObject>request(Addresses.EGRESS_OPEN, req, new DeliveryOptions().setSendTimeout(10_000))
+                .map(Message::body)
+                .recover(e -> Future.failedFuture("[network_unavailable] network allowlist needs the egress proxy: " + e.getMessage()));
+    }
+
     private Future<Void> reclaimSlot() {
         if (record.slot() == null) return Future.failedFuture("the task record names no slot");
         return vertx.eventBus().<JsonObject>request(Addresses.SLOT_ACQUIRE, new JsonObject().put("task_id", record.id())
@@ -178,6 +192,11 @@ public final class TaskVerticle extends VerticleBase {
             switch (status) {
                 case "running" -> {
                     restoreApiRoute(ar.result().getJsonObject("proxy"));
+                    int egressPort = record.prepared() == null ? 0 : record.prepared().getInteger("egress_port", 0);
+                    if (egressPort > 0) {
+                        openEgress(egressPort).onFailure(e -> LOG.warn("task {}: the agent's egress proxy (port {}) could not be restored: {}",
+                                record.id(), egressPort, e.getMessage()));
+                    }
                     Future<Void> ready = record.state() == TaskState.STARTING
                             ? transition(TaskState.RUNNING, r -> r, new JsonObject().put("recovered", true))
                             : Future.succeededFuture();
@@ -437,6 +456,7 @@ public final class TaskVerticle extends VerticleBase {
 
     private void finish() {
         vertx.eventBus().request(Addresses.PROXY_UNREGISTER, base()).onFailure(e -> { /* no proxy: nothing registered */ });
+        vertx.eventBus().request(Addresses.EGRESS_CLOSE, base()).onFailure(e -> { /* no egress proxy: nothing open */ });
         releaseHeldSlot().onComplete(v -> ask(Addresses.WORKER_DISOWN).onComplete(x -> {
             vertx.eventBus().publish(Addresses.TASK_FINISHED_LOCAL, base(), dev.microvm.orchestrator.node.EventSink.LOCAL);
             vertx.undeploy(deploymentID());

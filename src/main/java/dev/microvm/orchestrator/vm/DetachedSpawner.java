@@ -47,7 +47,8 @@ public final class DetachedSpawner {
         if (command.isEmpty()) return true; // not readable yet (or any more): not known to be the hypervisor
         String base = command.substring(command.lastIndexOf('/') + 1);
         String helper = sessionPrefix().get(0);
-        return base.equals("jspawnhelper") || base.equals(helper.substring(helper.lastIndexOf('/') + 1));
+        // nsenter: QEMU under network full is started in its namespace through it (then exec'd)
+        return base.equals("jspawnhelper") || base.equals("nsenter") || base.equals(helper.substring(helper.lastIndexOf('/') + 1));
     }
 
     /**

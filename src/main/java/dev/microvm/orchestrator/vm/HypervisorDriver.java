@@ -78,6 +78,14 @@ public interface HypervisorDriver {
     }
 
     /**
+     * URL under which the guest reaches its task's listener on the host's egress proxy (network
+     * allowlist: HTTP_PROXY and HTTPS_PROXY), or empty when the spec's network has none.
+     */
+    default Optional<String> egressProxyUrlForGuest(VmSpec spec) {
+        return Optional.empty();
+    }
+
+    /**
      * True when the guest sees ownership and mode of shared files through the hypervisor's own
      * mapping (QEMU 9p {@code security_model=mapped-xattr}) rather than the host's: the host then
      * stamps a prepared workspace with the guest agent's ownership ({@link MappedOwnership}), and
@@ -90,6 +98,41 @@ public interface HypervisorDriver {
     /** Guest architectures this driver boots (an image of another architecture is refused). */
     default java.util.Set<String> architectures() {
         return java.util.Set.of("x86_64", "aarch64");
+    }
+
+    /**
+     * The network policies ({@code full}, {@code allowlist}, {@code api-only}, {@code none}) this
+     * driver enforces on this host. A task asking for another one is refused before any VM starts,
+     * with {@link NetworkSupport#refusal}: a policy is never silently weakened.
+     */
+    default NetworkSupport networkSupport() {
+        return NetworkSupport.of(java.util.Map.of("none", ""), java.util.Map.of());
+    }
+
+    /**
+     * @param enforced policy → how this driver enforces it (shown to users)
+     * @param refused  policy → why this driver cannot enforce it on this host
+     */
+    record NetworkSupport(java.util.Map<String, String> enforced, java.util.Map<String, String> refused) {
+        public NetworkSupport {
+            enforced = java.util.Map.copyOf(enforced);
+            refused = java.util.Map.copyOf(refused);
+        }
+
+        public static NetworkSupport of(java.util.Map<String, String> enforced, java.util.Map<String, String> refused) {
+            return new NetworkSupport(enforced, refused);
+        }
+
+        public boolean enforces(String policy) {
+            return enforced.containsKey(policy);
+        }
+
+        /** The message a refused task carries. */
+        public String refusal(String driver, String policy) {
+            String why = refused.getOrDefault(policy, "the " + driver + " driver does not enforce it");
+            return "network '" + policy + "' cannot be enforced here: " + why + ". This host enforces: "
+                    + String.join(", ", new java.util.TreeSet<>(enforced.keySet())) + " (choose one with the run_task option network, or default_network in config.json)";
+        }
     }
 
     enum VmStatus { RUNNING, STOPPED, LOST }

@@ -10,7 +10,7 @@ import java.util.regex.Pattern;
 
 /** Writes the host → guest half of the io share (see {@link GuestContract}). */
 public final class TaskIo {
-    private static final Pattern KEY = Pattern.compile("[A-Z_][A-Z0-9_]{0,63}");
+    private static final Pattern KEY = Pattern.compile("[A-Za-z_][A-Za-z0-9_]{0,63}"); // lower case too: http_proxy
 
     private TaskIo() {}
 

@@ -78,17 +78,27 @@ public record VmSpec(
     }
 
     /**
-     * Guest networking. {@code NONE}: no NIC. {@code NAT}: full outbound access. {@code API_ONLY}:
-     * the guest reaches only {@code apiProxyPort} on the host (the credential proxy).
+     * Guest networking. {@code NONE}: no NIC. {@code NAT}: the internet, never the host (network
+     * full). {@code API_ONLY}: the guest reaches only {@code apiProxyPort} on the host (the
+     * credential proxy). {@code ALLOWLIST}: that, plus {@code egressProxyPort} (the task's listener
+     * on the egress proxy, which lets through only the task's allowed domains); no direct route out.
      */
-    public record Network(Mode mode, int apiProxyPort) {
-        public enum Mode { NONE, NAT, API_ONLY }
+    public record Network(Mode mode, int apiProxyPort, int egressProxyPort) {
+        public enum Mode { NONE, NAT, API_ONLY, ALLOWLIST }
 
         public Network {
             Objects.requireNonNull(mode, "mode");
             if (mode == Mode.API_ONLY && (apiProxyPort < 1 || apiProxyPort > 65535)) {
                 throw new IllegalArgumentException("api-only networking needs the proxy port");
             }
+            if (mode == Mode.ALLOWLIST && (egressProxyPort < 1 || egressProxyPort > 65535)) {
+                throw new IllegalArgumentException("allowlist networking needs the egress proxy port");
+            }
+            if (mode != Mode.ALLOWLIST && egressProxyPort != 0) throw new IllegalArgumentException("only allowlist networking has an egress proxy");
+        }
+
+        public Network(Mode mode, int apiProxyPort) {
+            this(mode, apiProxyPort, 0);
         }
 
         public static Network none() { return new Network(Mode.NONE, 0); }

@@ -157,11 +157,23 @@ public final class TaskOperations {
             int timeout = r.options().timeoutSeconds() != null ? r.options().timeoutSeconds() : config.taskTimeoutSeconds();
             JsonObject proxy = b.getJsonObject("proxy");
             int proxyPort = proxy == null ? 0 : proxy.getInteger("port", 0);
+            JsonObject egress = b.getJsonObject("egress");
+            int egressPort = egress == null ? 0 : egress.getInteger("port", 0);
             Map<String, String> env = new java.util.TreeMap<>();
+            VmSpec.Network net = network(r, proxyPort, egressPort);
+            VmSpec probeSpec = specFor(r.withPrepared(new JsonObject().put("proxy_port", proxyPort).put("egress_port", egressPort)), net);
+            Optional<String> egressUrl = driver.egressProxyUrlForGuest(probeSpec);
+            if (egressUrl.isPresent()) {
+                // allowlist: every client that honours the usual variables goes through the egress proxy,
+                // except to the credential proxy, which is a channel of its own
+                for (String k : List.of("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")) env.put(k, egressUrl.get());
+                String direct = driver.apiBaseUrlForGuest(probeSpec).map(u -> java.net.URI.create(u).getHost() + ",").orElse("") + "localhost,127.0.0.1";
+                env.put("NO_PROXY", direct);
+                env.put("no_proxy", direct);
+            }
             if (proxy != null) {
                 // the guest gets the proxy's address and a placeholder; the real credential stays on the host
-                VmSpec.Network net = network(r, proxyPort);
-                String baseUrl = driver.apiBaseUrlForGuest(specFor(r.withPrepared(new JsonObject().put("proxy_port", proxyPort)), net))
+                String baseUrl = driver.apiBaseUrlForGuest(probeSpec)
                         .orElseThrow(() -> new WorkerFailure("no_api_route", "the " + driver.name() + " driver offers the guest no route to the API proxy"));
                 env.put("ANTHROPIC_BASE_URL", baseUrl);
                 env.put("ANTHROPIC_API_KEY", proxy.getString("token"));
@@ -184,7 +196,7 @@ public final class TaskOperations {
                     .put("agent_base_commit", prepared.agentBaseCommit()).put("method", prepared.method())
                     .put("shared_objects_dir", prepared.sharedObjectsDir() == null ? null : prepared.sharedObjectsDir().toString())
                     .put("copied_untracked", new JsonArray(prepared.copiedUntracked()))
-                    .put("proxy_port", proxyPort);
+                    .put("proxy_port", proxyPort).put("egress_port", egressPort);
             return new JsonObject().put("prepared", out);
         } catch (GitTaskException e) {
             throw new WorkerFailure(e.reason(), e.getMessage(), e);
@@ -214,7 +226,8 @@ public final class TaskOperations {
     private JsonObject vmStart(JsonObject b) {
         TaskRecord r = load(b);
         try {
-            VmSpec spec = specFor(r, network(r, r.prepared() == null ? 0 : r.prepared().getInteger("proxy_port", 0)));
+            JsonObject prepared = r.prepared() == null ? new JsonObject() : r.prepared();
+            VmSpec spec = specFor(r, network(r, prepared.getInteger("proxy_port", 0), prepared.getInteger("egress_port", 0)));
             VmHandle handle;
             try {
                 handle = boot(r, spec);
@@ -276,10 +289,17 @@ public final class TaskOperations {
         }
     }
 
-    private VmSpec.Network network(TaskRecord r, int proxyPort) {
+    private VmSpec.Network network(TaskRecord r, int proxyPort, int egressPort) {
         String policy = r.options().network() != null ? r.options().network() : config.defaultNetwork();
         return switch (policy) {
             case "none" -> VmSpec.Network.none();
+            case "allowlist" -> {
+                if (egressPort <= 0) {
+                    throw new WorkerFailure("network_unavailable", "network allowlist needs the egress proxy, and none is running in this "
+                            + "orchestrator process; the task is not started with a weaker network");
+                }
+                yield new VmSpec.Network(VmSpec.Network.Mode.ALLOWLIST, proxyPort, egressPort);
+            }
             case "api-only" -> proxyPort > 0 ? new VmSpec.Network(VmSpec.Network.Mode.API_ONLY, proxyPort) : VmSpec.Network.none();
             default -> proxyPort > 0 ? new VmSpec.Network(VmSpec.Network.Mode.NAT, proxyPort) : VmSpec.Network.nat();
         };

@@ -51,7 +51,9 @@ class UnprivilegedOrchestratorVmTest {
             Path repo = GitRepos.create(base.resolve("project"));
             Files.writeString(state.resolve("config.json"), new JsonObject().put("driver", "qemu").put("accelerator", "tcg")
                     .put("vm_cpus", 2).put("vm_memory_mib", 2048).put("slot_disk_gib", 1).put("http_port", 0).put("slots", 1)
-                    .put("guest_dir", image.toString()).put("boot_timeout_seconds", 120).put("api_upstream", upstream.url()).encode());
+                    .put("guest_dir", image.toString()).put("boot_timeout_seconds", 120).put("api_upstream", upstream.url())
+                    // network full needs root (its namespace); the agent needs only the credential proxy
+                    .put("default_network", "api-only").encode());
             if (root) {
                 Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
                 run(List.of("chown", "-R", NOBODY + ":" + NOBODY, base.toString()), null, 60);

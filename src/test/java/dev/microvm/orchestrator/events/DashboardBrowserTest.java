@@ -216,6 +216,23 @@ class DashboardBrowserTest {
     }
 
     @Test
+    void refusedConnectionsOfAGuestAppearLiveAndHostileNamesStayText() {
+        record("fetch-deps-31aa", "running", "web", "Install the dependencies");
+        browser.get("http://localhost:" + server.port() + "/?token=" + server.token());
+        waiting().until(ExpectedConditions.attributeToBe(By.id("conn"), "data-state", "live"));
+        assertThat(browser.findElement(By.id("denied")).getText()).contains("None.");
+        server.emit(EventTypes.NETWORK_DENIED, "fetch-deps-31aa", new JsonObject().put("host", "evil.example").put("port", 443)
+                .put("method", "CONNECT").put("reason", "not on this task's allowlist"));
+        server.emit(EventTypes.NETWORK_DENIED, "fetch-deps-31aa", new JsonObject().put("host", "<img src=x onerror=alert(1)>.example")
+                .put("port", 80).put("method", "GET").put("reason", "not on this task's allowlist"));
+        waiting().until(d -> d.findElements(By.cssSelector("#denied li.denied-item")).size() == 2);
+        String text = browser.findElement(By.id("denied")).getText();
+        assertThat(text).contains("CONNECT evil.example:443", "fetch-deps-31aa", "GET <img src=x onerror=alert(1)>.example:80");
+        assertThat(browser.findElement(By.id("denied-count")).getText()).isEqualTo("2");
+        assertThat(browser.findElements(By.cssSelector("#denied img"))).isEmpty();
+    }
+
+    @Test
     void afterAnOutageThePageReconnectsAndCatchesUpOnWhatItMissed() {
         record("add-ci-cache-11b0", "running", "infra", "Cache the Maven repository between CI runs");
         browser.get("http://localhost:" + server.port() + "/?token=" + server.token());

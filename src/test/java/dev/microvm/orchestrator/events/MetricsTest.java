@@ -60,6 +60,18 @@ class MetricsTest {
     }
 
     @Test
+    void refusedGuestConnectionsAreCountedIncludingThoseBeforeStart() throws Exception {
+        EventLog before = new EventLog(new dev.microvm.orchestrator.config.StatePaths(stateDir).eventLog(), Clock.systemUTC());
+        before.append(EventTypes.NETWORK_DENIED, "t1", new JsonObject().put("host", "evil.example").put("port", 443));
+        try (StreamServer server = StreamServer.start(stateDir)) {
+            awaitMetrics(server, "mvo_network_denied_total 1.0");
+            server.emit(EventTypes.NETWORK_DENIED, "t2", new JsonObject().put("host", "other.example").put("port", 80));
+            server.emit(EventTypes.NETWORK_DENIED, "t2", new JsonObject().put("host", "other.example").put("port", 443));
+            assertThat(awaitMetrics(server, "mvo_network_denied_total 3.0")).contains("mvo_events_total{type=\"network.denied\"} 3.0");
+        }
+    }
+
+    @Test
     void vertxOwnHttpMetricsAreExportedToo() {
         try (StreamServer server = StreamServer.start(stateDir)) {
             metrics(server);

@@ -130,6 +130,13 @@ public final class ProcessDriver extends DetachedVmDriver {
         return share.hostPath().toString();
     }
 
+    /** A test double: the "agent" is a host process, so no policy is enforced; it accepts each to exercise the lifecycle. */
+    @Override
+    public NetworkSupport networkSupport() {
+        String none = "not enforced: the process driver is a test double that runs the agent on the host";
+        return NetworkSupport.of(java.util.Map.of("full", none, "allowlist", none, "api-only", none, "none", none), java.util.Map.of());
+    }
+
     @Override
     public Optional<String> apiBaseUrlForGuest(VmSpec spec) {
         int port = spec.network().apiProxyPort();

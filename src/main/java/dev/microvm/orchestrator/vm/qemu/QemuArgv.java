@@ -12,6 +12,9 @@ public final class QemuArgv {
     /** Guest-side address that QEMU forwards to the host's credential proxy. */
     public static final String API_PROXY_GUEST_ADDR = "10.0.2.100";
     public static final int API_PROXY_GUEST_PORT = 80;
+    /** Guest-side address of the task's egress proxy under network allowlist (HTTP_PROXY, HTTPS_PROXY). */
+    public static final String EGRESS_PROXY_GUEST_ADDR = "10.0.2.101";
+    public static final int EGRESS_PROXY_GUEST_PORT = 3128;
     public static final String QMP_SOCKET = "qmp.sock";
 
     private QemuArgv() {}
@@ -29,6 +32,14 @@ public final class QemuArgv {
         return "bash -c 'exec 3<>/dev/tcp/127.0.0.1/" + port + " || exit 1; cat <&3 & cat >&3; wait'";
     }
 
+    /**
+     * Under network {@code full} QEMU runs in {@link EgressNamespace}, whose loopback is not the
+     * host's: the relay enters the host's namespace for this one connection to the proxy.
+     */
+    static String proxyRelayFromEgressNamespace(int port) {
+        return "nsenter --net=" + EgressNamespace.hostPath() + " " + proxyRelay(port);
+    }
+
     public static List<String> build(VmSpec spec, QemuOptions opt) {
         if (opt.accelerator() == QemuOptions.Accelerator.AUTO) {
             throw new IllegalArgumentException("resolve the accelerator before building argv");
@@ -36,6 +47,9 @@ public final class QemuArgv {
         boolean mmio = opt.machine().startsWith("microvm");
         String bus = mmio ? "device" : "pci";
         List<String> a = new ArrayList<>();
+        boolean egress = spec.network().mode() == VmSpec.Network.Mode.NAT;
+        // full: QEMU's user-mode network opens its sockets in a namespace that cannot reach the host
+        if (egress) a.addAll(List.of("nsenter", "--net=" + EgressNamespace.path()));
         a.add(opt.binary());
         a.addAll(List.of("-name", "guest=" + spec.name() + ",process=" + DetachedVmDriver.tag(spec.name())));
         a.addAll(List.of("-machine", opt.machine()));
@@ -72,10 +86,15 @@ public final class QemuArgv {
         VmSpec.Network net = spec.network();
         if (net.mode() != VmSpec.Network.Mode.NONE) {
             StringBuilder nd = new StringBuilder("user,id=net0");
-            if (net.mode() == VmSpec.Network.Mode.API_ONLY) nd.append(",restrict=on");
+            // restrict=on: no direct route out; only the guestfwd channels below leave the guest
+            if (net.mode() == VmSpec.Network.Mode.API_ONLY || net.mode() == VmSpec.Network.Mode.ALLOWLIST) nd.append(",restrict=on");
             if (net.apiProxyPort() > 0) {
                 nd.append(",guestfwd=tcp:").append(API_PROXY_GUEST_ADDR).append(':').append(API_PROXY_GUEST_PORT)
-                        .append("-cmd:").append(proxyRelay(net.apiProxyPort()));
+                        .append("-cmd:").append(egress ? proxyRelayFromEgressNamespace(net.apiProxyPort()) : proxyRelay(net.apiProxyPort()));
+            }
+            if (net.mode() == VmSpec.Network.Mode.ALLOWLIST) {
+                nd.append(",guestfwd=tcp:").append(EGRESS_PROXY_GUEST_ADDR).append(':').append(EGRESS_PROXY_GUEST_PORT)
+                        .append("-cmd:").append(proxyRelay(net.egressProxyPort()));
             }
             a.addAll(List.of("-netdev", nd.toString(), "-device", "virtio-net-" + bus + ",netdev=net0"));
         }

@@ -59,6 +59,24 @@ public final class QemuDriver extends DetachedVmDriver {
         return java.util.Set.of("x86_64");
     }
 
+    /**
+     * api-only and allowlist: QEMU's user network with {@code restrict=on}, the guest reaching only
+     * the forwarded host channels. full: QEMU in {@link EgressNamespace}, only when this host can
+     * build it (root, the tools installed).
+     */
+    @Override
+    public NetworkSupport networkSupport() {
+        java.util.Map<String, String> enforced = new java.util.HashMap<>(java.util.Map.of(
+                "none", "no network device",
+                "api-only", "user-mode network with restrict=on; only the credential proxy is forwarded",
+                "allowlist", "user-mode network with restrict=on; the credential proxy and the egress proxy are forwarded"));
+        java.util.Map<String, String> refused = new java.util.HashMap<>();
+        Optional<String> why = EgressNamespace.unavailableReason();
+        if (why.isPresent()) refused.put("full", why.get());
+        else enforced.put("full", "user-mode network in the " + EgressNamespace.NAME + " namespace, which reaches no host address");
+        return NetworkSupport.of(enforced, refused);
+    }
+
     @Override
     protected List<String> argv(VmSpec spec) {
         return QemuArgv.build(spec, options);
@@ -82,6 +100,13 @@ public final class QemuDriver extends DetachedVmDriver {
             if (!Files.isDirectory(s.hostPath())) throw new VmException("boot_failed", "shared directory " + s.hostPath() + " (" + s.tag() + ") does not exist");
         }
         for (VmSpec.Disk d : spec.disks()) requireFile(d.path(), "disk " + d.id());
+        if (spec.network().mode() == VmSpec.Network.Mode.NAT) {
+            try {
+                EgressNamespace.ensure();
+            } catch (IOException e) {
+                throw new VmException("network_unavailable", "cannot prepare network full (" + EgressNamespace.NAME + "): " + e.getMessage(), e);
+            }
+        }
         Path qmp = QemuArgv.qmpSocket(spec);
         if (qmp.toString().getBytes().length > 107) {
             throw new VmException("spawn_failed", "control socket path longer than 107 bytes: " + qmp + " (use a shorter state directory)");
@@ -199,6 +224,12 @@ public final class QemuDriver extends DetachedVmDriver {
     public Optional<String> apiBaseUrlForGuest(VmSpec spec) {
         if (spec.network().mode() == VmSpec.Network.Mode.NONE || spec.network().apiProxyPort() <= 0) return Optional.empty();
         return Optional.of("http://" + QemuArgv.API_PROXY_GUEST_ADDR + ":" + QemuArgv.API_PROXY_GUEST_PORT);
+    }
+
+    @Override
+    public Optional<String> egressProxyUrlForGuest(VmSpec spec) {
+        if (spec.network().mode() != VmSpec.Network.Mode.ALLOWLIST) return Optional.empty();
+        return Optional.of("http://" + QemuArgv.EGRESS_PROXY_GUEST_ADDR + ":" + QemuArgv.EGRESS_PROXY_GUEST_PORT);
     }
 
     private static boolean qmp(VmHandle handle, String command) {

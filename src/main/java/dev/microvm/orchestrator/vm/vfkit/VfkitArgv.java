@@ -40,6 +40,9 @@ public final class VfkitArgv {
                         + " give the guest a copy-on-write clone instead");
             }
         }
+        if (spec.network().mode() == VmSpec.Network.Mode.ALLOWLIST) {
+            throw new IllegalArgumentException("allowlist networking is not available with vfkit yet (it needs a host-only channel); use full or none");
+        }
         if (spec.network().mode() == VmSpec.Network.Mode.API_ONLY) {
             throw new IllegalArgumentException("api-only networking is not available with vfkit (its NAT cannot be restricted); use nat or none");
         }

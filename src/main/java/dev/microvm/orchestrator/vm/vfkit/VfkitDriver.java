@@ -189,6 +189,20 @@ public final class VfkitDriver extends DetachedVmDriver {
         }
     }
 
+    /**
+     * vfkit's NAT (macOS vmnet shared mode) cannot be restricted: {@code full} reaches the internet
+     * and every host service bound to the vmnet bridge or to all interfaces (README). api-only and
+     * allowlist need a host channel that this driver does not have yet, so they are refused.
+     */
+    @Override
+    public NetworkSupport networkSupport() {
+        String noChannel = "vfkit's NAT cannot be restricted and this driver has no host-only channel yet";
+        return NetworkSupport.of(java.util.Map.of(
+                        "none", "no network device",
+                        "full", "vmnet NAT: the internet, and host services bound to the vmnet bridge or to all interfaces"),
+                java.util.Map.of("api-only", noChannel, "allowlist", noChannel));
+    }
+
     @Override
     public Optional<String> apiBaseUrlForGuest(VmSpec spec) {
         // vfkit's NAT has no port forwarding: the credential proxy must also listen on the vmnet

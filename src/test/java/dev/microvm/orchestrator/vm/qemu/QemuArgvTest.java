@@ -47,11 +47,30 @@ class QemuArgvTest {
     }
 
     @Test
-    void nat_has_no_restriction_but_still_reaches_the_proxy() {
+    void full_runs_qemu_in_the_egress_namespace_and_relays_the_proxy_through_the_host_namespace() {
         QemuOptions tcg = new QemuOptions("q", "microvm", QemuOptions.Accelerator.TCG, OptionalLong.empty());
-        String argv = String.join(" ", QemuArgv.build(spec(new VmSpec.Network(VmSpec.Network.Mode.NAT, 9000)), tcg));
-        assertThat(argv).contains("user,id=net0,guestfwd=").doesNotContain("restrict=on").doesNotContain("9000,");
-        assertThat(QemuArgv.proxyRelay(9000)).doesNotContain(",");
+        java.util.List<String> argv = QemuArgv.build(spec(new VmSpec.Network(VmSpec.Network.Mode.NAT, 9000)), tcg);
+        assertThat(argv.subList(0, 3)).containsExactly("nsenter", "--net=/run/netns/mvo-egress", "q");
+        assertThat(String.join(" ", argv)).contains("user,id=net0,guestfwd=tcp:10.0.2.100:80-cmd:nsenter --net=/run/netns/mvo-host bash -c")
+                .doesNotContain("restrict=on").doesNotContain("9000,");
+        assertThat(QemuArgv.proxyRelayFromEgressNamespace(9000)).doesNotContain(",");
+    }
+
+    @Test
+    void the_egress_guard_rejects_every_host_address_in_one_transaction() {
+        String rules = EgressNamespace.guardRules(java.util.List.of("192.0.2.2", "198.18.7.1"));
+        assertThat(rules).contains("ip daddr @host_v4 reject", "meta nfproto ipv6 reject", "flush set inet mvo_guard host_v4",
+                "add element inet mvo_guard host_v4 { 192.0.2.2, 198.18.7.1 }");
+        assertThat(rules.indexOf("flush set")).isLessThan(rules.indexOf("add element"));
+        assertThat(EgressNamespace.guardRules(java.util.List.of())).doesNotContain("add element");
+    }
+
+    @Test
+    void a_bridge_subnet_is_written_from_its_address_and_prefix() throws Exception {
+        assertThat(EgressNamespace.subnet((java.net.Inet4Address) java.net.InetAddress.getByName("172.17.5.9"), 16)).isEqualTo("172.17.0.0/16");
+        assertThat(EgressNamespace.subnet((java.net.Inet4Address) java.net.InetAddress.getByName("192.168.122.1"), 24)).isEqualTo("192.168.122.0/24");
+        assertThat(EgressNamespace.hostAddresses()).as("this host's addresses, loopback aside").isNotEmpty()
+                .noneMatch(a -> a.startsWith("127."));
     }
 
     @org.junit.jupiter.api.Test
