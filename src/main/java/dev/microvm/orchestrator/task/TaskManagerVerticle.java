@@ -118,12 +118,27 @@ public final class TaskManagerVerticle extends VerticleBase {
     }
 
     /**
+     * The policy of a task that names none. When it is {@code full} and this host cannot enforce
+     * it (QEMU without root), such tasks run under the first stricter policy the host enforces
+     * (allowlist, then api-only): availability drops, isolation never does. A task or repository
+     * that asks for {@code full} itself is still refused.
+     */
+    private String defaultPolicy() {
+        String policy = config.defaultNetwork();
+        if (!"full".equals(policy) || networks.enforces(policy)) return policy;
+        for (String stricter : java.util.List.of("allowlist", "api-only")) {
+            if (networks.enforces(stricter)) return stricter;
+        }
+        return policy; // refused below, with the reason
+    }
+
+    /**
      * The policy the task runs with, refused here — before any VM — when this host's driver cannot
      * enforce it; under allowlist, the union of the config's, the repository's (state directory) and
      * the task's domains. Both are recorded in the task's options, so info and list show them.
      */
     private TaskOptions settleNetwork(TaskOptions merged, RepoRegistry.Repo repo, TaskOptions own) {
-        String policy = merged.network() != null ? merged.network() : config.defaultNetwork();
+        String policy = merged.network() != null ? merged.network() : defaultPolicy();
         if (!networks.enforces(policy)) throw new IllegalArgumentException(networks.refusal(driverName, policy));
         if (!own.allowedDomains().isEmpty() && !"allowlist".equals(policy)) {
             throw new IllegalArgumentException("allowed_domains applies to network allowlist only; this task's network is '" + policy

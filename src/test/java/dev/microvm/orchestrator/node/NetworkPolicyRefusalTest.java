@@ -61,6 +61,25 @@ class NetworkPolicyRefusalTest {
         }
     }
 
+    /** QEMU without root cannot enforce full: a task that names no policy runs under the stricter allowlist. */
+    @Test
+    void aDefaultFullTheHostCannotEnforceBecomesTheStricterAllowlistButAnExplicitFullIsRefused() throws Exception {
+        var withoutFull = new ProcessDriver() {
+            @Override
+            public NetworkSupport networkSupport() {
+                return NetworkSupport.of(java.util.Map.of("allowlist", "egress proxy", "api-only", "restrict", "none", "no NIC"),
+                        java.util.Map.of("full", "it needs root"));
+            }
+        };
+        try (NodeFixture f = node(withoutFull, new JsonObject())) {
+            JsonObject task = f.submit("project", "do it", new JsonObject().put("agent_command", "true"));
+            JsonObject record = f.request(dev.microvm.orchestrator.node.Addresses.TASK_GET, new JsonObject().put("task_id", task.getString("task_id")));
+            assertThat(record.getJsonObject("options").getString("network")).isEqualTo("allowlist");
+            assertThatThrownBy(() -> f.submit("project", "do it", new JsonObject().put("network", "full").put("agent_command", "true")))
+                    .hasMessageContaining("network 'full' cannot be enforced here: it needs root");
+        }
+    }
+
     @Test
     void allowedDomainsAreValidatedAndOnlyMeanSomethingUnderAllowlist() throws Exception {
         try (NodeFixture f = node(new ProcessDriver(), new JsonObject())) {

@@ -23,7 +23,7 @@ import java.util.Optional;
  * for crash and recovery tests; {@link Faults} injects the failures a real hypervisor can have.
  * "Graceful stop" is SIGTERM (the runner's power-button path), forced stop is SIGKILL.
  */
-public final class ProcessDriver extends DetachedVmDriver {
+public class ProcessDriver extends DetachedVmDriver {
     public static final String RUNNER_FILE = "mvo-runner.sh";
 
     /**
