@@ -78,19 +78,12 @@ public final class GuestOutputReader {
     /** The last bytes of the file, at most the cap (for logs whose end matters); empty when absent. */
     public java.util.Optional<GuestFile> readTailIfPresent(String name) throws IOException {
         if (maxBytes > Integer.MAX_VALUE - 16) throw new IllegalStateException("cap too large to read into memory");
-        Path file;
-        try {
-            file = check(name);
-        } catch (GuestOutputException e) {
-            if (e.reason() == Reason.MISSING) return java.util.Optional.empty();
-            throw e;
-        }
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+        java.util.Optional<Path> file = checkedIfPresent(name);
+        if (file.isEmpty()) return java.util.Optional.empty();
+        try (FileChannel ch = FileChannel.open(file.get(), StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
             long size = ch.size();
             long start = Math.max(0, size - maxBytes);
-            ByteBuffer buf = ByteBuffer.allocate((int) Math.min(maxBytes, size));
-            while (buf.hasRemaining() && ch.read(buf, start + buf.position()) > 0) { /* fill */ }
-            return java.util.Optional.of(new GuestFile(file, Arrays.copyOf(buf.array(), buf.position()), size, start > 0));
+            return java.util.Optional.of(new GuestFile(file.get(), read(ch, start, (int) Math.min(maxBytes, size)), size, start > 0));
         }
     }
 
@@ -100,21 +93,30 @@ public final class GuestOutputReader {
      * offset counts back from the end. An absent file is empty.
      */
     public java.util.Optional<GuestFile> readRangeIfPresent(String name, long offset, boolean fromEnd, int length) throws IOException {
-        Path file;
+        java.util.Optional<Path> file = checkedIfPresent(name);
+        if (file.isEmpty()) return java.util.Optional.empty();
+        try (FileChannel ch = FileChannel.open(file.get(), StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+            long size = ch.size();
+            long start = fromEnd ? Math.max(0, size - Math.max(0, offset)) : Math.min(Math.max(0, offset), size);
+            byte[] content = read(ch, start, (int) Math.min(Math.min(Math.max(0, length), maxBytes), size - start));
+            return java.util.Optional.of(new GuestFile(file.get(), content, size, start + content.length < size));
+        }
+    }
+
+    /** The checked path of {@code name}, or empty when the guest left no such file. */
+    private java.util.Optional<Path> checkedIfPresent(String name) throws IOException {
         try {
-            file = check(name);
+            return java.util.Optional.of(check(name));
         } catch (GuestOutputException e) {
             if (e.reason() == Reason.MISSING) return java.util.Optional.empty();
             throw e;
         }
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
-            long size = ch.size();
-            long start = fromEnd ? Math.max(0, size - Math.max(0, offset)) : Math.min(Math.max(0, offset), size);
-            ByteBuffer buf = ByteBuffer.allocate((int) Math.min(Math.min(Math.max(0, length), maxBytes), size - start));
-            while (buf.hasRemaining() && ch.read(buf, start + buf.position()) > 0) { /* fill */ }
-            byte[] content = Arrays.copyOf(buf.array(), buf.position());
-            return java.util.Optional.of(new GuestFile(file, content, size, start + content.length < size));
-        }
+    }
+
+    private static byte[] read(FileChannel ch, long start, int length) throws IOException {
+        ByteBuffer buf = ByteBuffer.allocate(length);
+        while (buf.hasRemaining() && ch.read(buf, start + buf.position()) > 0) { /* fill */ }
+        return Arrays.copyOf(buf.array(), buf.position());
     }
 
     /**
