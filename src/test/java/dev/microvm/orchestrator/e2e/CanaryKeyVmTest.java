@@ -38,10 +38,7 @@ class CanaryKeyVmTest {
 
     @AfterEach
     void stop() {
-        if (harness != null) {
-            harness.descendants().forEach(ProcessHandle::destroyForcibly);
-            harness.destroyForcibly();
-        }
+        McpHarness.destroy(harness);
         stream.close();
     }
 

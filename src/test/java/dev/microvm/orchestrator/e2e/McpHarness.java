@@ -117,10 +117,7 @@ final class McpHarness {
     static Run collect(Process p, Path dir, long timeoutSeconds) throws Exception {
         Path stdoutFile = dir.resolve("harness.stdout");
         boolean ended = p.waitFor(timeoutSeconds, TimeUnit.SECONDS);
-        if (!ended) {
-            p.descendants().forEach(ProcessHandle::destroyForcibly);
-            p.destroyForcibly();
-        }
+        if (!ended) destroy(p);
         List<JsonObject> lines = new ArrayList<>();
         if (Files.exists(stdoutFile)) {
             for (String line : Files.readAllLines(stdoutFile)) {
@@ -131,6 +128,13 @@ final class McpHarness {
         Run run = new Run(lines, stderr, ended ? p.exitValue() : -1);
         if (!ended) throw new AssertionError("the MCP harness did not finish within " + timeoutSeconds + " s:\n" + run.describe());
         return run;
+    }
+
+    /** Kills a harness and the MCP server (and whatever it started) under it; null is nothing to kill. */
+    static void destroy(Process harness) {
+        if (harness == null) return;
+        harness.descendants().forEach(ProcessHandle::destroyForcibly);
+        harness.destroyForcibly();
     }
 
     static JsonObject call(String tool, JsonObject args) {

@@ -40,10 +40,7 @@ class RealAgentVmTest {
 
     @AfterEach
     void stop() {
-        if (harness != null) {
-            harness.descendants().forEach(ProcessHandle::destroyForcibly);
-            harness.destroyForcibly();
-        }
+        McpHarness.destroy(harness);
         stream.close();
     }
 
