@@ -157,8 +157,12 @@ public final class ProcessRunner {
         Process process = pb.start();
         Drain drain = new Drain(process.getInputStream(), outputLimit, listener);
         Thread reader = Thread.ofVirtual().name("process-output").start(drain);
+        if (input != null) {
+            byte[] bytes = input;
+            // its own thread: a command that does not read its input must still meet its timeout
+            Thread.ofVirtual().name("process-input").start(() -> feed(process, bytes));
+        }
         try {
-            if (input != null) feed(process, input);
             if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
                 killTree(process.toHandle());
                 throw new TimeoutException(describe(command) + " did not finish within " + seconds(timeout)

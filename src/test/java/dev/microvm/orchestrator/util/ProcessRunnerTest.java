@@ -28,6 +28,17 @@ class ProcessRunnerTest {
     }
 
     @Test
+    void a_command_that_never_reads_its_input_still_meets_its_timeout() {
+        String marker = ProcessMarker.sleepSeconds();
+        long t0 = System.nanoTime();
+        // 4 MB of input, far more than a pipe holds: writing it all first would block forever
+        assertThatThrownBy(() -> ProcessRunner.of("sleep", marker).input("x".repeat(4 << 20))
+                .timeout(Duration.ofMillis(500)).run())
+                .isInstanceOf(ProcessRunner.TimeoutException.class);
+        assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(5));
+    }
+
+    @Test
     void a_command_writing_a_lot_does_not_block_and_its_output_is_capped() throws Exception {
         // 8 MB through the pipe, far more than a pipe buffer; only the first 64 KiB are kept
         ProcessRunner.Result r = ProcessRunner.of("sh", "-c", "head -c 8000000 /dev/zero | tr '\\0' a; echo done >&2")
