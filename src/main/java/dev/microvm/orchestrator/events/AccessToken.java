@@ -1,6 +1,7 @@
 package dev.microvm.orchestrator.events;
 
 import dev.microvm.orchestrator.util.AtomicFiles;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;

@@ -1,6 +1,7 @@
 package dev.microvm.orchestrator.git;
 
 import dev.microvm.orchestrator.util.HostLock;
+
 import java.io.IOException;
 import java.util.List;
 import org.eclipse.jgit.lib.Constants;

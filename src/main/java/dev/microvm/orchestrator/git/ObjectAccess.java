@@ -1,6 +1,7 @@
 package dev.microvm.orchestrator.git;
 
 import dev.microvm.orchestrator.util.ProcessRunner;
+
 import java.time.Duration;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -1,6 +1,7 @@
 package dev.microvm.orchestrator.git;
 
 import dev.microvm.orchestrator.util.AtomicFiles;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,6 +1,7 @@
 package dev.microvm.orchestrator.git;
 
 import dev.microvm.orchestrator.util.HostLock;
+
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -3,6 +3,7 @@ package dev.microvm.orchestrator.mcp;
 import dev.microvm.orchestrator.config.StatePaths;
 import dev.microvm.orchestrator.util.AtomicFiles;
 import dev.microvm.orchestrator.util.HostLock;
+
 import io.vertx.core.json.JsonObject;
 
 import java.io.IOException;

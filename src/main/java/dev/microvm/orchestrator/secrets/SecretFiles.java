@@ -1,6 +1,7 @@
 package dev.microvm.orchestrator.secrets;
 
 import dev.microvm.orchestrator.util.AtomicFiles;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;

@@ -6,6 +6,7 @@ import dev.microvm.orchestrator.vm.DetachedVmDriver;
 import dev.microvm.orchestrator.vm.VmException;
 import dev.microvm.orchestrator.vm.VmHandle;
 import dev.microvm.orchestrator.vm.VmSpec;
+
 import io.vertx.core.json.JsonObject;
 
 import java.io.IOException;
