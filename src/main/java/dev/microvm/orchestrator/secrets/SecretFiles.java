@@ -27,7 +27,6 @@ public final class SecretFiles {
 
     static final int MAX_SECRET_FILE_BYTES = 64 * 1024;
 
-    private static final Set<PosixFilePermission> OWNER_RW = PosixFilePermissions.fromString("rw-------");
     private static final Set<PosixFilePermission> OWNER_RWX = PosixFilePermissions.fromString("rwx------");
 
     private SecretFiles() {}
