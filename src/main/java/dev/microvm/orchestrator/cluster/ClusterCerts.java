@@ -1,12 +1,14 @@
 package dev.microvm.orchestrator.cluster;
 
 import dev.microvm.orchestrator.util.AtomicFiles;
+import dev.microvm.orchestrator.util.ProcessRunner;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
@@ -26,6 +28,7 @@ public final class ClusterCerts {
     private static final String PASSWORD_ENV = "MVO_KEYSTORE_PASSWORD";
     private static final String CA_PASSWORD_ENV = "MVO_CA_PASSWORD";
     private static final int VALIDITY_DAYS = 825;
+    private static final Duration KEYTOOL_TIMEOUT = Duration.ofMinutes(2);
 
     private final Path keytool;
 
@@ -100,16 +103,7 @@ public final class ClusterCerts {
         List<String> cmd = new ArrayList<>();
         cmd.add(keytool.toString());
         cmd.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        pb.environment().putAll(env);
-        Process p = pb.start();
-        p.getOutputStream().close();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        try {
-            if (p.waitFor() != 0) throw new IOException("keytool " + args[0] + " failed: " + out.strip());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted while running keytool", e);
-        }
+        ProcessRunner.Result r = ProcessRunner.of(cmd).environment(env).timeout(KEYTOOL_TIMEOUT).run();
+        if (r.exitCode() != 0) throw new IOException("keytool " + args[0] + " failed: " + r.output().strip());
     }
 }

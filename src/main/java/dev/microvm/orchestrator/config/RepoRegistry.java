@@ -1,18 +1,16 @@
 package dev.microvm.orchestrator.config;
 
 import dev.microvm.orchestrator.util.AtomicFiles;
+import dev.microvm.orchestrator.util.HostLock;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
@@ -187,7 +185,7 @@ public final class RepoRegistry {
 
     private <T> T update(Function<Map<String, Repo>, T> change) {
         try {
-            return dev.microvm.orchestrator.util.HostLock.withLock(file.resolveSibling("repos.lock"), ch -> {
+            return HostLock.withLock(file.resolveSibling("repos.lock"), ch -> {
                 Map<String, Repo> repos = read();
                 T result = change.apply(repos);
                 JsonObject out = new JsonObject();

@@ -1,14 +1,13 @@
 package dev.microvm.orchestrator.events;
 
+import dev.microvm.orchestrator.util.AtomicFiles;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
@@ -66,26 +65,8 @@ public final class AccessToken {
         byte[] random = new byte[32];
         new SecureRandom().nextBytes(random);
         String token = HexFormat.of().formatHex(random);
-        Path tmp = Files.createTempFile(dir, ".token", ".tmp");
-        try {
-            restrictFile(tmp);
-            Files.writeString(tmp, token + "\n", StandardCharsets.US_ASCII);
-            try {
-                // A hard link never replaces an existing file: whoever links first wins.
-                Files.createLink(file, tmp);
-            } catch (FileAlreadyExistsException lostRace) {
-                // another process created it a moment ago; use theirs
-            } catch (UnsupportedOperationException | IOException noHardLinks) {
-                if (Files.exists(file)) return;
-                try {
-                    Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE);
-                } catch (AtomicMoveNotSupportedException e) {
-                    Files.move(tmp, file);
-                }
-            }
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        // whoever creates it first wins; a process that lost the race uses theirs
+        AtomicFiles.createIfAbsent(file, (token + "\n").getBytes(StandardCharsets.US_ASCII), "rw-------");
     }
 
     private static AccessToken read(Path file) throws IOException {

@@ -1,5 +1,6 @@
 package dev.microvm.orchestrator.events;
 
+import dev.microvm.orchestrator.util.AtomicFiles;
 import dev.microvm.orchestrator.util.HostLock;
 import io.vertx.core.json.JsonObject;
 
@@ -12,7 +13,6 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.time.Clock;
 import java.time.Duration;
@@ -95,8 +95,9 @@ public final class EventRetention {
                         copy(liveLog, liveIdx, copied, tail.records(), Plan.KEEP_ALL, out);
                         out.finish();
                     }
-                    Files.move(tmpLog, log.file(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-                    Files.move(tmpIdx, log.indexFile(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                    // log first, then index: a reader between the two sees lines its records do not match and reads again
+                    AtomicFiles.move(tmpLog, log.file(), true);
+                    AtomicFiles.move(tmpIdx, log.indexFile(), true);
                     return new Result(plan.dropCount(), plan.dropBytes(), plan.markerSeq());
                 });
             }

@@ -1,5 +1,7 @@
 package dev.microvm.orchestrator.git;
 
+import dev.microvm.orchestrator.util.HostLock;
+
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -91,7 +93,7 @@ public final class BundleImporter {
     private static ImportResult fetch(Repository userRepo, InputStream in, String taskId, String agentBaseCommit)
             throws GitTaskException, IOException {
         ObjectId agentBase = ObjectId.fromString(agentBaseCommit);
-        try (RepoLock lock = RepoLock.acquire(userRepo); Quarantine quarantine = Quarantine.create(userRepo, agentBase)) {
+        try (HostLock.Held lock = UserRepos.lock(userRepo); Quarantine quarantine = Quarantine.create(userRepo, agentBase)) {
             Repository repo = quarantine.repository();
             ObjectChecker checker = new ObjectChecker().setSafeForMacOS(HOST_IS_MAC);
             ObjectId tip = download(repo, in, taskId, checker);

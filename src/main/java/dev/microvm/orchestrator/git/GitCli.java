@@ -1,12 +1,13 @@
 package dev.microvm.orchestrator.git;
 
+import dev.microvm.orchestrator.util.ProcessRunner;
+
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Runs the git command line on directories the host itself created (never on guest-written
@@ -16,7 +17,9 @@ import java.util.concurrent.TimeUnit;
 final class GitCli {
     private static final List<String> SAFETY = List.of(
             "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false", "-c", "advice.detachedHead=false");
-    private static final long TIMEOUT_MINUTES = 30;
+    private static final List<String> REPOSITORY_ENV = List.of("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE",
+            "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_CEILING_DIRECTORIES");
+    static final Duration TIMEOUT = Duration.ofMinutes(30);
     private static volatile Boolean available;
 
     private GitCli() {
@@ -26,7 +29,7 @@ final class GitCli {
         Boolean known = available;
         if (known == null) {
             try {
-                known = run(Path.of("."), List.of("--version")).exitCode == 0;
+                known = run(Path.of("."), List.of("--version"), Duration.ofSeconds(30)).exitCode() == 0;
             } catch (IOException e) {
                 known = false;
             }
@@ -35,41 +38,20 @@ final class GitCli {
         return known;
     }
 
-    record Outcome(int exitCode, String output) {
-    }
-
-    static Outcome run(Path dir, List<String> args) throws IOException {
+    static ProcessRunner.Result run(Path dir, List<String> args, Duration timeout) throws IOException {
         List<String> cmd = new ArrayList<>();
         cmd.add("git");
         cmd.addAll(SAFETY);
         cmd.addAll(args);
-        ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true);
-        Map<String, String> env = pb.environment();
-        for (String name : List.of("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
-                "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_CEILING_DIRECTORIES")) {
-            env.remove(name);
-        }
-        env.put("GIT_TERMINAL_PROMPT", "0");
-        Process process = pb.start();
-        byte[] out = process.getInputStream().readAllBytes();
-        try {
-            if (!process.waitFor(TIMEOUT_MINUTES, TimeUnit.MINUTES)) {
-                process.destroyForcibly();
-                throw new IOException("git " + args + " timed out");
-            }
-        } catch (InterruptedException e) {
-            process.destroyForcibly();
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted while running git " + args, e);
-        }
-        return new Outcome(process.exitValue(), new String(out, StandardCharsets.UTF_8));
+        return ProcessRunner.of(cmd).directory(dir).timeout(timeout)
+                .withoutEnvironment(REPOSITORY_ENV).environment(Map.of("GIT_TERMINAL_PROMPT", "0")).run();
     }
 
     static void runOrThrow(Path dir, List<String> args) throws IOException {
-        Outcome outcome = run(dir, args);
-        if (outcome.exitCode != 0) {
-            throw new IOException("git " + String.join(" ", args) + " failed (" + outcome.exitCode + "): "
-                    + outcome.output.strip());
+        ProcessRunner.Result outcome = run(dir, args, TIMEOUT);
+        if (outcome.exitCode() != 0) {
+            throw new IOException("git " + String.join(" ", args) + " failed (" + outcome.exitCode() + "): "
+                    + outcome.output().strip());
         }
     }
 }

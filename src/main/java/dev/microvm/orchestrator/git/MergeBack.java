@@ -1,5 +1,7 @@
 package dev.microvm.orchestrator.git;
 
+import dev.microvm.orchestrator.util.HostLock;
+
 import java.io.IOException;
 import java.util.List;
 import org.eclipse.jgit.lib.Constants;
@@ -23,7 +25,7 @@ public final class MergeBack {
     public MergeResult merge(MergeRequest request) throws GitTaskException {
         String taskId = TaskRefNames.requireValidTaskId(request.taskId());
         String taskRefName = TaskRefNames.taskRef(taskId);
-        try (Repository repo = UserRepos.open(request.userRepo()); RepoLock lock = RepoLock.acquire(repo)) {
+        try (Repository repo = UserRepos.open(request.userRepo()); HostLock.Held lock = UserRepos.lock(repo)) {
             Ref taskRef = repo.exactRef(taskRefName);
             ObjectId agentBase = ObjectId.fromString(request.agentBaseCommit());
             if (taskRef == null || taskRef.getObjectId().equals(agentBase)) {

@@ -1,5 +1,8 @@
 package dev.microvm.orchestrator.git;
 
+import dev.microvm.orchestrator.util.ProcessRunner;
+
+import java.time.Duration;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileVisitResult;
@@ -21,6 +24,7 @@ final class ObjectAccess {
     static final String ALTERNATES = "alternates";
     static final String CLONE_COW = "clone-cow";
     static final String COPY = "copy";
+    private static final Duration COPY_TIMEOUT = Duration.ofMinutes(30);
 
     private ObjectAccess() {
     }
@@ -48,14 +52,9 @@ final class ObjectAccess {
                 ? List.of("cp", "-c", "-R", from + "/.", to.toString())
                 : List.of("cp", "--reflink=always", "-R", "--no-dereference", from + "/.", to.toString());
         try {
-            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-            p.getInputStream().readAllBytes();
-            return p.waitFor() == 0;
+            return ProcessRunner.of(cmd).timeout(COPY_TIMEOUT).run().exitCode() == 0;
         } catch (IOException e) {
-            return false;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
+            return false; // not possible here (or hung): the plain copy below still works
         }
     }
 

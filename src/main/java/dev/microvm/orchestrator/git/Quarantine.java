@@ -1,9 +1,10 @@
 package dev.microvm.orchestrator.git;
 
+import dev.microvm.orchestrator.util.AtomicFiles;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -70,8 +71,7 @@ final class Quarantine implements AutoCloseable {
             if (Files.exists(target)) {
                 continue;
             }
-            Files.createDirectories(target.getParent());
-            Files.move(file, target, StandardCopyOption.ATOMIC_MOVE);
+            AtomicFiles.move(file, target, false);
         }
     }
 

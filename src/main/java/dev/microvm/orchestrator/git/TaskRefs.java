@@ -1,5 +1,7 @@
 package dev.microvm.orchestrator.git;
 
+import dev.microvm.orchestrator.util.HostLock;
+
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -22,7 +24,7 @@ public final class TaskRefs {
         if (!deleteRef) {
             return List.of();
         }
-        try (Repository repo = UserRepos.open(userRepo); RepoLock lock = RepoLock.acquire(repo)) {
+        try (Repository repo = UserRepos.open(userRepo); HostLock.Held lock = UserRepos.lock(repo)) {
             List<String> deleted = new ArrayList<>();
             for (String name : List.of(TaskRefNames.taskRef(taskId), TaskRefNames.baseRef(taskId))) {
                 Ref ref = repo.exactRef(name);

@@ -1,5 +1,7 @@
 package dev.microvm.orchestrator.git;
 
+import dev.microvm.orchestrator.util.HostLock;
+
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -32,6 +34,14 @@ final class UserRepos {
         } catch (IOException | IllegalArgumentException e) {
             throw new GitTaskException("repo_not_found", "not a git repository: " + userRepo + " (" + e.getMessage() + ")", e);
         }
+    }
+
+    /**
+     * Serializes ref-changing operations on one repository across threads and orchestrator
+     * processes (the host lock on {@code microvm-merge.lock} in its common directory).
+     */
+    static HostLock.Held lock(Repository repo) throws IOException {
+        return HostLock.acquire(repo.getCommonDirectory().toPath().resolve("microvm-merge.lock"));
     }
 
     /** The object directory shared by every worktree of the repository. */

@@ -1,17 +1,15 @@
 package dev.microvm.orchestrator.mcp;
 
 import dev.microvm.orchestrator.config.StatePaths;
+import dev.microvm.orchestrator.util.AtomicFiles;
+import dev.microvm.orchestrator.util.HostLock;
+
 import io.vertx.core.json.JsonObject;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.time.Clock;
 
 /**
@@ -63,14 +61,12 @@ final class CursorStore {
         Path file = paths.cursorFile(caller);
         Path lock = file.resolveSibling(file.getFileName() + ".lock");
         try {
-            Files.createDirectories(file.getParent());
-            try (FileChannel ch = FileChannel.open(lock, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-                 var ignored = ch.lock()) {
+            return HostLock.withLock(lock, ch -> {
                 if (read(caller) >= seq) return false;
                 if (!claim.getAsBoolean()) return false;
                 write(caller, seq);
                 return true;
-            }
+            });
         } catch (IOException e) {
             throw new UncheckedIOException("cannot lock delivery cursor " + lock, e);
         }
@@ -80,21 +76,7 @@ final class CursorStore {
         Path file = paths.cursorFile(caller);
         JsonObject body = new JsonObject().put("caller", caller).put("seq", seq).put("updated", clock.instant().toString());
         try {
-            Files.createDirectories(file.getParent());
-            Path tmp = Files.createTempFile(file.getParent(), file.getFileName().toString(), ".tmp");
-            try {
-                Files.writeString(tmp, body.encode() + "\n", StandardCharsets.UTF_8);
-                try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-                    ch.force(true);
-                }
-                try {
-                    Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-                } catch (AtomicMoveNotSupportedException e) {
-                    Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-                }
-            } finally {
-                Files.deleteIfExists(tmp);
-            }
+            AtomicFiles.write(file, body.encode() + "\n");
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write delivery cursor " + file, e);
         }

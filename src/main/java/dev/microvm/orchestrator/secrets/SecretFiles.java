@@ -1,15 +1,15 @@
 package dev.microvm.orchestrator.secrets;
 
+import dev.microvm.orchestrator.util.AtomicFiles;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFileAttributeView;
 import java.nio.file.attribute.PosixFileAttributes;
@@ -27,7 +27,6 @@ public final class SecretFiles {
 
     static final int MAX_SECRET_FILE_BYTES = 64 * 1024;
 
-    private static final Set<PosixFilePermission> OWNER_RW = PosixFilePermissions.fromString("rw-------");
     private static final Set<PosixFilePermission> OWNER_RWX = PosixFilePermissions.fromString("rwx------");
 
     private SecretFiles() {}
@@ -39,27 +38,7 @@ public final class SecretFiles {
     public static void writeAtomically(Path file, Secret value) throws IOException {
         Path dir = file.toAbsolutePath().getParent();
         ensurePrivateDirectory(dir);
-        Path tmp = dir.resolve("." + file.getFileName() + ".tmp-" + ProcessHandle.current().pid() + "-" + System.nanoTime());
-        boolean posix = isPosix(dir);
-        try {
-            if (posix) {
-                Files.createFile(tmp, PosixFilePermissions.asFileAttribute(OWNER_RW));
-            } else {
-                Files.createFile(tmp);
-            }
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)) {
-                ByteBuffer buf = ByteBuffer.wrap((value.reveal() + "\n").getBytes(StandardCharsets.UTF_8));
-                while (buf.hasRemaining()) ch.write(buf);
-                ch.force(true);
-            }
-            try {
-                Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-            }
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        AtomicFiles.write(file, (value.reveal() + "\n").getBytes(StandardCharsets.UTF_8), "rw-------");
     }
 
     /** Creates the directory 0700, or tightens an existing one we own; refuses a symbolic link. */

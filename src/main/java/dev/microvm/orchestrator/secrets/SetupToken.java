@@ -1,16 +1,14 @@
 package dev.microvm.orchestrator.secrets;
 
 import dev.microvm.orchestrator.config.StatePaths;
+import dev.microvm.orchestrator.util.ProcessRunner;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 /**
  * {@code microvm-orchestrator setup-token}: runs {@code claude setup-token} (which signs in with
@@ -75,70 +73,43 @@ public final class SetupToken {
 
     /** Runs the command, echoing its output while keeping all of it for extraction. */
     private String runCommand() throws SetupTokenException {
-        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectInput(stdin);
-        pb.environment().putAll(extraEnv);
-        Process process;
+        TokenMaskingEcho masking = new TokenMaskingEcho(echo);
+        ProcessRunner.Result result;
         try {
-            process = pb.start();
+            result = ProcessRunner.of(command).input(stdin).environment(extraEnv).timeout(timeout)
+                    .outputLimit(Integer.MAX_VALUE).onOutput(chunk -> echo(() -> masking.accept(chunk))).run();
+        } catch (ProcessRunner.TimeoutException e) {
+            throw new SetupTokenException("'" + String.join(" ", command) + "' did not finish within "
+                    + Math.max(1, timeout.toSeconds()) + " seconds; try again.", e);
         } catch (IOException e) {
+            if (Thread.currentThread().isInterrupted()) {
+                throw new SetupTokenException("interrupted while waiting for '" + String.join(" ", command) + "'", e);
+            }
             throw new SetupTokenException("Cannot run '" + command.getFirst() + "': " + e.getMessage()
                     + ". Install Claude Code first (npm install -g @anthropic-ai/claude-code) and make sure 'claude' is on the PATH.", e);
         }
-        StringBuilder all = new StringBuilder();
-        Thread reader = Thread.ofVirtual().name("setup-token-output").start(() -> pump(process.getInputStream(), all));
         try {
-            if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-                process.descendants().forEach(ProcessHandle::destroyForcibly);
-                process.destroyForcibly();
-                throw new SetupTokenException("'" + String.join(" ", command) + "' did not finish within "
-                        + Math.max(1, timeout.toSeconds()) + " seconds; try again.");
-            }
-            reader.join(Duration.ofSeconds(5));
-        } catch (InterruptedException e) {
-            process.destroyForcibly();
-            Thread.currentThread().interrupt();
-            throw new SetupTokenException("interrupted while waiting for '" + String.join(" ", command) + "'", e);
+            masking.close();
+        } catch (IOException ignored) {
+            // the echo broke earlier; the capture is complete regardless
         }
-        if (process.exitValue() != 0) {
-            throw new SetupTokenException("'" + String.join(" ", command) + "' failed with exit code " + process.exitValue()
+        if (result.exitCode() != 0) {
+            throw new SetupTokenException("'" + String.join(" ", command) + "' failed with exit code " + result.exitCode()
                     + "; see its output above.");
         }
-        synchronized (all) {
-            return all.toString();
-        }
-    }
-
-    private void pump(InputStream in, StringBuilder all) {
-        TokenMaskingEcho masking = new TokenMaskingEcho(echo);
-        boolean echoing = true;
-        var decoder = new java.io.InputStreamReader(in, StandardCharsets.UTF_8);
-        char[] buf = new char[4096];
-        try (decoder) {
-            int n;
-            while ((n = decoder.read(buf)) >= 0) {
-                String chunk = new String(buf, 0, n);
-                synchronized (all) {
-                    all.append(chunk);
-                }
-                if (echoing) echoing = echo(() -> masking.accept(chunk));
-            }
-            if (echoing) echo(masking::close);
-        } catch (IOException e) {
-            // the child closed its output; what we have is what there is
-        }
+        return result.output();
     }
 
     private interface EchoStep {
         void run() throws IOException;
     }
 
-    /** A broken echo must not stop the capture (the child would block on a full pipe). */
-    private static boolean echo(EchoStep step) {
+    /** A broken echo must not stop the capture (the runner drops a listener that throws). */
+    private static void echo(EchoStep step) {
         try {
             step.run();
-            return true;
         } catch (IOException e) {
-            return false;
+            throw new java.io.UncheckedIOException(e);
         }
     }
 }

@@ -1,5 +1,7 @@
 package dev.microvm.orchestrator.vm;
 
+import dev.microvm.orchestrator.util.ProcessRunner;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -14,11 +16,6 @@ import java.util.Map;
  * API keys included). The pid returned is the hypervisor's own: the session helper execs it.
  */
 public final class DetachedSpawner {
-    /** Environment every hypervisor gets; nothing else from the orchestrator's environment. */
-    static final Map<String, String> BASE_ENV = Map.of(
-            "PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin:/opt/homebrew/bin",
-            "LANG", "C.UTF-8");
-
     private final boolean macOs;
 
     public DetachedSpawner() {
@@ -61,7 +58,7 @@ public final class DetachedSpawner {
         command.addAll(argv);
         ProcessBuilder pb = new ProcessBuilder(command);
         pb.environment().clear();
-        pb.environment().putAll(BASE_ENV);
+        pb.environment().putAll(ProcessRunner.BASE_ENV); // nothing else from the orchestrator's environment
         pb.environment().put("HOME", output.getParent().toString());
         pb.environment().putAll(extraEnv);
         Files.createDirectories(output.getParent());

@@ -1,8 +1,11 @@
 package dev.microvm.orchestrator.vm;
 
+import dev.microvm.orchestrator.util.ProcessRunner;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 
@@ -98,13 +101,9 @@ public final class ProcessIdentity {
 
     private static void killGroup(long pgid) {
         try {
-            Process kill = new ProcessBuilder("kill", "-KILL", "--", "-" + pgid).redirectErrorStream(true)
-                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-            kill.waitFor(5, java.util.concurrent.TimeUnit.SECONDS);
+            ProcessRunner.of("kill", "-KILL", "--", "-" + pgid).timeout(Duration.ofSeconds(5)).run();
         } catch (IOException e) {
-            // no kill(1): the list below still kills what it found
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+            // no kill(1), or it hung: the list below still kills what it found
         }
     }
 }

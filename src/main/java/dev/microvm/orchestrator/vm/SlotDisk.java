@@ -1,5 +1,7 @@
 package dev.microvm.orchestrator.vm;
 
+import dev.microvm.orchestrator.util.AtomicFiles;
+
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
@@ -24,6 +26,6 @@ public final class SlotDisk {
         try (RandomAccessFile f = new RandomAccessFile(tmp.toFile(), "rw")) {
             f.setLength(bytes); // extends without writing: sparse on every filesystem we run on
         }
-        Files.move(tmp, image);
+        AtomicFiles.move(tmp, image, false);
     }
 }

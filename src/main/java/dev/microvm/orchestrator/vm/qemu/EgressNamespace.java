@@ -1,21 +1,21 @@
 package dev.microvm.orchestrator.vm.qemu;
 
 import dev.microvm.orchestrator.util.HostLock;
+import dev.microvm.orchestrator.util.ProcessRunner;
 
 import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.NetworkInterface;
 import java.net.SocketException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
 import java.util.TreeSet;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The network namespace QEMU runs in for network {@code full}: the internet, never the host.
@@ -45,6 +45,7 @@ public final class EgressNamespace {
     /** The address slirp4netns gives the namespace in {@link #NS_CIDR}. */
     static final String NS_ADDRESS = "169.254.231.100";
     private static final Path LOCK = Path.of("/run/lock/microvm-orchestrator-egress.lock");
+    private static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(30);
     private static final List<String> TOOLS = List.of("ip", "nsenter", "setsid", "slirp4netns", "nft");
 
     private EgressNamespace() {}
@@ -193,34 +194,14 @@ public final class EgressNamespace {
 
     /** @param capture false for a command that leaves a daemon behind, which must not inherit the pipe */
     private static String run(List<String> cmd, String stdin, boolean capture) throws IOException {
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        if (!capture) pb.redirectOutput(ProcessBuilder.Redirect.DISCARD);
-        // the orchestrator's environment may hold the API credential; slirp4netns outlives this call
-        pb.environment().clear();
-        pb.environment().put("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-        if (stdin == null) pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
-        Process p = pb.start();
-        if (stdin != null) {
-            try (var in = p.getOutputStream()) {
-                in.write(stdin.getBytes(StandardCharsets.UTF_8));
-            }
-        }
-        String out;
-        try (var o = p.getInputStream()) {
-            out = capture ? new String(o.readAllBytes(), StandardCharsets.UTF_8) : "";
-        }
-        try {
-            if (!p.waitFor(30, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new IOException(String.join(" ", cmd) + " did not finish in 30 s");
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted while running " + cmd.get(0), e);
-        }
-        if (p.exitValue() != 0) {
-            throw new IOException(String.join(" ", cmd.subList(0, Math.min(4, cmd.size()))) + " failed (exit " + p.exitValue() + "): " + out.strip());
-        }
-        return out;
+        return run(cmd, stdin, capture, COMMAND_TIMEOUT);
+    }
+
+    /** Runs one setup command with a scrubbed environment (slirp4netns outlives the call and must not hold the credential). */
+    static String run(List<String> cmd, String stdin, boolean capture, Duration timeout) throws IOException {
+        ProcessRunner runner = ProcessRunner.of(cmd).scrubbedEnvironment().timeout(timeout);
+        if (stdin != null) runner.input(stdin);
+        if (!capture) runner.discardOutput();
+        return runner.run().orThrow().output();
     }
 }

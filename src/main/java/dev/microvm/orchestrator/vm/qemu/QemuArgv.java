@@ -1,6 +1,6 @@
 package dev.microvm.orchestrator.vm.qemu;
 
-import dev.microvm.orchestrator.vm.DetachedVmDriver;
+import dev.microvm.orchestrator.vm.VmTags;
 import dev.microvm.orchestrator.vm.VmSpec;
 
 import java.nio.file.Path;
@@ -51,7 +51,7 @@ public final class QemuArgv {
         // full: QEMU's user-mode network opens its sockets in a namespace that cannot reach the host
         if (egress) a.addAll(List.of("nsenter", "--net=" + EgressNamespace.path()));
         a.add(opt.binary());
-        a.addAll(List.of("-name", "guest=" + spec.name() + ",process=" + DetachedVmDriver.tag(spec.name())));
+        a.addAll(List.of("-name", "guest=" + spec.name() + ",process=" + VmTags.tag(spec.name())));
         a.addAll(List.of("-machine", opt.machine()));
         if (opt.accelerator() == QemuOptions.Accelerator.KVM) {
             a.addAll(List.of("-accel", "kvm", "-cpu", "host"));

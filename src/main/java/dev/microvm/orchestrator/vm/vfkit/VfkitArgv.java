@@ -1,6 +1,6 @@
 package dev.microvm.orchestrator.vm.vfkit;
 
-import dev.microvm.orchestrator.vm.DetachedVmDriver;
+import dev.microvm.orchestrator.vm.VmTags;
 import dev.microvm.orchestrator.vm.VmSpec;
 
 import java.nio.file.Path;
@@ -25,7 +25,7 @@ public final class VfkitArgv {
 
     /** The pid file carries the VM's tag, so a vfkit process can be found by VM name. */
     public static Path pidFile(VmSpec spec) {
-        return spec.controlDir().resolve(DetachedVmDriver.tag(spec.name()) + ".pid");
+        return spec.controlDir().resolve(VmTags.tag(spec.name()) + ".pid");
     }
 
     /** @throws IllegalArgumentException for specs vfkit cannot run, with what to do instead */

@@ -1,19 +1,20 @@
 package dev.microvm.orchestrator.vm.vfkit;
 
+import dev.microvm.orchestrator.util.ProcessRunner;
 import dev.microvm.orchestrator.vm.DetachedSpawner;
 import dev.microvm.orchestrator.vm.DetachedVmDriver;
 import dev.microvm.orchestrator.vm.VmException;
 import dev.microvm.orchestrator.vm.VmHandle;
 import dev.microvm.orchestrator.vm.VmSpec;
+
 import io.vertx.core.json.JsonObject;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
+import java.time.Duration;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -27,7 +28,10 @@ public final class VfkitDriver extends DetachedVmDriver {
     /** The host as seen from a guest on vfkit's NAT (macOS vmnet shared mode default gateway). */
     public static final String HOST_ADDRESS_ON_NAT = "192.168.64.1";
 
+    static final Duration VERSION_TIMEOUT = Duration.ofSeconds(10);
+
     private final VfkitOptions options;
+    private final Duration versionTimeout;
     private volatile String checkedVersion;
 
     public VfkitDriver(VfkitOptions options) {
@@ -35,8 +39,13 @@ public final class VfkitDriver extends DetachedVmDriver {
     }
 
     public VfkitDriver(VfkitOptions options, DetachedSpawner spawner) {
+        this(options, spawner, VERSION_TIMEOUT);
+    }
+
+    VfkitDriver(VfkitOptions options, DetachedSpawner spawner, Duration versionTimeout) {
         super(spawner);
         this.options = options;
+        this.versionTimeout = versionTimeout;
     }
 
     @Override
@@ -88,17 +97,17 @@ public final class VfkitDriver extends DetachedVmDriver {
     public String checkVersion() throws VmException {
         if (checkedVersion != null) return checkedVersion;
         String out;
+        ProcessRunner.Result probe;
         try {
-            Process p = new ProcessBuilder(options.binary(), "--version").redirectErrorStream(true).start();
-            out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-            if (!p.waitFor(10, TimeUnit.SECONDS) || p.exitValue() != 0) {
-                throw new VmException("spawn_failed", "'" + options.binary() + " --version' failed: " + out);
-            }
+            probe = ProcessRunner.of(options.binary(), "--version").timeout(versionTimeout).run();
+        } catch (ProcessRunner.TimeoutException e) {
+            throw new VmException("spawn_failed", e.getMessage(), e);
         } catch (IOException e) {
             throw new VmException("spawn_failed", "vfkit not found (" + options.binary() + "); install it with 'brew install vfkit'", e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new VmException("spawn_failed", "interrupted while checking the vfkit version", e);
+        }
+        out = probe.output().strip();
+        if (probe.exitCode() != 0) {
+            throw new VmException("spawn_failed", "'" + options.binary() + " --version' failed: " + out);
         }
         Matcher m = VERSION.matcher(out);
         if (!m.find()) throw new VmException("spawn_failed", "cannot read the vfkit version from: " + out);

@@ -1,6 +1,10 @@
 package dev.microvm.orchestrator.vm.vfkit;
 
 import dev.microvm.orchestrator.vm.VmSpec;
+import dev.microvm.orchestrator.vm.VmException;
+import dev.microvm.orchestrator.vm.DetachedSpawner;
+import dev.microvm.orchestrator.testing.ProcessMarker;
+import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -82,6 +86,20 @@ class VfkitArgvTest {
         old.toFile().setExecutable(true);
         assertThatThrownBy(() -> new VfkitDriver(new VfkitOptions(old.toString(), false)).checkVersion())
                 .hasMessageContaining("too old").hasMessageContaining("0.6.2");
+    }
+
+    @Test
+    void a_hung_version_probe_is_killed_by_its_timeout(@TempDir Path tmp) throws Exception {
+        String marker = ProcessMarker.sleepSeconds();
+        Path hung = Files.writeString(tmp.resolve("hung-vfkit"), "#!/bin/sh\nsleep " + marker + "\n");
+        hung.toFile().setExecutable(true);
+        long t0 = System.nanoTime();
+        assertThatThrownBy(() -> new VfkitDriver(new VfkitOptions(hung.toString(), false), new DetachedSpawner(),
+                Duration.ofSeconds(1)).checkVersion())
+                .isInstanceOf(VmException.class)
+                .hasMessageContaining(hung + " --version").hasMessageContaining("did not finish within 1 s and was killed");
+        assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(6));
+        assertThat(ProcessMarker.running(marker)).isFalse();
     }
 
     private static String run(Path exe, List<String> base, String... more) throws Exception {
