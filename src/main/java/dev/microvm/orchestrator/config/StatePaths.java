@@ -13,6 +13,7 @@ import java.util.regex.Pattern;
  * events/events.jsonl           the event log (append-only, global sequence numbers)
  * events/events.idx, .lock      its sequence-number index and the appenders' host lock
  * tasks/&lt;id&gt;/task.json          durable task record
+ * tasks/&lt;id&gt;/task.lock          host lock held while the record is compared and replaced
  * tasks/&lt;id&gt;/handle.json        VM recovery handle
  * tasks/&lt;id&gt;/owner.lock         held by the process that owns the task
  * tasks/&lt;id&gt;/workspace/         the task's repository (shared into the guest)
@@ -51,6 +52,7 @@ public record StatePaths(Path root) {
 
     public Path taskDir(String taskId) { return inside(tasksDir(), requireId(TASK_ID, taskId, "task id")); }
     public Path taskRecord(String taskId) { return taskDir(taskId).resolve("task.json"); }
+    public Path taskRecordLock(String taskId) { return taskDir(taskId).resolve("task.lock"); }
     public Path taskHandle(String taskId) { return taskDir(taskId).resolve("handle.json"); }
     public Path taskOwnerLock(String taskId) { return taskDir(taskId).resolve("owner.lock"); }
     public Path taskWorkspace(String taskId) { return taskDir(taskId).resolve("workspace"); }

@@ -126,7 +126,11 @@ public final class Addresses {
     public static final String WORKER_OWN = P + "worker.own";
     /** Request {task_id} → reply {}: drop the owner lock. */
     public static final String WORKER_DISOWN = P + "worker.disown";
-    /** Request {record, event?} → reply {seq}: persist the record, then append + publish its event. */
+    /**
+     * Request {record?, event?, accept_before?} → reply {seq?}: persist the record, then append + publish its
+     * event. A task's persists run in the order sent. Fails {@code [stale_record]} when the disk already holds
+     * the record's revision or a newer one, {@code [request_expired]} after accept_before; nothing is written then.
+     */
     public static final String WORKER_PERSIST = P + "worker.persist";
     /** Request {task_id} → reply {prepared}: make the task's workspace and inputs. */
     public static final String WORKER_PREPARE = P + "worker.prepare";
@@ -136,7 +140,7 @@ public final class Addresses {
     public static final String WORKER_VM_AWAIT = P + "worker.vm.await";
     /** Request {task_id, grace_seconds} → reply {exit}. */
     public static final String WORKER_VM_STOP = P + "worker.vm.stop";
-    /** Request {task_id} → reply {status: running|stopped|lost|none, detail}. */
+    /** Request {task_id} → reply {status: running|stopped|lost|never_started, detail, proxy?: {token, port}}. */
     public static final String WORKER_VM_RECOVER = P + "worker.vm.recover";
     /** Request {task_id} → reply {finished, exit_code, commits, task_tip, result, reason?, error?}. */
     public static final String WORKER_COLLECT = P + "worker.collect";

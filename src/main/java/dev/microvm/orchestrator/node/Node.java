@@ -10,19 +10,16 @@ import dev.microvm.orchestrator.slot.SlotAllocatorVerticle;
 import dev.microvm.orchestrator.task.TaskManagerVerticle;
 import dev.microvm.orchestrator.task.TaskStore;
 import dev.microvm.orchestrator.vm.HypervisorDriver;
-import dev.microvm.orchestrator.worker.TaskOperations;
 import dev.microvm.orchestrator.worker.TaskOwnership;
 import dev.microvm.orchestrator.worker.WorkerPoolVerticle;
-import io.vertx.core.DeploymentOptions;
+import dev.microvm.orchestrator.worker.WorkerRoutes;
 import io.vertx.core.Future;
-import io.vertx.core.ThreadingModel;
 import io.vertx.core.Vertx;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Clock;
 import java.time.Duration;
-import java.util.Map;
 import java.util.function.UnaryOperator;
 
 /**
@@ -72,11 +69,8 @@ public final class Node {
     }
 
     private Future<Void> deploy(Options o) {
-        TaskOperations ops = new TaskOperations(paths, config, store, events, driver, ownership, o.redactor(), o.credentials());
-        Map<String, java.util.function.Function<io.vertx.core.json.JsonObject, io.vertx.core.json.JsonObject>> operations = ops.operations();
-        int workers = Math.max(4, config.slots() * 2 + 4);
-        return vertx.deployVerticle(() -> new WorkerPoolVerticle(operations),
-                        new DeploymentOptions().setThreadingModel(ThreadingModel.WORKER).setInstances(workers))
+        var routes = WorkerRoutes.forNode(paths, config, store, events, driver, ownership, o.redactor(), o.credentials());
+        return vertx.deployVerticle(new WorkerPoolVerticle(routes, WorkerPoolVerticle.PoolSizes.forSlots(config.slots())))
                 .compose(v -> vertx.deployVerticle(new SlotAllocatorVerticle(paths, config.slots(), this::taskUnfinished, events)))
                 .compose(v -> vertx.deployVerticle(new TaskManagerVerticle(paths, config, store, repos, events, o.clock(), nodeId,
                         driver.networkSupport(), driver.name())))

@@ -2,6 +2,7 @@ package dev.microvm.orchestrator.task;
 
 import dev.microvm.orchestrator.config.StatePaths;
 import dev.microvm.orchestrator.util.AtomicFiles;
+import dev.microvm.orchestrator.util.HostLock;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
 
@@ -25,13 +26,33 @@ public final class TaskStore {
         this.paths = paths;
     }
 
-    /** Atomically replaces the record on disk (temp file + fsync + rename). */
+    /**
+     * Atomically replaces the record on disk (temp file + fsync + rename), as a compare-and-swap on
+     * {@link TaskRecord#revision()}: the write is refused with {@link StaleRecordException} when the
+     * disk already holds the same or a newer revision, so a record never goes back in time. The
+     * comparison and the rename happen under the task's host lock ({@code task.lock}), so no other
+     * thread or process on this host can write between them. A damaged record on disk is replaced.
+     */
     public void save(TaskRecord record) {
         try {
             Files.createDirectories(paths.taskDir(record.id()));
-            AtomicFiles.write(paths.taskRecord(record.id()), record.toJson().encodePrettily());
+            HostLock.withLock(paths.taskRecordLock(record.id()), ch -> {
+                long onDisk = revisionOnDisk(record.id());
+                if (onDisk >= record.revision()) throw new StaleRecordException(record.id(), record.revision(), onDisk);
+                AtomicFiles.write(paths.taskRecord(record.id()), record.toJson().encodePrettily());
+                return null;
+            });
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write task record " + record.id(), e);
+        }
+    }
+
+    /** The revision of the record on disk; -1 when there is none or it cannot be read. */
+    private long revisionOnDisk(String taskId) {
+        try {
+            return load(taskId).map(TaskRecord::revision).orElse(-1L);
+        } catch (CorruptRecordException e) {
+            return -1;
         }
     }
 

@@ -46,10 +46,6 @@ public final class TaskOwnership {
         }
     }
 
-    public synchronized boolean owns(String taskId) {
-        return owned.containsKey(taskId);
-    }
-
     public synchronized boolean ownsAny() {
         return !owned.isEmpty();
     }

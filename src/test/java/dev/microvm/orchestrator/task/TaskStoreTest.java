@@ -52,6 +52,27 @@ class TaskStoreTest {
     }
 
     @Test
+    void aRecordIsNotWrittenOverBySameOrOlderRevision() {
+        StatePaths paths = new StatePaths(tmp);
+        TaskStore store = new TaskStore(paths);
+        TaskRecord r0 = record("tcas");
+        TaskRecord r1 = r0.withPid(1L);
+        TaskRecord r2 = r1.withPid(2L);
+        store.save(r0);
+        store.save(r2);
+        assertThatThrownBy(() -> store.save(r1)).isInstanceOf(StaleRecordException.class)
+                .hasMessageContaining("revision 1").hasMessageContaining("revision 2");
+        store.save(r2.withPid(3L).withPid(4L).withPid(5L).moveTo(TaskState.STARTING, "now"));
+        assertThat(store.load("tcas")).map(TaskRecord::revision).contains(6L);
+        assertThatThrownBy(() -> store.save(record("tcas"))).isInstanceOf(StaleRecordException.class)
+                .satisfies(e -> {
+                    assertThat(((StaleRecordException) e).offered()).isZero();
+                    assertThat(((StaleRecordException) e).onDisk()).isEqualTo(6L);
+                });
+        assertThat(store.load("tcas")).map(TaskRecord::pid).contains(5L);
+    }
+
+    @Test
     void savingReplacesTheRecordAtomicallyWithoutLeavingTemporaryFiles() throws Exception {
         StatePaths paths = new StatePaths(tmp);
         TaskStore store = new TaskStore(paths);
@@ -62,7 +83,8 @@ class TaskStoreTest {
         }
         assertThat(store.load("tatomic")).contains(r);
         try (var files = Files.list(paths.taskDir("tatomic"))) {
-            assertThat(files.map(p -> p.getFileName().toString()).toList()).containsExactly("task.json");
+            // task.lock is the record's host lock, not a temporary file
+            assertThat(files.map(p -> p.getFileName().toString()).toList()).containsExactlyInAnyOrder("task.json", "task.lock");
         }
     }
 }
