@@ -1,6 +1,8 @@
 package dev.microvm.orchestrator.worker;
 
 import dev.microvm.orchestrator.node.Addresses;
+import dev.microvm.orchestrator.task.FailureReason;
+import dev.microvm.orchestrator.task.TaskFailure;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.eventbus.Message;
@@ -44,13 +46,13 @@ public final class WorkerPoolVerticle extends VerticleBase {
             JsonObject reply = op.apply(msg.body());
             msg.reply(reply == null ? new JsonObject() : reply);
         } catch (WorkerFailure f) {
-            LOG.warn("{} failed: {}", address, f.wireMessage());
-            msg.fail(500, f.wireMessage());
+            LOG.warn("{} failed: [{}] {}", address, f.reason(), f.getMessage());
+            TaskFailure.reply(msg, FailureReason.fromWire(f.reason()), f.getMessage());
         } catch (IllegalArgumentException e) {
-            msg.fail(400, "[invalid_request] " + e.getMessage());
+            TaskFailure.reply(msg, FailureReason.INVALID_REQUEST, e.getMessage());
         } catch (RuntimeException e) {
             LOG.error("{} failed", address, e);
-            msg.fail(500, "[internal_error] " + e);
+            TaskFailure.reply(msg, FailureReason.INTERNAL_ERROR, e.toString());
         }
     }
 
