@@ -62,7 +62,7 @@ public final class OutcomePolicy {
             return new Outcome(TaskState.FAILED, FailureReason.AGENT_FAILED,
                     agentError != null ? agentError : "the agent exited with code " + exitCode);
         }
-        String reason = merge.getString("reason", FailureReason.MERGE_FAILED.wireName());
+        String reason = merge.getString("reason") != null ? merge.getString("reason") : FailureReason.MERGE_FAILED.wireName();
         return new Outcome(TaskState.FAILED, FailureReason.fromWire(reason),
                 "merge did not complete (" + reason + "); commits are kept on refs/tasks/" + taskId);
     }
