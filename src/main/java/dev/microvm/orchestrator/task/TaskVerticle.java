@@ -44,6 +44,8 @@ public final class TaskVerticle extends VerticleBase {
     private boolean slotReleased;
     private boolean persistBroken;
     private boolean stopped;
+    /** A stop failed: the VM may still use the slot's storage. */
+    private boolean vmMayRun;
     final TaskStart start = new TaskStart(this);
     final TaskRun run = new TaskRun(this);
     final TaskEnd end = new TaskEnd(this);
@@ -150,10 +152,21 @@ public final class TaskVerticle extends VerticleBase {
                 .onSuccess(x -> finish());
     }
 
+    /**
+     * Stops the VM now if one may run. A VM that cannot be stopped keeps its slot reserved by this
+     * process (the slot is not released), so no other task boots on storage it may still use.
+     */
     private Future<Void> stopIfRunning(TaskState state) {
-        return state == TaskState.RUNNING || state == TaskState.STARTING
-                ? ask(Addresses.WORKER_VM_STOP, base().put("grace_seconds", 0)).<Void>mapEmpty().recover(e -> Future.succeededFuture())
-                : Future.succeededFuture();
+        if (state != TaskState.RUNNING && state != TaskState.STARTING) return Future.succeededFuture();
+        return ask(Addresses.WORKER_VM_STOP, base().put("grace_seconds", 0)).<Void>mapEmpty().recover(e -> {
+            TaskFailure f = TaskFailure.of(e, FailureReason.VM_FAILED);
+            if (f.reason() != FailureReason.VM_LOST) { // VM_LOST: no VM was ever recorded, nothing runs
+                LOG.error("task {}: its VM could not be stopped ({}); slot {} stays reserved while this process runs",
+                        record.id(), f.getMessage(), record.slot());
+                vmMayRun = true;
+            }
+            return Future.succeededFuture();
+        });
     }
 
     /**
@@ -262,7 +275,7 @@ public final class TaskVerticle extends VerticleBase {
 
     /** Releases this task's slot once; later calls do nothing. The record keeps the slot number. */
     Future<Void> releaseHeldSlot() {
-        if (slotReleased || record.slot() == null) return Future.succeededFuture();
+        if (slotReleased || vmMayRun || record.slot() == null) return Future.succeededFuture();
         slotReleased = true;
         return vertx.eventBus().request(Addresses.SLOT_RELEASE, base().put("slot", record.slot())).<Void>mapEmpty()
                 .recover(e -> Future.succeededFuture());
