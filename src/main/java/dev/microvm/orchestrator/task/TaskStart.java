@@ -35,6 +35,10 @@ final class TaskStart {
                 return;
             }
             int slot = ar.result();
+            if (!task.wantsSlot()) { // cancelled while the grant was on its way
+                task.releaseUnneeded(slot);
+                return;
+            }
             task.transition(TaskState.STARTING, r -> r.withSlot(slot), new JsonObject().put("slot", slot)).onSuccess(v -> boot());
         });
     }
@@ -96,6 +100,8 @@ final class TaskStart {
         SlotRequest.acquire(task.vertx(), req, RECLAIM_PATIENCE_MS, () -> !record().state().isTerminal()).onComplete(ar -> {
             if (ar.failed()) {
                 task.fail(FailureReason.SLOT_UNAVAILABLE, "could not re-take slot " + record().slot() + ": " + ar.cause().getMessage());
+            } else if (record().state().isTerminal()) {
+                task.releaseUnneeded(ar.result());
             } else {
                 recoverVm();
             }

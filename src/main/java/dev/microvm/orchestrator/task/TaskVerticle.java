@@ -130,11 +130,6 @@ public final class TaskVerticle extends VerticleBase {
         return !stopped && !persistBroken && !record.state().isTerminal() && !cancelRequested;
     }
 
-    /** The slot reservation was given up before this verticle took it (e.g. merging after recovery). */
-    void slotAlreadyReleased() {
-        slotReleased = true;
-    }
-
     // ---------------------------------------------------------------- failing
 
     /** Fails with the reason {@code cause} carries, or {@code fallback}. */
@@ -271,6 +266,11 @@ public final class TaskVerticle extends VerticleBase {
             vertx.eventBus().publish(Addresses.TASK_FINISHED_LOCAL, base(), EventSink.LOCAL);
             vertx.undeploy(deploymentID());
         });
+    }
+
+    /** Gives back a slot this task was granted but no longer needs (it was cancelled while the grant was on its way). */
+    void releaseUnneeded(int slot) {
+        vertx.eventBus().request(Addresses.SLOT_RELEASE, base().put("slot", slot)).onFailure(e -> { /* no allocator: the lock goes with the process */ });
     }
 
     /** Releases this task's slot once; later calls do nothing. The record keeps the slot number. */
