@@ -1,5 +1,6 @@
 package dev.microvm.orchestrator.cli;
 
+import dev.microvm.orchestrator.task.TaskState;
 import dev.microvm.orchestrator.events.EventTypes;
 import dev.microvm.orchestrator.node.Addresses;
 import dev.microvm.orchestrator.node.Node;
@@ -81,7 +82,7 @@ final class RunCommand implements Callable<Integer> {
                 if (EventTypes.TASK_STATE.equals(e.getString("type"))) {
                     System.err.println("[" + taskId[0] + "] " + data.getString("state")
                             + (data.getString("reason") != null ? " (" + data.getString("reason") + ": " + data.getString("error") + ")" : ""));
-                    if (List.of("completed", "failed", "cancelled").contains(data.getString("state"))) done.complete(data);
+                    if (TaskState.isTerminalWire(data.getString("state"))) done.complete(data);
                 } else if (EventTypes.TASK_LOG.equals(e.getString("type"))) {
                     data.getJsonArray("lines", new JsonArray()).forEach(l -> System.err.println("  | " + l));
                 }
@@ -110,7 +111,7 @@ final class RunCommand implements Callable<Integer> {
             JsonObject rec = node.vertx().eventBus().<JsonObject>request(Addresses.TASK_GET, new JsonObject().put("task_id", id))
                     .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS).body();
             String s = rec.getString("status");
-            if (List.of("completed", "failed", "cancelled").contains(s)) {
+            if (TaskState.isTerminalWire(s)) {
                 Thread.sleep(200); // let the slot release land before the node closes
                 return rec;
             }

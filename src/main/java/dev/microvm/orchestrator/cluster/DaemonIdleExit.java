@@ -1,5 +1,6 @@
 package dev.microvm.orchestrator.cluster;
 
+import dev.microvm.orchestrator.task.TaskState;
 import dev.microvm.orchestrator.node.Addresses;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
@@ -9,7 +10,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
-import java.util.Set;
 
 /**
  * Ends a daemon that an MCP process started once it has had nothing to do for a while: no
@@ -20,7 +20,6 @@ import java.util.Set;
 public final class DaemonIdleExit extends VerticleBase {
 
     private static final Logger LOG = LoggerFactory.getLogger(DaemonIdleExit.class);
-    private static final Set<String> TERMINAL = Set.of("completed", "failed", "cancelled");
 
     private final java.nio.file.Path stateRoot;
     private final Duration idle;
@@ -51,7 +50,7 @@ public final class DaemonIdleExit extends VerticleBase {
         }
         Future<Boolean> tasks = vertx.eventBus().<JsonObject>request(Addresses.TASK_LIST, new JsonObject())
                 .map(m -> m.body().getJsonArray("tasks", new JsonArray()).stream()
-                        .anyMatch(t -> t instanceof JsonObject j && !TERMINAL.contains(String.valueOf(j.getString("status")))));
+                        .anyMatch(t -> t instanceof JsonObject j && !TaskState.isTerminalWire(j.getString("status"))));
         Future<Boolean> clients = vertx.eventBus().<JsonObject>request(Addresses.DAEMON_CLIENTS, new JsonObject())
                 .map(m -> m.body().getInteger("clients", 0) > 0);
         Future.all(tasks, clients).onComplete(ar -> {

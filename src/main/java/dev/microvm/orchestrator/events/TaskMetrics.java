@@ -1,5 +1,6 @@
 package dev.microvm.orchestrator.events;
 
+import dev.microvm.orchestrator.task.TaskState;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -33,7 +34,6 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class TaskMetrics {
 
-    private static final Set<String> TERMINAL = Set.of("completed", "failed", "cancelled");
     private static final Set<String> SLOT_FREE = Set.of("free", "released", "available", "idle");
     private static final List<String> KNOWN_STATES =
             List.of("queued", "starting", "running", "merging", "completed", "failed", "cancelled");
@@ -100,7 +100,7 @@ final class TaskMetrics {
         stateGauge(state).incrementAndGet();
         Instant at = parse(e.ts());
         if (at != null) firstSeen.putIfAbsent(e.taskId(), at);
-        if (TERMINAL.contains(state) && (previous == null || !TERMINAL.contains(previous))) {
+        if (TaskState.isTerminalWire(state) && !TaskState.isTerminalWire(previous)) {
             Counter.builder("mvo_tasks_finished_total").tag("state", state).register(registry).increment();
             Instant start = firstSeen.remove(e.taskId());
             if (start != null && at != null && !at.isBefore(start)) {

@@ -1,5 +1,6 @@
 package dev.microvm.orchestrator.mcp;
 
+import dev.microvm.orchestrator.task.TaskState;
 import dev.microvm.orchestrator.node.Addresses;
 import io.modelcontextprotocol.server.McpAsyncServerExchange;
 import io.modelcontextprotocol.server.McpServerFeatures.AsyncToolSpecification;
@@ -12,7 +13,6 @@ import reactor.core.publisher.Mono;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -23,7 +23,6 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 final class McpTools {
 
-    private static final Set<String> FINISHED = Set.of("completed", "failed", "cancelled");
 
     private final ToolCatalog catalog;
     private final BusClient bus;
@@ -126,8 +125,8 @@ final class McpTools {
     private static boolean statusMatches(String wanted, String actual) {
         if (actual == null) return false;
         return switch (wanted) {
-            case "active" -> !FINISHED.contains(actual);
-            case "finished" -> FINISHED.contains(actual);
+            case "active" -> !TaskState.isTerminalWire(actual);
+            case "finished" -> TaskState.isTerminalWire(actual);
             default -> wanted.equals(actual);
         };
     }

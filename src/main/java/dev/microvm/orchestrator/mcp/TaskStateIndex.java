@@ -1,5 +1,6 @@
 package dev.microvm.orchestrator.mcp;
 
+import dev.microvm.orchestrator.task.TaskState;
 import dev.microvm.orchestrator.events.EventLog;
 import dev.microvm.orchestrator.events.EventTypes;
 import dev.microvm.orchestrator.events.TaskEvent;
@@ -31,7 +32,6 @@ import java.util.TreeMap;
  */
 final class TaskStateIndex {
 
-    static final Set<String> TERMINAL = Set.of("COMPLETED", "FAILED", "CANCELLED");
     private static final String STATE_MARKER = "\"" + EventTypes.TASK_STATE + "\"";
     private static final String PROGRESS_MARKER = "\"" + EventTypes.TASK_PROGRESS + "\"";
 
@@ -66,7 +66,7 @@ final class TaskStateIndex {
     }
 
     static boolean isTerminal(String state) {
-        return state != null && TERMINAL.contains(state.toUpperCase(java.util.Locale.ROOT));
+        return TaskState.isTerminalWire(state);
     }
 
     /** Reads complete lines appended since the last call. A torn last line is read next time. */

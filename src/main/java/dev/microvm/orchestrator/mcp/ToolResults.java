@@ -1,6 +1,8 @@
 package dev.microvm.orchestrator.mcp;
 
 import io.modelcontextprotocol.spec.McpSchema;
+import dev.microvm.orchestrator.task.FailureReason;
+import dev.microvm.orchestrator.task.TaskFailure;
 import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.json.JsonObject;
 
@@ -46,7 +48,8 @@ final class ToolResults {
                         + ". Check that the orchestrator is running (in daemon or cluster mode, that this host has joined it).";
                 case TIMEOUT -> "The orchestrator did not answer on " + address + " in time. It may be overloaded;"
                         + " try again, and check list_tasks before repeating a run_task.";
-                default -> withHint(re.getMessage() == null ? "request failed (code " + re.failureCode() + ")" : re.getMessage());
+                default -> withHint(re.getMessage() == null ? "request failed (code " + re.failureCode() + ")"
+                        : FailureReason.fromCode(re.failureCode()).map(r -> new TaskFailure(r, re.getMessage()).display()).orElse(re.getMessage()));
             };
         }
         String message = failure.getMessage();

@@ -38,8 +38,20 @@ public final class Addresses {
     public static final String TASK_CONTROL_PREFIX = P + "task.ctl.";
 
     // ---- slots ----
-    /** Request {task_id, repo_key} → reply {slot} once a slot is free (may wait in the FIFO queue). */
+    /**
+     * Request {task_id, repo_key[, slot]} → reply {slot} once a slot is free (may wait in the FIFO queue).
+     * The reply is an offer: the requester answers it with {@link #slotTaken()} within
+     * {@link #SLOT_OFFER_MS} to take the slot, and holds it once that answer is confirmed (replied
+     * {slot}); an offer nobody takes (the requester has gone) is
+     * withdrawn and the slot goes to the next request.
+     */
     public static final String SLOT_ACQUIRE = P + "slot.acquire";
+    /** The answer to a slot offer that takes it. Any other answer (or none) declines it. */
+    public static io.vertx.core.json.JsonObject slotTaken() {
+        return new io.vertx.core.json.JsonObject().put("taken", true);
+    }
+    /** How long an offered slot waits for its requester's answer. */
+    public static final long SLOT_OFFER_MS = 5_000;
     /** Request {task_id, slot} → reply {released: bool}. Idempotent. */
     public static final String SLOT_RELEASE = P + "slot.release";
     /** Request {} → reply {max_slots, active:[{slot,task_id}], available:[...], queued:[...]}. */
@@ -128,7 +140,7 @@ public final class Addresses {
     public static final String WORKER_DISOWN = P + "worker.disown";
     /**
      * Request {record?, event?, accept_before?} → reply {seq?}: persist the record, then append + publish its
-     * event. A task's persists run in the order sent. Fails {@code [stale_record]} when the disk already holds
+     * event. A task's persists run in the order sent. Fails with reason {@code stale_record} when the disk already holds
      * the record's revision or a newer one, {@code [request_expired]} after accept_before; nothing is written then.
      */
     public static final String WORKER_PERSIST = P + "worker.persist";

@@ -7,6 +7,7 @@ import dev.microvm.orchestrator.node.EventSink;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -26,7 +27,8 @@ import java.util.function.Predicate;
  * The only code that hands out slots. FIFO queue when all are busy (never an error); repository
  * affinity (a repository goes back to the slot it used last, for warm caches); host-wide exclusion
  * through {@link SlotLocks}. Slots freed by other processes are noticed by polling while the queue
- * is not empty.
+ * is not empty. A slot is handed over in two steps (offer, then the requester takes it), so a
+ * requester that has gone never keeps a slot locked.
  */
 public final class SlotAllocatorVerticle extends VerticleBase {
 
@@ -148,21 +150,38 @@ public final class SlotAllocatorVerticle extends VerticleBase {
             pumping = false;
             if (ar.succeeded()) {
                 for (Assignment a : ar.result()) {
-                    if (queue.remove(a.pending())) {
-                        events.publish(EventTypes.SLOT, a.pending().taskId(), new JsonObject().put("slot", a.slot()).put("state", "busy"));
-                        a.pending().msg().reply(new JsonObject().put("slot", a.slot()));
-                    } else {
-                        // withdrawn while we were locking: give the slot back
-                        vertx.executeBlocking(() -> {
-                            synchronized (locks) {
-                                return locks.release(a.slot(), a.pending().taskId());
-                            }
-                        });
-                    }
+                    if (queue.remove(a.pending())) offer(a);
+                    else giveBack(a); // withdrawn while we were locking
                 }
             }
             if (pumpAgain) pump();
             schedulePoll();
+        });
+    }
+
+    /**
+     * Offers a locked slot to its requester; it stays locked for the requester only once it answers
+     * {@link Addresses#slotTaken()} in time, and learns it holds the slot from the reply to that answer.
+     * A requester that has gone (its request timed out, its
+     * task undeployed) never answers: the slot is unlocked and the queue served again.
+     */
+    private void offer(Assignment a) {
+        a.pending().msg().<JsonObject>replyAndRequest(new JsonObject().put("slot", a.slot()),
+                new DeliveryOptions().setSendTimeout(Addresses.SLOT_OFFER_MS)).onComplete(ack -> {
+            if (ack.succeeded() && ack.result().body() != null && ack.result().body().getBoolean("taken", false)) {
+                ack.result().reply(new JsonObject().put("slot", a.slot())); // confirmed: the requester may use it
+                events.publish(EventTypes.SLOT, a.pending().taskId(), new JsonObject().put("slot", a.slot()).put("state", "busy"));
+            } else {
+                giveBack(a).onComplete(v -> pump());
+            }
+        });
+    }
+
+    private Future<Boolean> giveBack(Assignment a) {
+        return vertx.executeBlocking(() -> {
+            synchronized (locks) {
+                return locks.release(a.slot(), a.pending().taskId());
+            }
         });
     }
 

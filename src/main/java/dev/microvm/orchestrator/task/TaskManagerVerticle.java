@@ -1,6 +1,5 @@
 package dev.microvm.orchestrator.task;
 
-import dev.microvm.orchestrator.config.AllowedDomains;
 import dev.microvm.orchestrator.config.OrchestratorConfig;
 import dev.microvm.orchestrator.config.RepoRegistry;
 import dev.microvm.orchestrator.config.StatePaths;
@@ -14,7 +13,6 @@ import io.vertx.core.VerticleBase;
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.ReplyException;
-import io.vertx.core.eventbus.ReplyFailure;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.slf4j.Logger;
@@ -26,64 +24,75 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.function.Function;
 
 /**
- * Entry point for task requests on a node: submits, lists, reads, cancels, merges and cleans up
- * tasks; deploys one {@link TaskVerticle} per task this process owns; on start (and periodically)
- * adopts unfinished tasks nobody owns — after a crash or the exit of another orchestrator process.
+ * Entry point for task requests on a node: submits, cancels, merges and cleans up tasks (reads go
+ * to {@link TaskQueries}); asks the {@link TaskPlacement} where a new task runs and deploys one
+ * {@link TaskVerticle} per task this process owns; on start (and periodically) adopts unfinished
+ * tasks nobody owns ({@link TaskRecovery}).
  */
 public final class TaskManagerVerticle extends VerticleBase {
 
     private static final Logger LOG = LoggerFactory.getLogger(TaskManagerVerticle.class);
     private static final long ADOPT_INTERVAL_MS = 5_000;
-    private static final DeliveryOptions PLACE = new DeliveryOptions().setLocalOnly(true).setSendTimeout(180_000);
+    /** How long a submit without a deadline of its own may take to be recorded. */
+    private static final long OWN_DEADLINE_MS = 25_000;
+    /** How long after its deadline a record write may still be answered (a write the worker began in time). */
+    private static final long PERSIST_GRACE_MS = 10_000;
+
+    /** What this process does with a task id it knows. */
+    private enum Tracked { PLACING, REMOTE, LOCAL, REFUSED }
 
     private final StatePaths paths;
     private final OrchestratorConfig config;
     private final TaskStore store;
     private final RepoRegistry repos;
-    private final EventSink events;
     private final Clock clock;
     private final String nodeId;
-    private final Map<String, String> deployments = new HashMap<>();
+    private final TaskPlacement placement;
+    private final TaskIntake intake;
+    private final Map<String, Tracked> tracked = new HashMap<>();
+    private TaskQueries queries;
+    private TaskRecovery recovery;
     private long adoptTimer = -1;
-    private boolean adopting;
-    private final HypervisorDriver.NetworkSupport networks;
-    private final String driverName;
 
     /** @param networks the network policies this host's driver enforces ({@code driverName} names it in refusals) */
     public TaskManagerVerticle(StatePaths paths, OrchestratorConfig config, TaskStore store, RepoRegistry repos,
-                               EventSink events, Clock clock, String nodeId, HypervisorDriver.NetworkSupport networks, String driverName) {
-        this.networks = networks;
-        this.driverName = driverName;
+                               EventSink events, Clock clock, String nodeId, HypervisorDriver.NetworkSupport networks, String driverName,
+                               TaskPlacement placement) {
         this.paths = paths;
         this.config = config;
         this.store = store;
         this.repos = repos;
-        this.events = events;
         this.clock = clock;
         this.nodeId = nodeId;
+        this.placement = placement;
+        this.intake = new TaskIntake(config, repos, clock, nodeId, networks, driverName);
     }
 
     @Override
     public Future<?> start() {
+        queries = new TaskQueries(vertx, paths, config, store);
+        recovery = new TaskRecovery(vertx, store, placement, nodeId, tracked::containsKey,
+                r -> deploy(r, true), id -> tracked.put(id, Tracked.REMOTE));
         var bus = vertx.eventBus();
         // local: in a cluster every host has its own task manager; a clustered consumer would round-robin requests across hosts
         List<Future<?>> regs = List.of(
                 bus.<JsonObject>localConsumer(Addresses.TASK_SUBMIT, m -> handle(m, this::submit)).completion(),
                 bus.<JsonObject>localConsumer(Addresses.TASK_CONTINUE, m -> handle(m, this::continueTask)).completion(),
-                bus.<JsonObject>localConsumer(Addresses.TASK_GET, m -> handle(m, this::get)).completion(),
-                bus.<JsonObject>localConsumer(Addresses.TASK_LIST, m -> handle(m, this::list)).completion(),
-                bus.<JsonObject>localConsumer(Addresses.TASK_LOGS, m -> handle(m, this::logs)).completion(),
-                bus.<JsonObject>localConsumer(Addresses.TASK_DIFF, m -> handle(m, this::diff)).completion(),
+                bus.<JsonObject>localConsumer(Addresses.TASK_GET, m -> handle(m, queries::get)).completion(),
+                bus.<JsonObject>localConsumer(Addresses.TASK_LIST, m -> handle(m, queries::list)).completion(),
+                bus.<JsonObject>localConsumer(Addresses.TASK_LOGS, m -> handle(m, queries::logs)).completion(),
+                bus.<JsonObject>localConsumer(Addresses.TASK_DIFF, m -> handle(m, queries::diff)).completion(),
                 bus.<JsonObject>localConsumer(Addresses.TASK_CANCEL, m -> handle(m, this::cancel)).completion(),
                 bus.<JsonObject>localConsumer(Addresses.TASK_MERGE, m -> handle(m, this::merge)).completion(),
                 bus.<JsonObject>localConsumer(Addresses.TASK_CLEANUP, m -> handle(m, this::cleanup)).completion(),
                 bus.<JsonObject>localConsumer(Addresses.REPO_LIST, m -> handle(m, b -> blocking(this::repoList))).completion(),
                 bus.<JsonObject>localConsumer(Addresses.NODE_LIST, m -> handle(m, b -> nodeList())).completion(),
-                bus.<JsonObject>localConsumer(Addresses.TASK_FINISHED_LOCAL, m -> deployments.remove(m.body().getString("task_id"))).completion());
-        return Future.all(regs).compose(v -> adoptOrphans()).onSuccess(v ->
-                adoptTimer = vertx.setPeriodic(ADOPT_INTERVAL_MS, id -> adoptOrphans()));
+                bus.<JsonObject>localConsumer(Addresses.TASK_FINISHED_LOCAL, m -> tracked.remove(m.body().getString("task_id"))).completion());
+        return Future.all(regs).compose(v -> recovery.sweep()).onSuccess(v ->
+                adoptTimer = vertx.setPeriodic(ADOPT_INTERVAL_MS, id -> recovery.sweep()));
     }
 
     @Override
@@ -92,199 +101,107 @@ public final class TaskManagerVerticle extends VerticleBase {
         return Future.succeededFuture();
     }
 
-    // ---------------------------------------------------------------- requests
+    // ---------------------------------------------------------------- intake
 
     private Future<JsonObject> submit(JsonObject b) {
-        String description = b.getString("description");
-        if (description == null || description.isBlank()) return Future.failedFuture(new IllegalArgumentException("description is required: say what the agent should do"));
-        if (description.length() > 200_000) return Future.failedFuture(new IllegalArgumentException("description is too long (max 200000 characters)"));
-        // options arrive nested ({options:{...}}) from the CLI and flat from MCP tool arguments
-        JsonObject requested = b.getJsonObject("options", b);
-        TaskOptions.fromJson(requested); // refuse bad options before touching anything
-        String alias = b.getString("repo");
-        String caller = b.getString("caller");
+        JsonObject requested = TaskIntake.requestedOptions(b);
         Long acceptBefore = b.getLong("accept_before");
-        return blocking(() -> {
-            RepoRegistry.Repo repo = repos.resolve(alias);
-            JsonObject withDefaults = repo.defaults().copy();
-            for (String k : requested.fieldNames()) if (requested.getValue(k) != null) withDefaults.put(k, requested.getValue(k));
-            TaskOptions options = settleNetwork(TaskOptions.fromJson(withDefaults), repo, TaskOptions.fromJson(requested));
-            if (!Files.isDirectory(repo.path().resolve(".git"))) {
-                throw new IllegalArgumentException("repository '" + alias + "' at " + repo.path() + " is gone or no longer a git repository; register it again with: microvm-orchestrator allow PATH");
-            }
-            return TaskRecord.queued(TaskIds.next(), repo.alias(), repo.path().toString(), description, caller, nodeId,
-                    options, b.getString("parent_task_id"), clock.instant().toString());
-        }).compose(record -> placeOrEnqueue(record, acceptBefore));
-    }
-
-    /**
-     * The policy of a task that names none. When it is {@code full} and this host cannot enforce
-     * it (QEMU without root), such tasks run under the first stricter policy the host enforces
-     * (allowlist, then api-only): availability drops, isolation never does. A task or repository
-     * that asks for {@code full} itself is still refused.
-     */
-    private String defaultPolicy() {
-        String policy = config.defaultNetwork();
-        if (!"full".equals(policy) || networks.enforces(policy)) return policy;
-        for (String stricter : java.util.List.of("allowlist", "api-only")) {
-            if (networks.enforces(stricter)) return stricter;
-        }
-        return policy; // refused below, with the reason
-    }
-
-    /**
-     * The policy the task runs with, refused here — before any VM — when this host's driver cannot
-     * enforce it; under allowlist, the union of the config's, the repository's (state directory) and
-     * the task's domains. Both are recorded in the task's options, so info and list show them.
-     */
-    private TaskOptions settleNetwork(TaskOptions merged, RepoRegistry.Repo repo, TaskOptions own) {
-        String policy = merged.network() != null ? merged.network() : defaultPolicy();
-        if (!networks.enforces(policy)) throw new IllegalArgumentException(networks.refusal(driverName, policy));
-        if (!own.allowedDomains().isEmpty() && !"allowlist".equals(policy)) {
-            throw new IllegalArgumentException("allowed_domains applies to network allowlist only; this task's network is '" + policy
-                    + "' (add network: allowlist)");
-        }
-        if (!"allowlist".equals(policy)) return merged.withNetwork(policy, java.util.List.of());
-        io.vertx.core.json.JsonArray repoList = repo.defaults().getJsonArray("allowed_domains", new io.vertx.core.json.JsonArray());
-        AllowedDomains domains = AllowedDomains.of(config.allowedDomains(), "allowed_domains in config.json")
-                .union(AllowedDomains.of(repoList.stream().map(String::valueOf).toList(), "allowed_domains of repository " + repo.alias()))
-                .union(AllowedDomains.of(own.allowedDomains(), "allowed_domains"));
-        return merged.withNetwork(policy, domains.patterns());
-    }
-
-    /**
-     * In a cluster a placement consumer may run the task on another host; it then answers with the
-     * task's home record, which it keeps up to date. Without one (a single host) the task is enqueued
-     * here exactly as before. The id is reserved meanwhile so the adoption sweep leaves it alone.
-     */
-    private Future<JsonObject> placeOrEnqueue(TaskRecord record, Long acceptBefore) {
-        deployments.put(record.id(), "placing");
-        if (acceptBefore != null && clock.millis() > acceptBefore) {
-            return Future.failedFuture("[request_expired] the request arrived after its sender stopped waiting; no task was created");
-        }
-        return vertx.eventBus().<JsonObject>request(Addresses.CLUSTER_PLACE, new JsonObject().put("record", record.toJson()), PLACE)
-                .transform(ar -> {
-                    JsonObject placed = ar.succeeded() ? ar.result().body().getJsonObject("record") : null;
-                    if (placed != null) {
-                        deployments.put(record.id(), "remote");
-                        return Future.succeededFuture(placed);
-                    }
-                    deployments.remove(record.id());
-                    if (ar.failed() && !(ar.cause() instanceof ReplyException re && re.failureType() == ReplyFailure.NO_HANDLERS)) {
-                        LOG.warn("cluster placement failed for task {} ({}); it runs here", record.id(), ar.cause().getMessage());
-                    }
-                    return enqueue(record, acceptBefore);
-                });
+        return blocking(() -> intake.record(b, requested)).compose(record -> placeOrEnqueue(record, acceptBefore));
     }
 
     private Future<JsonObject> continueTask(JsonObject b) {
         String parentId = TaskIds.require(b.getString("task_id"));
         String prompt = b.getString("prompt");
         if (prompt == null || prompt.isBlank()) return Future.failedFuture(new IllegalArgumentException("prompt is required: say what the follow-up run should do"));
-        return load(parentId).compose(parent -> {
-            if (!parent.state().isTerminal()) {
-                return Future.failedFuture(new IllegalArgumentException("task " + parentId + " is still " + parent.state().wireName() + "; continue it once it has finished"));
+        return queries.load(parentId).compose(parent -> submit(TaskIntake.continuation(parent, b)));
+    }
+
+    /**
+     * The placement decides where the task runs: another host (it answers with the task's home
+     * record and keeps it up to date) or here. The id stays out of the adoption sweep meanwhile.
+     */
+    private Future<JsonObject> placeOrEnqueue(TaskRecord record, Long acceptBefore) {
+        if (acceptBefore != null && clock.millis() > acceptBefore) {
+            return Future.failedFuture(expired("the request arrived after its sender stopped waiting; no task was created"));
+        }
+        tracked.put(record.id(), Tracked.PLACING);
+        return placement.place(record).transform(ar -> {
+            if (ar.succeeded() && ar.result().isPresent()) {
+                tracked.put(record.id(), Tracked.REMOTE);
+                return Future.succeededFuture(ar.result().get().toJson());
             }
-            JsonObject opts = b.getJsonObject("options", b).copy();
-            opts.remove("task_id");
-            opts.remove("prompt");
-            opts.remove("caller");
-            opts.remove("accept_before");
-            JsonObject parentOpts = parent.options().toJson();
-            for (String k : parentOpts.fieldNames()) if (!opts.containsKey(k)) opts.put(k, parentOpts.getValue(k));
-            opts.put("base", "refs/tasks/" + parentId);
-            opts.put("include_uncommitted", false);
-            return submit(new JsonObject().put("repo", parent.repo()).put("description", prompt)
-                    .put("caller", b.getString("caller", parent.caller())).put("options", opts).put("parent_task_id", parentId)
-                    .put("accept_before", b.getLong("accept_before")));
+            tracked.remove(record.id());
+            if (ar.failed()) LOG.warn("placement failed for task {} ({}); it runs here", record.id(), ar.cause().getMessage());
+            return enqueue(record, acceptBefore);
         });
     }
 
     /**
-     * Accepting a task: its record is written and forced to disk before the reply. A request whose
-     * sender will have given up by {@code acceptBefore} (epoch milliseconds) is refused instead, so a
-     * caller that saw a timeout never finds a task it was told nothing about.
+     * Accepting a task: its record is written and forced to disk before the reply. The write carries
+     * a deadline (the sender's {@code acceptBefore}, epoch milliseconds, or one of our own) after
+     * which the worker refuses it, so a caller that saw a timeout never finds a task it was told
+     * nothing about. A write whose answer is lost is checked on disk: a record found there is
+     * closed as FAILED ({@code request_expired}) before the refusal, so adoption never runs it.
      */
     private Future<JsonObject> enqueue(TaskRecord record, Long acceptBefore) {
+        long deadline = acceptBefore != null ? acceptBefore : clock.millis() + OWN_DEADLINE_MS;
         JsonObject event = new JsonObject().put("type", EventTypes.TASK_STATE).put("task_id", record.id())
                 .put("data", new JsonObject().put("state", "queued").put("repo", record.repo()).put("caller", record.caller())
-                        .put("description", abbreviate(record.description(), 200)));
-        JsonObject persist = new JsonObject().put("record", record.toJson()).put("event", event);
-        if (acceptBefore != null) persist.put("accept_before", acceptBefore);
+                        .put("description", TaskQueries.abbreviate(record.description(), 200)));
+        JsonObject persist = new JsonObject().put("record", record.toJson()).put("event", event).put("accept_before", deadline);
+        DeliveryOptions patience = new DeliveryOptions().setSendTimeout(Math.max(0, deadline - clock.millis()) + PERSIST_GRACE_MS);
+        tracked.put(record.id(), Tracked.PLACING); // out of the sweep until recorded and deployed
         return vertx.eventBus().<JsonObject>request(Addresses.WORKER_OWN, new JsonObject().put("task_id", record.id()))
-                .compose(v -> vertx.eventBus().request(Addresses.WORKER_PERSIST, persist)
-                        .recover(e -> vertx.eventBus().request(Addresses.WORKER_DISOWN, new JsonObject().put("task_id", record.id()))
-                                .transform(x -> Future.failedFuture(e))))
-                .compose(v -> deploy(record, false))
-                .map(v -> record.toJson());
+                .compose(owned -> owned.body().getBoolean("owned", false) ? Future.succeededFuture()
+                        : Future.failedFuture(new IllegalStateException("task id " + record.id() + " is owned by another process")))
+                .compose(v -> vertx.eventBus().request(Addresses.WORKER_PERSIST, persist, patience)
+                        .recover(e -> withdraw(record).transform(x -> Future.failedFuture(e))))
+                .compose(v -> {
+                    // recorded: accepted. A failed deployment is left to the adoption sweep, it does not undo the task.
+                    deploy(record, false).onFailure(e -> LOG.warn("task {} is recorded but could not start here yet: {}", record.id(), e.getMessage()));
+                    return Future.succeededFuture(record.toJson());
+                }, e -> {
+                    if (tracked.get(record.id()) == Tracked.PLACING) tracked.remove(record.id());
+                    return Future.failedFuture(e);
+                });
+    }
+
+    /**
+     * After a failed record write: makes sure no runnable record is left. One found on disk (the
+     * write landed, its answer did not) is closed as FAILED; then the task is disowned. If even
+     * that cannot be written the id stays owned and tracked by this process, so nobody runs it here.
+     */
+    private Future<Void> withdraw(TaskRecord record) {
+        return blocking(() -> store.load(record.id()).orElse(null)).compose(found -> {
+            if (found == null || found.state().isTerminal()) return Future.succeededFuture();
+            TaskRecord closed = found.moveTo(TaskState.FAILED, clock.instant().toString())
+                    .withFailure(FailureReason.REQUEST_EXPIRED, "the request timed out before the task was accepted; it never ran");
+            return vertx.eventBus().request(Addresses.WORKER_PERSIST, new JsonObject().put("record", closed.toJson())).<Void>mapEmpty();
+        }).compose(v -> vertx.eventBus().request(Addresses.WORKER_DISOWN, new JsonObject().put("task_id", record.id())).<Void>mapEmpty(), e -> {
+            LOG.error("task {}: its refused record could not be closed ({}); this process keeps it from running", record.id(), e.getMessage());
+            tracked.put(record.id(), Tracked.REFUSED);
+            return Future.succeededFuture();
+        });
+    }
+
+    private static TaskFailure expired(String message) {
+        return new TaskFailure(FailureReason.REQUEST_EXPIRED, message);
     }
 
     private Future<Void> deploy(TaskRecord record, boolean recovering) {
         TaskVerticle.TaskPolicy policy = new TaskVerticle.TaskPolicy(config.taskTimeoutSeconds(), config.stopGraceSeconds(),
                 config.defaultMergeStrategy(), "file".equals(config.credentialMode()));
-        deployments.put(record.id(), "pending");
+        tracked.put(record.id(), Tracked.LOCAL);
         return vertx.deployVerticle(new TaskVerticle(record, recovering, policy, clock), new DeploymentOptions())
-                .onSuccess(id -> {
-                    if (deployments.containsKey(record.id())) deployments.put(record.id(), id);
-                })
-                .onFailure(e -> deployments.remove(record.id()))
+                .onFailure(e -> tracked.remove(record.id()))
                 .mapEmpty();
     }
 
-    private Future<JsonObject> get(JsonObject b) {
-        String id = TaskIds.require(b.getString("task_id"));
-        return load(id).map(r -> {
-            JsonObject j = r.toJson().put("network", r.options().network() != null ? r.options().network() : config.defaultNetwork());
-            if ("allowlist".equals(j.getString("network"))) j.put("allowed_domains", new JsonArray(r.options().allowedDomains()));
-            return j;
-        });
-    }
-
-    private Future<JsonObject> list(JsonObject b) {
-        String status = b.getString("status");
-        if (status != null) TaskState.fromWire(status);
-        String repo = b.getString("repo");
-        String caller = b.getString("caller");
-        boolean activeOnly = b.getBoolean("active_only", false);
-        return blocking(() -> {
-            JsonArray tasks = new JsonArray();
-            JsonArray damaged = new JsonArray();
-            for (TaskStore.Entry e : store.loadAll()) {
-                if (e.record() == null) {
-                    damaged.add(new JsonObject().put("task_id", e.taskId()).put("problem", e.problem()));
-                    continue;
-                }
-                TaskRecord r = e.record();
-                if (status != null && !r.state().wireName().equalsIgnoreCase(status)) continue;
-                if (repo != null && !repo.equals(r.repo())) continue;
-                if (caller != null && !caller.equals(r.caller())) continue;
-                if (activeOnly && r.state().isTerminal()) continue;
-                tasks.add(new JsonObject().put("task_id", r.id()).put("status", r.state().wireName())
-                        .put("description", abbreviate(r.description(), 80)).put("repo", r.repo())
-                        .put("created_at", r.createdAt()).put("completed_at", r.completedAt())
-                        .put("slot", r.slot()).put("reason", r.reason()).put("caller", r.caller()).put("node", r.node())
-                        .put("network", r.options().network() != null ? r.options().network() : config.defaultNetwork()));
-            }
-            JsonObject out = new JsonObject().put("tasks", tasks);
-            if (!damaged.isEmpty()) out.put("damaged", damaged);
-            return out;
-        });
-    }
-
-    private Future<JsonObject> logs(JsonObject b) {
-        String id = TaskIds.require(b.getString("task_id"));
-        return load(id).compose(r -> blocking(() -> TaskLogs.read(paths, r, b)));
-    }
-
-    private Future<JsonObject> diff(JsonObject b) {
-        String id = TaskIds.require(b.getString("task_id"));
-        return load(id).compose(r -> vertx.eventBus().<JsonObject>request(Addresses.WORKER_DIFF, b.copy().put("task_id", id)))
-                .map(Message::body);
-    }
+    // ---------------------------------------------------------------- changes to finished or running tasks
 
     private Future<JsonObject> cancel(JsonObject b) {
         String id = TaskIds.require(b.getString("task_id"));
-        return load(id).compose(r -> {
+        return queries.load(id).compose(r -> {
             if (r.state().isTerminal()) return Future.succeededFuture(r.toJson().put("note", "task had already finished"));
             return vertx.eventBus().<JsonObject>request(Addresses.TASK_CONTROL_PREFIX + id, new JsonObject().put("op", "cancel"),
                             new DeliveryOptions().setSendTimeout(10_000))
@@ -301,7 +218,7 @@ public final class TaskManagerVerticle extends VerticleBase {
         String id = TaskIds.require(b.getString("task_id"));
         String strategy = b.getString("strategy", "auto");
         if (!TaskOptions.MERGE_STRATEGIES.contains(strategy)) return Future.failedFuture(new IllegalArgumentException("strategy must be auto, branch or none"));
-        return load(id).compose(r -> {
+        return queries.load(id).compose(r -> {
             if (!r.state().isTerminal()) return Future.failedFuture(new IllegalArgumentException("task " + id + " is still " + r.state().wireName() + "; merge it once it has finished"));
             return vertx.eventBus().<JsonObject>request(Addresses.WORKER_MERGE, new JsonObject().put("task_id", id).put("strategy", strategy), new DeliveryOptions().setSendTimeout(10 * 60_000))
                     .map(Message::body)
@@ -317,7 +234,7 @@ public final class TaskManagerVerticle extends VerticleBase {
     private Future<JsonObject> cleanup(JsonObject b) {
         String id = TaskIds.require(b.getString("task_id"));
         boolean deleteRef = b.getBoolean("delete_ref", false);
-        return load(id).compose(r -> {
+        return queries.load(id).compose(r -> {
             if (!r.state().isTerminal()) return Future.failedFuture(new IllegalArgumentException("task " + id + " is still " + r.state().wireName() + "; cancel it first (cancel_task)"));
             return vertx.eventBus().<JsonObject>request(Addresses.WORKER_CLEANUP, new JsonObject().put("task_id", id).put("delete_ref", deleteRef)).map(Message::body);
         });
@@ -332,80 +249,16 @@ public final class TaskManagerVerticle extends VerticleBase {
     private Future<JsonObject> nodeList() {
         return Future.succeededFuture(new JsonObject().put("nodes", new JsonArray().add(new JsonObject()
                 .put("node_id", nodeId).put("slots", config.slots()).put("driver", config.driver())
-                .put("owned_tasks", deployments.size()).put("state", "up"))));
-    }
-
-    // ---------------------------------------------------------------- recovery
-
-    /** Adopts every unfinished task whose owner lock is free (its process died or exited). */
-    private Future<Void> adoptOrphans() {
-        if (adopting) return Future.succeededFuture();
-        adopting = true;
-        return blocking(() -> store.loadAll().stream()
-                .filter(e -> e.record() != null && !e.record().state().isTerminal() && !deployments.containsKey(e.taskId()))
-                .map(TaskStore.Entry::record).toList())
-                .compose(candidates -> {
-                    Future<Void> chain = Future.succeededFuture();
-                    for (TaskRecord r : candidates) {
-                        chain = chain.compose(v -> vertx.eventBus().<JsonObject>request(Addresses.WORKER_OWN, new JsonObject().put("task_id", r.id()))
-                                .compose(reply -> {
-                                    if (!reply.body().getBoolean("owned", false) || deployments.containsKey(r.id())) return Future.succeededFuture();
-                                    // re-read under the lock: the previous owner may have finished it meanwhile
-                                    return load(r.id()).compose(fresh -> {
-                                        if (fresh.state().isTerminal()) {
-                                            return vertx.eventBus().request(Addresses.WORKER_DISOWN, new JsonObject().put("task_id", r.id())).<Void>mapEmpty();
-                                        }
-                                        if (vertx.isClustered() && fresh.node() != null && !fresh.node().equals(nodeId)) {
-                                            return followRemote(fresh);
-                                        }
-                                        LOG.info("recovering task {} ({})", fresh.id(), fresh.state().wireName());
-                                        return deploy(fresh, true);
-                                    });
-                                })
-                                .recover(e -> {
-                                    LOG.warn("could not recover task {}: {}", r.id(), e.getMessage());
-                                    return Future.succeededFuture();
-                                }));
-                    }
-                    return chain;
-                })
-                .eventually(() -> {
-                    adopting = false;
-                    return Future.succeededFuture();
-                });
-    }
-
-    /**
-     * A task this host placed on another host before it restarted: the cluster side follows it
-     * again. Until the cluster's verticles are up (they deploy after this one) it waits for the
-     * next sweep; if they refuse it, it is recovered here like a local task.
-     */
-    private Future<Void> followRemote(TaskRecord r) {
-        return vertx.eventBus().<JsonObject>request(Addresses.CLUSTER_FOLLOW, new JsonObject().put("record", r.toJson()))
-                .transform(ar -> {
-                    if (ar.succeeded()) {
-                        deployments.put(r.id(), "remote");
-                        return vertx.eventBus().request(Addresses.WORKER_DISOWN, new JsonObject().put("task_id", r.id())).<Void>mapEmpty();
-                    }
-                    if (ar.cause() instanceof ReplyException re && re.failureType() == ReplyFailure.NO_HANDLERS) {
-                        return vertx.eventBus().request(Addresses.WORKER_DISOWN, new JsonObject().put("task_id", r.id())).<Void>mapEmpty();
-                    }
-                    LOG.warn("task {} placed on {} cannot be followed ({}); recovering it here", r.id(), r.node(), ar.cause().getMessage());
-                    return deploy(r, true);
-                });
+                .put("owned_tasks", tracked.size()).put("state", "up"))));
     }
 
     // ---------------------------------------------------------------- plumbing
-
-    private Future<TaskRecord> load(String id) {
-        return blocking(() -> store.load(id).orElseThrow(() -> new UnknownTaskException(id)));
-    }
 
     private <T> Future<T> blocking(Callable<T> c) {
         return vertx.executeBlocking(c, false);
     }
 
-    private void handle(Message<JsonObject> msg, java.util.function.Function<JsonObject, Future<JsonObject>> op) {
+    private void handle(Message<JsonObject> msg, Function<JsonObject, Future<JsonObject>> op) {
         Future<JsonObject> f;
         try {
             f = op.apply(msg.body() == null ? new JsonObject() : msg.body());
@@ -419,19 +272,15 @@ public final class TaskManagerVerticle extends VerticleBase {
     }
 
     static int codeOf(Throwable t) {
+        if (t instanceof TaskFailure f) return f.reason().code();
         if (t instanceof UnknownTaskException || t instanceof RepoRegistry.UnknownRepoException) return 404;
         if (t instanceof IllegalArgumentException) return 400;
-        if (t instanceof io.vertx.core.eventbus.ReplyException re) return re.failureCode();
+        if (t instanceof ReplyException re) return re.failureCode();
         return 500;
     }
 
     static String messageOf(Throwable t) {
         return t.getMessage() == null ? t.toString() : t.getMessage();
-    }
-
-    static String abbreviate(String s, int max) {
-        if (s == null) return null;
-        return s.length() <= max ? s : s.substring(0, max - 3) + "...";
     }
 
     public static final class UnknownTaskException extends IllegalArgumentException {

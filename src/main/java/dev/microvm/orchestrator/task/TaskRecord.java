@@ -8,7 +8,8 @@ import java.util.Objects;
  * The durable record of one task, written atomically to {@code tasks/<id>/task.json} before any
  * change is announced. Immutable: each change makes a new record with a higher {@code revision}.
  *
- * @param reason     stable failure code (boot_timeout, timeout, vm_lost, merge_conflict, ...)
+ * @param reason     the wire name of a {@link FailureReason} (boot_timeout, timeout, vm_lost, conflicts, ...), kept as
+ *                   written: a name this version does not know still loads ({@link #failureReason()} is UNKNOWN)
  * @param prepared   how the workspace was prepared: base_commit, base_branch, agent_base_commit, method
  * @param result     what the agent reported: exit_code, summary, turns, cost...
  * @param mergeResult the merge-back outcome (merged, method, commits, conflicts, ...)
@@ -63,10 +64,22 @@ public record TaskRecord(
                 mergeResult, usage);
     }
 
+    /** A copy numbered right after {@code revision}, for a record that must supersede writes that may have failed half-way. */
+    public TaskRecord revisedAfter(long revision) {
+        return new TaskRecord(id, Math.max(this.revision, revision) + 1, repo, repoPath, description, state, caller, node, options,
+                createdAt, startedAt, completedAt, slot, pid, exitCode, reason, error, parentTaskId, cancelRequested, prepared,
+                result, mergeResult, usage);
+    }
+
     public TaskRecord withSlot(Integer s) { return copy(b -> b.slot = s); }
     public TaskRecord withPid(Long p) { return copy(b -> b.pid = p); }
     public TaskRecord withExitCode(Integer c) { return copy(b -> b.exitCode = c); }
+    public TaskRecord withFailure(FailureReason r, String e) { return withFailure(r.wireName(), e); }
+    /** With a reason by its wire name, kept as given (a mirror of another host's record may name one this version does not know). */
     public TaskRecord withFailure(String r, String e) { return copy(b -> { b.reason = r; b.error = e; }); }
+
+    /** The typed reason: null when none, {@link FailureReason#UNKNOWN} for a name this version does not know. */
+    public FailureReason failureReason() { return FailureReason.fromWire(reason); }
     public TaskRecord withCancelRequested() { return copy(b -> b.cancelRequested = true); }
     public TaskRecord withPrepared(JsonObject p) { return copy(b -> b.prepared = p); }
     public TaskRecord withResult(JsonObject r) { return copy(b -> b.result = r); }

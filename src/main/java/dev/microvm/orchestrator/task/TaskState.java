@@ -37,6 +37,13 @@ public enum TaskState {
         };
     }
 
+    /** True when {@code wire} names a terminal state (any case); false for null or an unknown name. */
+    public static boolean isTerminalWire(String wire) {
+        if (wire == null) return false;
+        for (TaskState t : TERMINAL) if (t.name().equalsIgnoreCase(wire)) return true;
+        return false;
+    }
+
     public boolean canMoveTo(TaskState next) {
         return successors().contains(next);
     }

@@ -1,8 +1,8 @@
 package dev.microvm.orchestrator.worker;
 
 /**
- * A blocking step failed for a reason users should see. Its message travels over the event bus
- * as {@code "[reason] message"} so the task can record the stable reason code.
+ * A blocking step failed for a reason users should see. The worker pool replies with the reason's
+ * failure code ({@code task/TaskFailure}), so the task records the stable reason.
  */
 public class WorkerFailure extends RuntimeException {
     private final String reason;
@@ -19,9 +19,5 @@ public class WorkerFailure extends RuntimeException {
 
     public String reason() {
         return reason;
-    }
-
-    public String wireMessage() {
-        return "[" + reason + "] " + getMessage();
     }
 }

@@ -1,5 +1,7 @@
 package dev.microvm.orchestrator.worker;
 
+import dev.microvm.orchestrator.task.FailureReason;
+import dev.microvm.orchestrator.task.TaskFailure;
 import dev.microvm.orchestrator.worker.WorkerRoutes.Purpose;
 import dev.microvm.orchestrator.worker.WorkerRoutes.Route;
 import io.vertx.core.Future;
@@ -95,16 +97,16 @@ public final class WorkerPoolVerticle extends VerticleBase {
         }
     }
 
-    /** How a failed operation reaches its caller: {@code "[reason] message"}. */
+    /** How a failed operation reaches its caller: its {@link FailureReason} as the failure code, the message as text. */
     private static void replyFailure(Message<JsonObject> msg, String address, Throwable t) {
         if (t instanceof WorkerFailure f) {
-            LOG.warn("{} failed: {}", address, f.wireMessage());
-            msg.fail(500, f.wireMessage());
+            LOG.warn("{} failed: [{}] {}", address, f.reason(), f.getMessage());
+            TaskFailure.reply(msg, FailureReason.fromWire(f.reason()), f.getMessage());
         } else if (t instanceof IllegalArgumentException e) {
-            msg.fail(400, "[invalid_request] " + e.getMessage());
+            TaskFailure.reply(msg, FailureReason.INVALID_REQUEST, e.getMessage());
         } else {
             LOG.error("{} failed", address, t);
-            msg.fail(500, "[internal_error] " + t);
+            TaskFailure.reply(msg, FailureReason.INTERNAL_ERROR, t.toString());
         }
     }
 }

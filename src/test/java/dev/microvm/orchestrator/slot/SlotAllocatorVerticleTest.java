@@ -43,7 +43,45 @@ class SlotAllocatorVerticleTest {
     private CompletableFuture<Integer> acquire(String task, String repo) {
         return vertx.eventBus().<JsonObject>request(Addresses.SLOT_ACQUIRE, new JsonObject().put("task_id", task).put("repo_key", repo),
                         new DeliveryOptions().setSendTimeout(60_000))
+                .compose(offer -> offer.<JsonObject>replyAndRequest(Addresses.slotTaken()))
                 .map(m -> m.body().getInteger("slot")).toCompletionStage().toCompletableFuture();
+    }
+
+    private List<Object> holders() throws Exception {
+        JsonObject list = await(vertx.eventBus().<JsonObject>request(Addresses.SLOT_LIST, new JsonObject())).body();
+        return list.getJsonArray("active").stream().map(o -> ((JsonObject) o).getString("task_id")).map(Object.class::cast).toList();
+    }
+
+    @Test
+    void aSlotRequestWhoseCallerHasGoneDoesNotLockTheSlot() throws Exception {
+        int a = acquire("a", "r").get(10, TimeUnit.SECONDS);
+        int b = acquire("b", "r").get(10, TimeUnit.SECONDS);
+        // every slot is busy: this request waits in the queue and its caller gives up after 200 ms
+        var gone = vertx.eventBus().<JsonObject>request(Addresses.SLOT_ACQUIRE, new JsonObject().put("task_id", "gone").put("repo_key", "r"),
+                new DeliveryOptions().setSendTimeout(200)).toCompletionStage().toCompletableFuture();
+        assertThat(gone).failsWithin(5, TimeUnit.SECONDS);
+        CompletableFuture<Integer> next = acquire("next", "r");
+        assertThat(release("a", a)).isTrue();
+        // the freed slot is offered to the gone caller first; nobody takes it, so it goes to the next request
+        assertThat(next.get(10, TimeUnit.SECONDS)).isEqualTo(a);
+        assertThat(holders()).containsExactlyInAnyOrder("b", "next");
+        assertThat(release("gone", a)).isFalse();
+    }
+
+    @Test
+    void anOfferTheRequesterDeclinesIsWithdrawnAndTheSlotStaysFree() throws Exception {
+        int a = acquire("a", "r").get(10, TimeUnit.SECONDS);
+        var declined = vertx.eventBus().<JsonObject>request(Addresses.SLOT_ACQUIRE, new JsonObject().put("task_id", "declines").put("repo_key", "r"),
+                new DeliveryOptions().setSendTimeout(10_000)).map(offer -> {
+                    offer.fail(410, "no longer needed");
+                    return offer.body().getInteger("slot");
+                });
+        int offered = await(declined);
+        assertThat(offered).isNotEqualTo(a);
+        long until = System.currentTimeMillis() + 5_000;
+        while (holders().size() != 1 && System.currentTimeMillis() < until) Thread.sleep(50);
+        assertThat(holders()).containsExactly("a");
+        assertThat(acquire("c", "r").get(10, TimeUnit.SECONDS)).isEqualTo(offered);
     }
 
     private boolean release(String task, int slot) throws Exception {

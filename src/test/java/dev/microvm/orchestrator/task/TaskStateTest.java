@@ -108,6 +108,16 @@ class TaskStateTest {
         assertThat(ref.get().state()).isEqualTo(cur);
     }
 
+    @org.junit.jupiter.api.Test
+    void aWireNameIsTerminalExactlyWhenItsStateIs() {
+        for (TaskState t : TaskState.values()) {
+            assertThat(TaskState.isTerminalWire(t.wireName())).isEqualTo(t.isTerminal());
+            assertThat(TaskState.isTerminalWire(t.name())).isEqualTo(t.isTerminal());
+        }
+        assertThat(TaskState.isTerminalWire(null)).isFalse();
+        assertThat(TaskState.isTerminalWire("finished")).isFalse();
+    }
+
     private static boolean reachable(TaskState from, TaskState to) {
         if (from == to) return true;
         for (TaskState n : from.successors()) if (reachable(n, to)) return true;

@@ -137,7 +137,9 @@ class WorkerPoolIsolationTest {
         persist(new JsonObject().put("record", newer.toJson()));
         Throwable refused = f.node.vertx().eventBus().request(Addresses.WORKER_PERSIST, new JsonObject().put("record", r.toJson()))
                 .toCompletionStage().toCompletableFuture().handle((ok, e) -> e).get(5, TimeUnit.SECONDS);
-        assertThat(refused).isNotNull().hasMessageContaining("[stale_record]");
+        assertThat(refused).isNotNull();
+        assertThat(dev.microvm.orchestrator.task.TaskFailure.of(refused, dev.microvm.orchestrator.task.FailureReason.UNKNOWN).reason())
+                .isEqualTo(dev.microvm.orchestrator.task.FailureReason.STALE_RECORD);
         assertThat(f.node.store().load(r.id()).orElseThrow().pid()).isEqualTo(2L);
     }
 }

@@ -33,7 +33,7 @@ class WorkerPoolVerticleTest {
     private final RecordOperations records = new RecordOperations() {
         @Override
         public OptionalLong persist(TaskRecord record, Event event, Long acceptBefore) {
-            if ("fail".equals(event.type())) throw new WorkerFailure("disk_full", "injected");
+            if ("fail".equals(event.type())) throw new WorkerFailure("io_error", "injected");
             if ("slow".equals(event.type())) sleep(1500);
             persisted.add(event.taskId() + ":" + event.type());
             return OptionalLong.of(persisted.size());
@@ -111,7 +111,9 @@ class WorkerPoolVerticleTest {
         assertThat(other.getLong("seq")).isEqualTo(1);
 
         Future.join(slow, failed, after).toCompletionStage().toCompletableFuture().handle((x, e) -> null).get(5, TimeUnit.SECONDS);
-        assertThat(failed.cause()).hasMessage("[disk_full] injected");
+        assertThat(failed.cause()).hasMessage("injected");
+        assertThat(dev.microvm.orchestrator.task.TaskFailure.of(failed.cause(), dev.microvm.orchestrator.task.FailureReason.UNKNOWN).reason())
+                .isEqualTo(dev.microvm.orchestrator.task.FailureReason.IO_ERROR);
         assertThat(after.succeeded()).isTrue();
         assertThat(persisted).containsExactly("ttwo:quick", "tone:slow", "tone:after");
     }
