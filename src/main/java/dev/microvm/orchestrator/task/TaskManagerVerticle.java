@@ -98,8 +98,7 @@ public final class TaskManagerVerticle extends VerticleBase {
         String description = b.getString("description");
         if (description == null || description.isBlank()) return Future.failedFuture(new IllegalArgumentException("description is required: say what the agent should do"));
         if (description.length() > 200_000) return Future.failedFuture(new IllegalArgumentException("description is too long (max 200000 characters)"));
-        // options arrive nested ({options:{...}}) from the CLI and flat from MCP tool arguments
-        JsonObject requested = b.getJsonObject("options", b);
+        JsonObject requested = TaskOptions.requested(b);
         TaskOptions.fromJson(requested); // refuse bad options before touching anything
         String alias = b.getString("repo");
         String caller = b.getString("caller");
@@ -185,11 +184,7 @@ public final class TaskManagerVerticle extends VerticleBase {
             if (!parent.state().isTerminal()) {
                 return Future.failedFuture(new IllegalArgumentException("task " + parentId + " is still " + parent.state().wireName() + "; continue it once it has finished"));
             }
-            JsonObject opts = b.getJsonObject("options", b).copy();
-            opts.remove("task_id");
-            opts.remove("prompt");
-            opts.remove("caller");
-            opts.remove("accept_before");
+            JsonObject opts = TaskOptions.requested(b);
             JsonObject parentOpts = parent.options().toJson();
             for (String k : parentOpts.fieldNames()) if (!opts.containsKey(k)) opts.put(k, parentOpts.getValue(k));
             opts.put("base", "refs/tasks/" + parentId);
