@@ -4,7 +4,6 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
 import com.fasterxml.jackson.databind.annotation.JsonSerialize;
-import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.ser.std.ToStringSerializer;
 import com.fasterxml.jackson.databind.util.StdConverter;
 import dev.microvm.orchestrator.util.JsonSchema;
@@ -18,7 +17,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Set;
 
 /**
@@ -73,7 +71,6 @@ public record OrchestratorConfig(
 
     /** What {@code config.json} may hold: {@code schemas/config.schema.json} (types, ranges, enums, unknown keys). */
     static final JsonSchema SCHEMA = JsonSchemas.load("config.schema.json", "configuration key");
-    private static final JsonMapper WRITER = JsonMapper.builder().build();
 
     public OrchestratorConfig {
         // which drivers exist is the program's business, not the schema's
@@ -125,9 +122,8 @@ public record OrchestratorConfig(
         return SCHEMA.read(toJson().mergeIn(j), source, OrchestratorConfig.class);
     }
 
-    @SuppressWarnings("unchecked")
     public JsonObject toJson() {
-        return new JsonObject(WRITER.convertValue(this, Map.class));
+        return JsonSchemas.toJson(this);
     }
 
     /** guest_dir is a plain file name, never a URI (Jackson's default reading of a Path with a ':' in it). */

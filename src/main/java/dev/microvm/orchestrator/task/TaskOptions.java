@@ -2,14 +2,12 @@ package dev.microvm.orchestrator.task;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
-import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.microvm.orchestrator.config.AllowedDomains;
 import dev.microvm.orchestrator.util.JsonSchema;
 import dev.microvm.orchestrator.util.JsonSchemas;
 import io.vertx.core.json.JsonObject;
 
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 
 /**
@@ -42,7 +40,6 @@ public record TaskOptions(
 
     public static final JsonSchema SCHEMA = JsonSchemas.load("task-options.schema.json", "option");
     public static final Set<String> MERGE_STRATEGIES = SCHEMA.enumValues("merge_strategy");
-    private static final JsonMapper WRITER = JsonMapper.builder().build();
 
     public TaskOptions {
         untrackedPatterns = List.copyOf(untrackedPatterns == null ? List.of() : untrackedPatterns);
@@ -54,9 +51,8 @@ public record TaskOptions(
         return new TaskOptions(null, null, null, null, null, null, false, List.of(), null, List.of());
     }
 
-    @SuppressWarnings("unchecked")
     public JsonObject toJson() {
-        return new JsonObject(WRITER.convertValue(this, Map.class));
+        return JsonSchemas.toJson(this);
     }
 
     /** This task's options with the network policy and allowlist it runs with, settled at submission. */

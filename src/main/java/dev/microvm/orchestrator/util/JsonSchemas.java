@@ -1,6 +1,7 @@
 package dev.microvm.orchestrator.util;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.MapperFeature;
@@ -79,6 +80,11 @@ public final class JsonSchemas {
                 throw new UncheckedIOException("cannot read schema resource " + path, e);
             }
         });
+    }
+
+    /** A record as JSON, under the same Jackson names it is read with. */
+    public static JsonObject toJson(Object value) {
+        return new JsonObject(STRICT.convertValue(value, new TypeReference<Map<String, Object>>() {}));
     }
 
     static JsonNode tree(JsonObject json) {
