@@ -82,8 +82,9 @@ public final class JsonSchema {
             for (Throwable c = e.getCause(); c != null; c = c.getCause()) {
                 if (c instanceof IllegalArgumentException refused) throw refused;
             }
-            // otherwise the schema let through what the record cannot hold: the two are out of step
-            throw new IllegalStateException("schema and " + type.getSimpleName() + " disagree: " + e.getOriginalMessage(), e);
+            // otherwise stored JSON is damaged, or the schema let through what the record cannot hold
+            throw new IllegalStateException(strict ? "schema and " + type.getSimpleName() + " disagree: " + e.getOriginalMessage()
+                    : "stored " + type.getSimpleName() + " cannot be read: " + e.getOriginalMessage(), e);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

@@ -50,7 +50,7 @@ final class SchemaMessages {
             case "array" -> "a list of " + plural(s.path("items")) + (s.path("items").has("title") ? ", each " + s.path("items").get("title").asText() : "");
             case "string" -> s.has("title") && s.has("pattern") ? s.get("title").asText()
                     : s.has("pattern") ? "a string matching " + s.get("pattern").asText()
-                    : s.path("minLength").asInt(0) > 0 ? "a non-empty string" : "a string";
+                    : text(s);
             default -> s.has("title") ? s.get("title").asText() : "valid";
         };
     }
@@ -62,6 +62,12 @@ final class SchemaMessages {
             case "object" -> "JSON objects";
             default -> "values";
         };
+    }
+
+    private static String text(JsonNode s) {
+        int min = s.path("minLength").asInt(0);
+        if (s.has("maxLength")) return "a string of " + (min > 0 ? min + " to " : "at most ") + s.get("maxLength").asText() + " characters";
+        return min > 0 ? "a non-empty string" : "a string";
     }
 
     private static String range(JsonNode s) {

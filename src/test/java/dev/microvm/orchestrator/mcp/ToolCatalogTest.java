@@ -29,7 +29,8 @@ class ToolCatalogTest {
                 Arguments.of("run_task", run("timout_seconds", 60), "run_task: unknown argument 'timout_seconds'; known arguments: agent_command, "
                         + "allowed_domains, base, cpus, description, include_uncommitted, memory_mib, merge_strategy, network, repo, timeout_seconds, untracked_patterns"),
                 Arguments.of("run_task", new JsonObject().put("repo", "demo"), "run_task: missing required argument 'description'"),
-                Arguments.of("run_task", run("description", ""), "run_task: argument 'description' must be a non-empty string (got \"\")"),
+                Arguments.of("run_task", run("description", ""), "run_task: argument 'description' must be a string of 1 to 200000 characters (got \"\")"),
+                Arguments.of("run_task", run("description", "x".repeat(200_001)), "run_task: argument 'description' must be a string of 1 to 200000 characters (got \"xxxx"),
                 Arguments.of("run_task", run("cpus", "four"), "run_task: argument 'cpus' must be an integer between 1 and 64 (got \"four\")"),
                 Arguments.of("run_task", run("memory_mib", 1 << 20), "run_task: argument 'memory_mib' must be an integer between 256 and 262144 (got 1048576)"),
                 Arguments.of("run_task", run("merge_strategy", "BRANCH"), "run_task: argument 'merge_strategy' must be one of auto, branch, none (got \"BRANCH\")"),
