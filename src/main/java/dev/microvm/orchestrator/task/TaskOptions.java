@@ -66,9 +66,13 @@ public record TaskOptions(
         return j == null ? defaults() : SCHEMA.read(j, "task options", TaskOptions.class);
     }
 
-    /** Reads options this program stored (a task record); options a newer version added are skipped. */
+    /**
+     * Reads options this program stored (a task record, or one shipped by another host): checked
+     * like a request, so a base ref or pattern never skips its rule; options a newer version added
+     * are skipped.
+     */
     public static TaskOptions fromRecord(JsonObject j) {
-        return j == null ? defaults() : JsonSchema.readStored(j, TaskOptions.class);
+        return j == null ? defaults() : fromJson(known(j));
     }
 
     /**
@@ -76,12 +80,15 @@ public record TaskOptions(
      * flat beside the request's own fields (MCP tool arguments, already checked against the tool's schema).
      */
     public static JsonObject requested(JsonObject request) {
-        if (request.getValue("options") instanceof JsonObject nested) return nested.copy();
+        return request.getValue("options") instanceof JsonObject nested ? nested.copy() : known(request);
+    }
+
+    private static JsonObject known(JsonObject j) {
         Set<String> names = SCHEMA.propertyNames();
-        JsonObject flat = new JsonObject();
-        request.forEach(e -> {
-            if (names.contains(e.getKey())) flat.put(e.getKey(), e.getValue());
+        JsonObject out = new JsonObject();
+        j.forEach(e -> {
+            if (names.contains(e.getKey())) out.put(e.getKey(), e.getValue());
         });
-        return flat;
+        return out;
     }
 }

@@ -1,7 +1,6 @@
 package dev.microvm.orchestrator.util;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.networknt.schema.Error;
 import com.networknt.schema.Schema;
@@ -45,15 +44,7 @@ public final class JsonSchema {
     /** Checks {@code value}, then binds it to {@code type} with unknown properties refused. */
     public <T> T read(JsonObject value, String subject, Class<T> type) {
         check(value, subject);
-        return bind(value, type, true);
-    }
-
-    /**
-     * Binds JSON this program wrote itself (a stored record) without checking it, and ignores
-     * properties {@code type} lacks: a newer version may have written more.
-     */
-    public static <T> T readStored(JsonObject value, Class<T> type) {
-        return bind(value, type, false);
+        return bind(value, type);
     }
 
     /** The top-level properties the schema declares. */
@@ -72,19 +63,16 @@ public final class JsonSchema {
         return Set.copyOf(values);
     }
 
-    private static <T> T bind(JsonObject value, Class<T> type, boolean strict) {
-        var reader = JsonSchemas.STRICT.readerFor(type);
-        if (!strict) reader = reader.without(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+    private static <T> T bind(JsonObject value, Class<T> type) {
         try {
-            return reader.readValue(JsonSchemas.tree(value));
+            return JsonSchemas.STRICT.readerFor(type).readValue(JsonSchemas.tree(value));
         } catch (JsonProcessingException e) {
             // a rule the record's constructor enforces (a domain name, a driver) reaches the caller as it was said
             for (Throwable c = e.getCause(); c != null; c = c.getCause()) {
                 if (c instanceof IllegalArgumentException refused) throw refused;
             }
-            // otherwise stored JSON is damaged, or the schema let through what the record cannot hold
-            throw new IllegalStateException(strict ? "schema and " + type.getSimpleName() + " disagree: " + e.getOriginalMessage()
-                    : "stored " + type.getSimpleName() + " cannot be read: " + e.getOriginalMessage(), e);
+            // otherwise the schema let through what the record cannot hold: the two are out of step
+            throw new IllegalStateException("schema and " + type.getSimpleName() + " disagree: " + e.getOriginalMessage(), e);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

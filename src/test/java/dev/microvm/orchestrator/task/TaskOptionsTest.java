@@ -89,6 +89,12 @@ class TaskOptionsTest {
     }
 
     @Test
+    void aStoredOrShippedRecordStillObeysTheRules() {
+        assertThatThrownBy(() -> TaskOptions.fromRecord(new JsonObject().put("base", "--upload-pack=touch /tmp/x")))
+                .hasMessageContaining("option 'base' must be a branch name or commit id");
+    }
+
+    @Test
     void requestedOptionsAreTheNestedObjectOrTheKnownOptionsBesideTheRequestFields() {
         JsonObject nested = new JsonObject().put("repo", "r").put("options", new JsonObject().put("cpus", 2).put("colour", "red"));
         assertThat(TaskOptions.requested(nested)).isEqualTo(new JsonObject().put("cpus", 2).put("colour", "red"));
