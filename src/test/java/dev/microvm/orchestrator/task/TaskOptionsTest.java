@@ -5,6 +5,11 @@ import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
@@ -101,5 +106,45 @@ class TaskOptionsTest {
         JsonObject flat = new JsonObject().put("repo", "r").put("description", "d").put("caller", "c").put("accept_before", 1L)
                 .put("task_id", "t-1").put("prompt", "p").put("cpus", 2).put("network", "none");
         assertThat(TaskOptions.requested(flat)).isEqualTo(new JsonObject().put("cpus", 2).put("network", "none"));
+    }
+
+    @Property(tries = 300)
+    void anyKeyTheSchemaDoesNotKnowIsRefusedByName(@ForAll("keys") String key) {
+        JsonObject options = new JsonObject().put(key, 1);
+        if (TaskOptions.SCHEMA.propertyNames().contains(key)) return;
+        assertThatThrownBy(() -> TaskOptions.fromJson(options)).hasMessageContaining("unknown option '" + key + "'");
+    }
+
+    @Property(tries = 300)
+    void cpusAreAcceptedExactlyFromOneToSixtyFour(@ForAll int cpus) {
+        JsonObject options = new JsonObject().put("cpus", cpus);
+        if (cpus >= 1 && cpus <= 64) assertThat(TaskOptions.fromJson(options).cpus()).isEqualTo(cpus);
+        else assertThatThrownBy(() -> TaskOptions.fromJson(options))
+                .hasMessage("task options: option 'cpus' must be an integer between 1 and 64 (got " + cpus + ")");
+    }
+
+    /** The schema's pattern says what the hand-written check said before it: no option, no range, no control character. */
+    @Property(tries = 1000)
+    void aBaseIsAcceptedExactlyWhenItIsNoOptionNoRangeAndNoControlCharacter(@ForAll("refs") String base) {
+        boolean safe = !base.isBlank() && !base.startsWith("-") && !base.contains("..") && base.chars().noneMatch(c -> c < 0x20);
+        assertThat(TaskOptions.SCHEMA.violations(new JsonObject().put("base", base), "t")).as(base).hasSize(safe ? 0 : 1);
+    }
+
+    @Property(tries = 1000)
+    void anUntrackedPatternIsAcceptedExactlyWhenItIsRelativeWithoutDotDot(@ForAll("refs") String pattern) {
+        boolean safe = !pattern.isBlank() && !pattern.startsWith("/") && !pattern.contains("..") && pattern.indexOf('\0') < 0;
+        JsonObject options = new JsonObject().put("untracked_patterns", new JsonArray().add(pattern));
+        assertThat(TaskOptions.SCHEMA.violations(options, "t")).as(pattern).hasSize(safe ? 0 : 1);
+    }
+
+    @Provide
+    Arbitrary<String> keys() {
+        return Arbitraries.oneOf(Arbitraries.strings().alpha().withChars('_').ofMinLength(1).ofMaxLength(20),
+                Arbitraries.of(TaskOptions.SCHEMA.propertyNames()).map(k -> k.substring(0, k.length() - 1)));
+    }
+
+    @Provide
+    Arbitrary<String> refs() {
+        return Arbitraries.strings().withChars("ab-./ \t\n\0*").withCharRange('\u0001', '\u0003').ofMaxLength(8);
     }
 }
