@@ -72,7 +72,8 @@ public final class RepoRegistry {
         validateAlias(alias);
         // the same schema as task options (repo-defaults.schema.json refers to it), and the same domain rule
         DEFAULTS.check(defaults, "repository " + alias);
-        AllowedDomains.of(defaults.getJsonArray("allowed_domains", new JsonArray()).stream().map(String::valueOf).toList(), "allowed_domains");
+        AllowedDomains.of(defaults.getJsonArray("allowed_domains", new JsonArray()).stream().map(String::valueOf).toList(),
+                "allowed_domains of repository " + alias);
         return update(repos -> {
             Repo r = repos.get(alias);
             if (r == null) throw new UnknownRepoException(alias, repos.keySet());
