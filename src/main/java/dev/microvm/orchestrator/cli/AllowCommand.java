@@ -37,7 +37,7 @@ final class AllowCommand implements Callable<Integer> {
         RepoRegistry registry = new RepoRegistry(state.paths(), Clock.systemUTC());
         String registered = registry.allow(repo, alias);
         io.vertx.core.json.JsonObject defaults = new io.vertx.core.json.JsonObject();
-        if (mergeStrategy != null) defaults.put("merge_strategy", mergeStrategy);
+        if (mergeStrategy != null) defaults.put("merge_strategy", mergeStrategy.toLowerCase(java.util.Locale.ROOT));
         if (network != null) defaults.put("network", network);
         if (allowDomains != null && !allowDomains.isEmpty()) defaults.put("allowed_domains", new io.vertx.core.json.JsonArray(allowDomains));
         if (!defaults.isEmpty()) registry.setDefaults(registered, defaults);

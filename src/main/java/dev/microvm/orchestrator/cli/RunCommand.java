@@ -65,7 +65,7 @@ final class RunCommand implements Callable<Integer> {
         try {
             JsonObject options = new JsonObject().put("include_uncommitted", includeUncommitted);
             if (agentCommand != null) options.put("agent_command", agentCommand);
-            if (merge != null) options.put("merge_strategy", merge);
+            if (merge != null) options.put("merge_strategy", merge.toLowerCase(java.util.Locale.ROOT));
             if (base != null) options.put("base", base);
             if (timeout != null) options.put("timeout_seconds", timeout);
             if (untracked != null) options.put("untracked_patterns", new JsonArray(untracked));

@@ -1,5 +1,13 @@
 package dev.microvm.orchestrator.config;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
+import com.fasterxml.jackson.databind.annotation.JsonSerialize;
+import com.fasterxml.jackson.databind.ser.std.ToStringSerializer;
+import com.fasterxml.jackson.databind.util.StdConverter;
+import dev.microvm.orchestrator.util.JsonSchema;
+import dev.microvm.orchestrator.util.JsonSchemas;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
 
@@ -13,7 +21,8 @@ import java.util.Set;
 
 /**
  * Typed, validated node configuration. Defaults fit the host; {@code config.json} in the state
- * directory overrides them (unknown keys are refused so a typo never goes unnoticed).
+ * directory overrides them. What it may hold is {@code schemas/config.schema.json}: unknown keys
+ * are refused so a typo never goes unnoticed.
  *
  * @param slots              VMs that may run at once on this host
  * @param driver             qemu | vfkit | process (process: host processes, for tests only)
@@ -35,56 +44,39 @@ import java.util.Set;
  * @param eventRetentionBytes console lines are compacted out, oldest first, while they take more
  *                           than this many bytes of the event log; 0 sets no limit
  */
+@JsonInclude(JsonInclude.Include.NON_NULL)
 public record OrchestratorConfig(
-        int slots,
-        int vmCpus,
-        int vmMemoryMiB,
-        String driver,
-        String accelerator,
-        Path guestDir,
-        int taskTimeoutSeconds,
-        int bootTimeoutSeconds,
-        int stopGraceSeconds,
-        String httpHost,
-        int httpPort,
-        String defaultMergeStrategy,
-        String defaultNetwork,
-        int slotDiskGiB,
-        long maxBundleBytes,
-        String apiUpstream,
-        int apiProxyPort,
-        String credentialMode,
-        int daemonIdleExitSeconds,
-        int eventRetentionDays,
-        long eventRetentionBytes,
-        List<String> allowedDomains) {
+        @JsonProperty("slots") int slots,
+        @JsonProperty("vm_cpus") int vmCpus,
+        @JsonProperty("vm_memory_mib") int vmMemoryMiB,
+        @JsonProperty("driver") String driver,
+        @JsonProperty("accelerator") String accelerator,
+        @JsonProperty("guest_dir") @JsonSerialize(using = ToStringSerializer.class) @JsonDeserialize(converter = PlainPath.class) Path guestDir,
+        @JsonProperty("task_timeout_seconds") int taskTimeoutSeconds,
+        @JsonProperty("boot_timeout_seconds") int bootTimeoutSeconds,
+        @JsonProperty("stop_grace_seconds") int stopGraceSeconds,
+        @JsonProperty("http_host") String httpHost,
+        @JsonProperty("http_port") int httpPort,
+        @JsonProperty("default_merge_strategy") String defaultMergeStrategy,
+        @JsonProperty("default_network") String defaultNetwork,
+        @JsonProperty("slot_disk_gib") int slotDiskGiB,
+        @JsonProperty("max_bundle_bytes") long maxBundleBytes,
+        @JsonProperty("api_upstream") String apiUpstream,
+        @JsonProperty("api_proxy_port") int apiProxyPort,
+        @JsonProperty("credential_mode") String credentialMode,
+        @JsonProperty("daemon_idle_exit_seconds") int daemonIdleExitSeconds,
+        @JsonProperty("event_retention_days") int eventRetentionDays,
+        @JsonProperty("event_retention_bytes") long eventRetentionBytes,
+        @JsonProperty("allowed_domains") List<String> allowedDomains) {
 
-    private static final Set<String> KEYS = Set.of("slots", "vm_cpus", "vm_memory_mib", "driver", "accelerator",
-            "guest_dir", "task_timeout_seconds", "boot_timeout_seconds", "stop_grace_seconds", "http_host", "http_port",
-            "default_merge_strategy", "default_network", "slot_disk_gib", "max_bundle_bytes", "api_upstream", "api_proxy_port", "credential_mode",
-            "daemon_idle_exit_seconds", "event_retention_days", "event_retention_bytes", "allowed_domains");
+    /** What {@code config.json} may hold: {@code schemas/config.schema.json} (types, ranges, enums, unknown keys). */
+    static final JsonSchema SCHEMA = JsonSchemas.load("config.schema.json", "configuration key");
 
     public OrchestratorConfig {
-        range("slots", slots, 1, 256);
-        range("vm_cpus", vmCpus, 1, 64);
-        range("vm_memory_mib", vmMemoryMiB, 256, 262_144);
+        // which drivers exist is the program's business, not the schema's
         oneOf("driver", driver, Set.of("qemu", "vfkit", "process"));
-        oneOf("accelerator", accelerator, Set.of("auto", "kvm", "tcg", "hvf"));
-        range("task_timeout_seconds", taskTimeoutSeconds, 1, 7 * 24 * 3600);
-        range("boot_timeout_seconds", bootTimeoutSeconds, 1, 3600);
-        range("stop_grace_seconds", stopGraceSeconds, 0, 600);
-        range("http_port", httpPort, 0, 65535);
-        oneOf("default_merge_strategy", defaultMergeStrategy, Set.of("auto", "branch", "none"));
-        oneOf("default_network", defaultNetwork, Set.of("full", "allowlist", "api-only", "none"));
+        guestDir = guestDir == null ? null : guestDir.toAbsolutePath();
         allowedDomains = AllowedDomains.of(allowedDomains == null ? List.of() : allowedDomains, "allowed_domains in config.json").patterns();
-        range("slot_disk_gib", slotDiskGiB, 1, 4096);
-        if (maxBundleBytes < 1024) throw new IllegalArgumentException("max_bundle_bytes must be at least 1024");
-        range("api_proxy_port", apiProxyPort, 0, 65535);
-        oneOf("credential_mode", credentialMode, Set.of("proxy", "file"));
-        range("daemon_idle_exit_seconds", daemonIdleExitSeconds, 1, 7 * 24 * 3600);
-        range("event_retention_days", eventRetentionDays, 0, 100 * 365);
-        if (eventRetentionBytes < 0) throw new IllegalArgumentException("event_retention_bytes must not be negative");
-        if (httpHost == null || httpHost.isBlank()) throw new IllegalArgumentException("http_host must not be empty");
     }
 
     /** Defaults that fit this host: half the cores as slots, memory kept to a quarter of the RAM. */
@@ -122,43 +114,24 @@ public record OrchestratorConfig(
         return d.merge(j, file.toString());
     }
 
-    /** This configuration with the keys of {@code j} applied. */
+    /**
+     * This configuration with the keys of {@code j} applied, checked against the schema first;
+     * {@code source} (the file, or "command line") names where a bad key came from.
+     */
     public OrchestratorConfig merge(JsonObject j, String source) {
-        for (String k : j.fieldNames()) {
-            if (!KEYS.contains(k)) throw new IllegalArgumentException("unknown configuration key '" + k + "' in " + source + "; known keys: " + new java.util.TreeSet<>(KEYS));
-        }
-        try {
-            return new OrchestratorConfig(j.getInteger("slots", slots), j.getInteger("vm_cpus", vmCpus),
-                    j.getInteger("vm_memory_mib", vmMemoryMiB), j.getString("driver", driver),
-                    j.getString("accelerator", accelerator),
-                    j.containsKey("guest_dir") ? Path.of(j.getString("guest_dir")).toAbsolutePath() : guestDir,
-                    j.getInteger("task_timeout_seconds", taskTimeoutSeconds),
-                    j.getInteger("boot_timeout_seconds", bootTimeoutSeconds),
-                    j.getInteger("stop_grace_seconds", stopGraceSeconds), j.getString("http_host", httpHost),
-                    j.getInteger("http_port", httpPort), j.getString("default_merge_strategy", defaultMergeStrategy),
-                    j.getString("default_network", defaultNetwork), j.getInteger("slot_disk_gib", slotDiskGiB),
-                    j.getLong("max_bundle_bytes", maxBundleBytes), j.getString("api_upstream", apiUpstream),
-                    j.getInteger("api_proxy_port", apiProxyPort), j.getString("credential_mode", credentialMode),
-                    j.getInteger("daemon_idle_exit_seconds", daemonIdleExitSeconds),
-                    j.getInteger("event_retention_days", eventRetentionDays),
-                    j.getLong("event_retention_bytes", eventRetentionBytes),
-                    j.containsKey("allowed_domains") ? j.getJsonArray("allowed_domains").stream().map(String::valueOf).toList() : allowedDomains);
-        } catch (ClassCastException e) {
-            throw new IllegalArgumentException("wrong value type in " + source + ": " + e.getMessage());
-        }
+        return SCHEMA.read(toJson().mergeIn(j), source, OrchestratorConfig.class);
     }
 
     public JsonObject toJson() {
-        return new JsonObject().put("slots", slots).put("vm_cpus", vmCpus).put("vm_memory_mib", vmMemoryMiB)
-                .put("driver", driver).put("accelerator", accelerator).put("guest_dir", guestDir.toString())
-                .put("task_timeout_seconds", taskTimeoutSeconds).put("boot_timeout_seconds", bootTimeoutSeconds)
-                .put("stop_grace_seconds", stopGraceSeconds).put("http_host", httpHost).put("http_port", httpPort)
-                .put("default_merge_strategy", defaultMergeStrategy).put("default_network", defaultNetwork)
-                .put("slot_disk_gib", slotDiskGiB).put("max_bundle_bytes", maxBundleBytes)
-                .put("api_upstream", apiUpstream).put("api_proxy_port", apiProxyPort).put("credential_mode", credentialMode)
-                .put("daemon_idle_exit_seconds", daemonIdleExitSeconds).put("event_retention_days", eventRetentionDays)
-                .put("event_retention_bytes", eventRetentionBytes)
-                .put("allowed_domains", new io.vertx.core.json.JsonArray(allowedDomains));
+        return JsonSchemas.toJson(this);
+    }
+
+    /** guest_dir is a plain file name, never a URI (Jackson's default reading of a Path with a ':' in it). */
+    static final class PlainPath extends StdConverter<String, Path> {
+        @Override
+        public Path convert(String value) {
+            return Path.of(value);
+        }
     }
 
     private static long physicalMemoryMiB() {
@@ -169,10 +142,6 @@ public record OrchestratorConfig(
             // fall through
         }
         return 8192;
-    }
-
-    private static void range(String key, int v, int min, int max) {
-        if (v < min || v > max) throw new IllegalArgumentException(key + " must be between " + min + " and " + max + ", got " + v);
     }
 
     private static void oneOf(String key, String v, Set<String> allowed) {

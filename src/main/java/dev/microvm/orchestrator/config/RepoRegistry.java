@@ -2,7 +2,10 @@ package dev.microvm.orchestrator.config;
 
 import dev.microvm.orchestrator.util.AtomicFiles;
 import dev.microvm.orchestrator.util.HostLock;
+import dev.microvm.orchestrator.util.JsonSchema;
+import dev.microvm.orchestrator.util.JsonSchemas;
 import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
 import java.io.IOException;
@@ -56,7 +59,7 @@ public final class RepoRegistry {
         }
     }
 
-    private static final java.util.Set<String> DEFAULT_KEYS = java.util.Set.of("merge_strategy", "network", "allowed_domains");
+    private static final JsonSchema DEFAULTS = JsonSchemas.load("repo-defaults.schema.json", "repository setting");
 
     /**
      * Sets per-repository task defaults (merge_strategy: auto|branch|none, network:
@@ -65,11 +68,10 @@ public final class RepoRegistry {
      */
     public Repo setDefaults(String alias, JsonObject defaults) {
         validateAlias(alias);
-        for (String k : defaults.fieldNames()) {
-            if (!DEFAULT_KEYS.contains(k)) throw new IllegalArgumentException("unknown repository setting '" + k + "'; known: merge_strategy, network, allowed_domains");
-        }
-        // validates the values the same way task options are validated
-        dev.microvm.orchestrator.task.TaskOptions.fromJson(defaults);
+        // the same schema as task options (repo-defaults.schema.json refers to it), and the same domain rule
+        DEFAULTS.check(defaults, "repository " + alias);
+        AllowedDomains.of(defaults.getJsonArray("allowed_domains", new JsonArray()).stream().map(String::valueOf).toList(),
+                "allowed_domains of repository " + alias);
         return update(repos -> {
             Repo r = repos.get(alias);
             if (r == null) throw new UnknownRepoException(alias, repos.keySet());

@@ -79,9 +79,12 @@ final class McpTools {
         return new AsyncToolSpecification(catalog.tool(name), (exchange, request) ->
             Mono.defer(() -> {
                         JsonObject args = PlainJson.fromMap(request.arguments());
-                        return Mono.fromCompletionStage(handler.handle(exchange, request, args).toCompletionStage());
+                        // arguments that break the tool's input schema never become a bus request
+                        List<String> problems = catalog.violations(name, args);
+                        if (!problems.isEmpty()) return Mono.just(ToolResults.error(String.join("\n", problems)));
+                        return Mono.fromCompletionStage(handler.handle(exchange, request, args).toCompletionStage())
+                                .map(ToolResults::success);
                     })
-                    .map(ToolResults::success)
                     // forward() has already worded event-bus failures; anything else is described as is
                     .onErrorResume(failure -> Mono.just(ToolResults.error(ToolResults.describe(failure, name)))));
     }

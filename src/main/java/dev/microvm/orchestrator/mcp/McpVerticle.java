@@ -69,6 +69,8 @@ public final class McpVerticle extends VerticleBase {
                 .instructions(INSTRUCTIONS)
                 .capabilities(McpSchema.ServerCapabilities.builder().tools(false).build())
                 .tools(tools.specifications())
+                // McpTools checks arguments itself, with messages that name the argument and what it must be
+                .validateToolInputs(false)
                 .build();
         return events.completion();
     }

@@ -1,5 +1,7 @@
 package dev.microvm.orchestrator.mcp;
 
+import dev.microvm.orchestrator.util.JsonSchema;
+import dev.microvm.orchestrator.util.JsonSchemas;
 import io.modelcontextprotocol.spec.McpSchema;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -15,9 +17,12 @@ import java.util.Map;
 
 /**
  * The MCP tool definitions (names, descriptions, input and output JSON schemas, annotations),
- * kept as data in {@code mcp/tools.json} so the contract can be read in one place. Every tool
- * carries {@code _meta: {"anthropic/alwaysLoad": true}} so Claude Code lists it directly instead
- * of hiding it behind tool search.
+ * kept as data in {@code mcp/tools.json} so the contract can be read in one place. A tool that
+ * takes task options names their schema ({@code "options": "task-options.schema.json"}) and
+ * advertises its properties as its own. Every call's arguments are checked against the input
+ * schema the tool advertises ({@link #violations}). Every tool carries
+ * {@code _meta: {"anthropic/alwaysLoad": true}} so Claude Code lists it directly instead of hiding
+ * it behind tool search.
  */
 public final class ToolCatalog {
 
@@ -25,9 +30,11 @@ public final class ToolCatalog {
     static final Map<String, Object> ALWAYS_LOAD = Map.of("anthropic/alwaysLoad", true);
 
     private final Map<String, McpSchema.Tool> tools;
+    private final Map<String, JsonSchema> inputs;
 
-    private ToolCatalog(Map<String, McpSchema.Tool> tools) {
+    private ToolCatalog(Map<String, McpSchema.Tool> tools, Map<String, JsonSchema> inputs) {
         this.tools = tools;
+        this.inputs = inputs;
     }
 
     public static ToolCatalog load() {
@@ -42,14 +49,17 @@ public final class ToolCatalog {
     static ToolCatalog parse(JsonObject doc) {
         JsonObject defs = doc.getJsonObject("definitions", new JsonObject());
         Map<String, McpSchema.Tool> tools = new LinkedHashMap<>();
+        Map<String, JsonSchema> inputs = new LinkedHashMap<>();
         for (Object o : doc.getJsonArray("tools")) {
             JsonObject def = (JsonObject) o;
             JsonObject annotations = def.getJsonObject("annotations", new JsonObject());
+            JsonObject input = inputSchema(def.getJsonObject("input"), defs);
+            inputs.put(def.getString("name"), JsonSchemas.of("mcp-tool:" + def.getString("name"), input, "argument"));
             McpSchema.Tool tool = McpSchema.Tool.builder()
                     .name(def.getString("name"))
                     .title(def.getString("title"))
                     .description(def.getString("description"))
-                    .inputSchema(PlainJson.toMap(inputSchema(def.getJsonObject("input"), defs)))
+                    .inputSchema(PlainJson.toMap(input))
                     .outputSchema(PlainJson.toMap(outputSchema(def.getJsonObject("output"))))
                     .annotations(new McpSchema.ToolAnnotations(def.getString("title"),
                             annotations.getBoolean("readOnlyHint"), annotations.getBoolean("destructiveHint"),
@@ -58,13 +68,19 @@ public final class ToolCatalog {
                     .build();
             tools.put(tool.name(), tool);
         }
-        return new ToolCatalog(tools);
+        return new ToolCatalog(tools, inputs);
     }
 
     public McpSchema.Tool tool(String name) {
         McpSchema.Tool tool = tools.get(name);
         if (tool == null) throw new IllegalArgumentException("no tool definition named " + name);
         return tool;
+    }
+
+    /** What is wrong with the arguments of a call to tool {@code name}; empty when they conform. */
+    List<String> violations(String name, JsonObject arguments) {
+        tool(name);
+        return inputs.get(name).violations(arguments, name);
     }
 
     public List<String> names() {
@@ -77,7 +93,7 @@ public final class ToolCatalog {
         input.getJsonObject("properties", new JsonObject()).forEach(e ->
                 properties.put(e.getKey(), resolve((JsonObject) e.getValue(), defs)));
         String options = input.getString("options");
-        if (options != null) properties.mergeIn(defs.getJsonObject(options).copy());
+        if (options != null) properties.mergeIn(JsonSchemas.resource(options).getJsonObject("properties"));
         return new JsonObject().put("type", "object").put("properties", properties)
                 .put("required", input.getJsonArray("required", new JsonArray()))
                 .put("additionalProperties", false);

@@ -38,7 +38,7 @@ final class TaskIntake {
         if (description == null || description.isBlank()) throw new IllegalArgumentException("description is required: say what the agent should do");
         if (description.length() > 200_000) throw new IllegalArgumentException("description is too long (max 200000 characters)");
         // options arrive nested ({options:{...}}) from the CLI and flat from MCP tool arguments
-        JsonObject requested = b.getJsonObject("options", b);
+        JsonObject requested = TaskOptions.requested(b);
         TaskOptions.fromJson(requested); // refuse bad options before touching anything
         return requested;
     }
@@ -62,11 +62,7 @@ final class TaskIntake {
         if (!parent.state().isTerminal()) {
             throw new IllegalArgumentException("task " + parent.id() + " is still " + parent.state().wireName() + "; continue it once it has finished");
         }
-        JsonObject opts = b.getJsonObject("options", b).copy();
-        opts.remove("task_id");
-        opts.remove("prompt");
-        opts.remove("caller");
-        opts.remove("accept_before");
+        JsonObject opts = TaskOptions.requested(b);
         JsonObject parentOpts = parent.options().toJson();
         for (String k : parentOpts.fieldNames()) if (!opts.containsKey(k)) opts.put(k, parentOpts.getValue(k));
         opts.put("base", "refs/tasks/" + parent.id());

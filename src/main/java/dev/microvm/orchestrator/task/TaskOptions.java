@@ -1,14 +1,19 @@
 package dev.microvm.orchestrator.task;
 
-import io.vertx.core.json.JsonArray;
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import dev.microvm.orchestrator.config.AllowedDomains;
+import dev.microvm.orchestrator.util.JsonSchema;
+import dev.microvm.orchestrator.util.JsonSchemas;
 import io.vertx.core.json.JsonObject;
 
 import java.util.List;
-import java.util.Locale;
 import java.util.Set;
 
 /**
- * Per-task choices made at submission. Null means "use the repository or node default".
+ * Per-task choices made at submission. Null means "use the repository or node default". What each
+ * may hold is {@code schemas/task-options.schema.json} (which the run_task and continue_task tools
+ * advertise too); values are checked against it and bound here, unknown options refused.
  *
  * @param baseRef            branch or commit to start from (default: the repo's current branch tip)
  * @param mergeStrategy      auto | branch | none
@@ -20,48 +25,26 @@ import java.util.Set;
  * @param allowedDomains     under allowlist, the domains the egress proxy lets through (exact or "*." suffix);
  *                           at submission the task's own list is joined with the config's and the repository's
  */
+@JsonInclude(JsonInclude.Include.NON_NULL)
 public record TaskOptions(
-        String baseRef,
-        String mergeStrategy,
-        Integer timeoutSeconds,
-        Integer cpus,
-        Integer memoryMiB,
-        String agentCommand,
-        boolean includeUncommitted,
-        List<String> untrackedPatterns,
-        String network,
-        List<String> allowedDomains) {
+        @JsonProperty("base") String baseRef,
+        @JsonProperty("merge_strategy") String mergeStrategy,
+        @JsonProperty("timeout_seconds") Integer timeoutSeconds,
+        @JsonProperty("cpus") Integer cpus,
+        @JsonProperty("memory_mib") Integer memoryMiB,
+        @JsonProperty("agent_command") String agentCommand,
+        @JsonProperty("include_uncommitted") boolean includeUncommitted,
+        @JsonProperty("untracked_patterns") List<String> untrackedPatterns,
+        @JsonProperty("network") String network,
+        @JsonProperty("allowed_domains") @JsonInclude(JsonInclude.Include.NON_EMPTY) List<String> allowedDomains) {
 
-    public static final Set<String> MERGE_STRATEGIES = Set.of("auto", "branch", "none");
-    public static final Set<String> NETWORK_POLICIES = Set.of("full", "allowlist", "api-only", "none");
+    public static final JsonSchema SCHEMA = JsonSchemas.load("task-options.schema.json", "option");
+    public static final Set<String> MERGE_STRATEGIES = SCHEMA.enumValues("merge_strategy");
 
     public TaskOptions {
         untrackedPatterns = List.copyOf(untrackedPatterns == null ? List.of() : untrackedPatterns);
-        if (mergeStrategy != null) {
-            mergeStrategy = mergeStrategy.toLowerCase(Locale.ROOT);
-            if (!MERGE_STRATEGIES.contains(mergeStrategy)) {
-                throw new IllegalArgumentException("merge_strategy must be one of auto, branch, none; got '" + mergeStrategy + "'");
-            }
-        }
-        if (network != null && !NETWORK_POLICIES.contains(network)) {
-            throw new IllegalArgumentException("network must be one of full, allowlist, api-only, none; got '" + network + "'");
-        }
-        allowedDomains = dev.microvm.orchestrator.config.AllowedDomains.of(allowedDomains == null ? List.of() : allowedDomains, "allowed_domains").patterns();
-        if (timeoutSeconds != null && (timeoutSeconds < 1 || timeoutSeconds > 7 * 24 * 3600)) {
-            throw new IllegalArgumentException("timeout_seconds must be between 1 and 604800; got " + timeoutSeconds);
-        }
-        if (cpus != null && (cpus < 1 || cpus > 64)) throw new IllegalArgumentException("cpus must be 1..64; got " + cpus);
-        if (memoryMiB != null && (memoryMiB < 256 || memoryMiB > 262_144)) {
-            throw new IllegalArgumentException("memory_mib must be 256..262144; got " + memoryMiB);
-        }
-        if (baseRef != null && (baseRef.isBlank() || baseRef.startsWith("-") || baseRef.contains("..") || baseRef.chars().anyMatch(c -> c < 0x20))) {
-            throw new IllegalArgumentException("base must be a branch name or commit id; got '" + baseRef + "'");
-        }
-        for (String p : untrackedPatterns) {
-            if (p.isBlank() || p.startsWith("/") || p.contains("..") || p.indexOf('\0') >= 0) {
-                throw new IllegalArgumentException("untracked pattern must be a relative glob without '..': '" + p + "'");
-            }
-        }
+        // domain syntax (and its normal form) is AllowedDomains' rule, shared with config.json and repository defaults
+        allowedDomains = AllowedDomains.of(allowedDomains == null ? List.of() : allowedDomains, "allowed_domains").patterns();
     }
 
     public static TaskOptions defaults() {
@@ -69,18 +52,7 @@ public record TaskOptions(
     }
 
     public JsonObject toJson() {
-        JsonObject j = new JsonObject();
-        if (baseRef != null) j.put("base", baseRef);
-        if (mergeStrategy != null) j.put("merge_strategy", mergeStrategy);
-        if (timeoutSeconds != null) j.put("timeout_seconds", timeoutSeconds);
-        if (cpus != null) j.put("cpus", cpus);
-        if (memoryMiB != null) j.put("memory_mib", memoryMiB);
-        if (agentCommand != null) j.put("agent_command", agentCommand);
-        j.put("include_uncommitted", includeUncommitted);
-        j.put("untracked_patterns", new JsonArray(untrackedPatterns));
-        if (network != null) j.put("network", network);
-        if (!allowedDomains.isEmpty()) j.put("allowed_domains", new JsonArray(allowedDomains));
-        return j;
+        return JsonSchemas.toJson(this);
     }
 
     /** This task's options with the network policy and allowlist it runs with, settled at submission. */
@@ -89,26 +61,34 @@ public record TaskOptions(
                 untrackedPatterns, policy, domains);
     }
 
-    private static List<String> strings(JsonObject j, String key) {
-        Object v = j.getValue(key);
-        if (v == null) return List.of();
-        if (!(v instanceof JsonArray a)) throw new IllegalArgumentException(key + " must be a list of strings");
-        for (Object o : a) if (!(o instanceof String)) throw new IllegalArgumentException(key + " must be a list of strings; got " + o);
-        return a.stream().map(String.class::cast).toList();
+    /** Parses what a person or client asked for: checked against the schema, unknown options refused. */
+    public static TaskOptions fromJson(JsonObject j) {
+        return j == null ? defaults() : SCHEMA.read(j, "task options", TaskOptions.class);
     }
 
-    /** Parses user input; unknown keys are ignored, wrong types give a clear message. */
-    public static TaskOptions fromJson(JsonObject j) {
-        if (j == null) return defaults();
-        try {
-            JsonArray pats = j.getJsonArray("untracked_patterns");
-            return new TaskOptions(j.getString("base"), j.getString("merge_strategy"), j.getInteger("timeout_seconds"),
-                    j.getInteger("cpus"), j.getInteger("memory_mib"), j.getString("agent_command"),
-                    j.getBoolean("include_uncommitted", false),
-                    pats == null ? List.of() : pats.stream().map(String::valueOf).toList(), j.getString("network"),
-                    strings(j, "allowed_domains"));
-        } catch (ClassCastException e) {
-            throw new IllegalArgumentException("invalid task option type: " + e.getMessage());
-        }
+    /**
+     * Reads options this program stored (a task record, or one shipped by another host): checked
+     * like a request, so a base ref or pattern never skips its rule; options a newer version added
+     * are skipped.
+     */
+    public static TaskOptions fromRecord(JsonObject j) {
+        return j == null ? defaults() : fromJson(known(j));
+    }
+
+    /**
+     * The options of a submit or continue request: nested under {@code options} (CLI, cluster), or
+     * flat beside the request's own fields (MCP tool arguments, already checked against the tool's schema).
+     */
+    public static JsonObject requested(JsonObject request) {
+        return request.getValue("options") instanceof JsonObject nested ? nested.copy() : known(request);
+    }
+
+    private static JsonObject known(JsonObject j) {
+        Set<String> names = SCHEMA.propertyNames();
+        JsonObject out = new JsonObject();
+        j.forEach(e -> {
+            if (names.contains(e.getKey())) out.put(e.getKey(), e.getValue());
+        });
+        return out;
     }
 }

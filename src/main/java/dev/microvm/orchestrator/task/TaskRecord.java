@@ -130,7 +130,7 @@ public record TaskRecord(
         Long rev = j.getLong("revision");
         return new TaskRecord(id, rev == null ? 0 : rev, repo, j.getString("repo_path"), j.getString("description"),
                 TaskState.fromWire(j.getString("status")), j.getString("caller"), j.getString("node"),
-                TaskOptions.fromJson(j.getJsonObject("options")), j.getString("created_at"), j.getString("started_at"),
+                TaskOptions.fromRecord(j.getJsonObject("options")), j.getString("created_at"), j.getString("started_at"),
                 j.getString("completed_at"), j.getInteger("slot"), j.getLong("pid"), j.getInteger("exit_code"),
                 j.getString("reason"), j.getString("error"), j.getString("parent_task_id"),
                 j.getBoolean("cancel_requested", false), j.getJsonObject("prepared"), j.getJsonObject("result"),

@@ -83,7 +83,7 @@ class RepoRegistryTest {
         assertThat(registry().resolve("d").defaults().getString("merge_strategy")).isEqualTo("branch");
         assertThat(registry().resolve("d").toJson().getJsonObject("defaults").getString("network")).isEqualTo("api-only");
         assertThatThrownBy(() -> registry().setDefaults("d", new io.vertx.core.json.JsonObject().put("merge_strategy", "yolo")))
-                .hasMessageContaining("merge_strategy must be one of");
+                .hasMessageContaining("repository setting 'merge_strategy' must be one of auto, branch, none (got \"yolo\")");
         assertThatThrownBy(() -> registry().setDefaults("d", new io.vertx.core.json.JsonObject().put("colour", "red")))
                 .hasMessageContaining("unknown repository setting");
     }

@@ -123,6 +123,21 @@ class McpServerTest {
     }
 
     @Test
+    void arguments_that_break_the_tool_schema_are_refused_with_the_argument_named_before_any_bus_request() throws Exception {
+        JsonObject misspelt = client.callTool("run_task", new JsonObject().put("repo", "demo").put("description", "x").put("timout_seconds", 60));
+        assertThat(misspelt.getBoolean("isError")).isTrue();
+        assertThat(text(misspelt)).startsWith("run_task: unknown argument 'timout_seconds'; known arguments: agent_command, allowed_domains, base,")
+                .contains("timeout_seconds").doesNotContain("microvm-orchestrator allow");
+        JsonObject range = client.callTool("continue_task", new JsonObject().put("task_id", "t-1").put("prompt", "again").put("cpus", 0));
+        assertThat(text(range)).isEqualTo("continue_task: argument 'cpus' must be an integer between 1 and 64 (got 0)");
+        JsonObject logs = client.callTool("get_task_logs", new JsonObject().put("task_id", "t-1").put("stream", "stderr"));
+        assertThat(text(logs)).isEqualTo("get_task_logs: argument 'stream' must be one of console, agent (got \"stderr\")");
+        assertThat(node.requestsTo(Addresses.TASK_SUBMIT)).isEmpty();
+        assertThat(node.requestsTo(Addresses.TASK_CONTINUE)).isEmpty();
+        assertThat(node.requestsTo(Addresses.TASK_LOGS)).isEmpty();
+    }
+
+    @Test
     void a_missing_node_is_reported_as_unreachable() throws Exception {
         node.unregister().await();
         JsonObject result = client.callTool("list_slots", new JsonObject());

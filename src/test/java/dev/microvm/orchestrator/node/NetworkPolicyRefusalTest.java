@@ -94,7 +94,7 @@ class NetworkPolicyRefusalTest {
                     .hasMessageContaining("is not a domain name");
             assertThatThrownBy(() -> f.submit("project", "do it", new JsonObject().put("network", "allowlist")
                     .put("allowed_domains", "example.com").put("agent_command", "true")))
-                    .hasMessageContaining("allowed_domains must be a list of strings");
+                    .hasMessageContaining("option 'allowed_domains' must be a list of non-empty strings (got \"example.com\")");
         }
     }
 }
