@@ -8,6 +8,7 @@ import dev.microvm.orchestrator.events.EventRetention;
 import dev.microvm.orchestrator.events.EventRetentionVerticle;
 import dev.microvm.orchestrator.slot.SlotAllocatorVerticle;
 import dev.microvm.orchestrator.task.TaskManagerVerticle;
+import dev.microvm.orchestrator.task.TaskPlacement;
 import dev.microvm.orchestrator.task.TaskStore;
 import dev.microvm.orchestrator.vm.HypervisorDriver;
 import dev.microvm.orchestrator.worker.TaskOperations;
@@ -58,11 +59,22 @@ public final class Node {
 
     /** What a node needs besides the state directory. */
     /** @param credentials the real API credential, when one is configured (used only in credential_mode file) */
+    /** @param placement where new tasks run and who follows recovered tasks placed elsewhere (local unless in a cluster) */
     public record Options(OrchestratorConfig config, HypervisorDriver driver, String nodeId, Clock clock,
                           UnaryOperator<String> redactor,
-                          java.util.function.Supplier<java.util.Optional<dev.microvm.orchestrator.secrets.Credential>> credentials) {
+                          java.util.function.Supplier<java.util.Optional<dev.microvm.orchestrator.secrets.Credential>> credentials,
+                          TaskPlacement placement) {
         public Options(OrchestratorConfig config, HypervisorDriver driver, String nodeId, Clock clock, UnaryOperator<String> redactor) {
             this(config, driver, nodeId, clock, redactor, java.util.Optional::empty);
+        }
+
+        public Options(OrchestratorConfig config, HypervisorDriver driver, String nodeId, Clock clock, UnaryOperator<String> redactor,
+                       java.util.function.Supplier<java.util.Optional<dev.microvm.orchestrator.secrets.Credential>> credentials) {
+            this(config, driver, nodeId, clock, redactor, credentials, TaskPlacement.local());
+        }
+
+        public Options withPlacement(TaskPlacement p) {
+            return new Options(config, driver, nodeId, clock, redactor, credentials, p);
         }
     }
 
@@ -79,7 +91,7 @@ public final class Node {
                         new DeploymentOptions().setThreadingModel(ThreadingModel.WORKER).setInstances(workers))
                 .compose(v -> vertx.deployVerticle(new SlotAllocatorVerticle(paths, config.slots(), this::taskUnfinished, events)))
                 .compose(v -> vertx.deployVerticle(new TaskManagerVerticle(paths, config, store, repos, events, o.clock(), nodeId,
-                        driver.networkSupport(), driver.name())))
+                        driver.networkSupport(), driver.name(), o.placement())))
                 .compose(v -> vertx.deployVerticle(new EventRetentionVerticle(new EventRetention(events.log(), o.clock(),
                         Duration.ofDays(config.eventRetentionDays()), config.eventRetentionBytes()))))
                 .onSuccess(v -> LOG.info("node {} up: {} slots, driver {}, state {}", nodeId, config.slots(), driver.name(), paths.root()))

@@ -13,8 +13,6 @@ import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.Message;
-import io.vertx.core.eventbus.ReplyException;
-import io.vertx.core.eventbus.ReplyFailure;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.slf4j.Logger;
@@ -36,7 +34,6 @@ public final class TaskManagerVerticle extends VerticleBase {
 
     private static final Logger LOG = LoggerFactory.getLogger(TaskManagerVerticle.class);
     private static final long ADOPT_INTERVAL_MS = 5_000;
-    private static final DeliveryOptions PLACE = new DeliveryOptions().setLocalOnly(true).setSendTimeout(180_000);
 
     private final StatePaths paths;
     private final OrchestratorConfig config;
@@ -50,10 +47,13 @@ public final class TaskManagerVerticle extends VerticleBase {
     private boolean adopting;
     private final HypervisorDriver.NetworkSupport networks;
     private final String driverName;
+    private final TaskPlacement placement;
 
     /** @param networks the network policies this host's driver enforces ({@code driverName} names it in refusals) */
     public TaskManagerVerticle(StatePaths paths, OrchestratorConfig config, TaskStore store, RepoRegistry repos,
-                               EventSink events, Clock clock, String nodeId, HypervisorDriver.NetworkSupport networks, String driverName) {
+                               EventSink events, Clock clock, String nodeId, HypervisorDriver.NetworkSupport networks, String driverName,
+                               TaskPlacement placement) {
+        this.placement = placement;
         this.networks = networks;
         this.driverName = driverName;
         this.paths = paths;
@@ -153,28 +153,24 @@ public final class TaskManagerVerticle extends VerticleBase {
     }
 
     /**
-     * In a cluster a placement consumer may run the task on another host; it then answers with the
-     * task's home record, which it keeps up to date. Without one (a single host) the task is enqueued
-     * here exactly as before. The id is reserved meanwhile so the adoption sweep leaves it alone.
+     * The placement may run the task on another host; it then answers with the task's home record,
+     * which it keeps up to date. Otherwise the task is enqueued here. The id is reserved meanwhile so
+     * the adoption sweep leaves it alone.
      */
     private Future<JsonObject> placeOrEnqueue(TaskRecord record, Long acceptBefore) {
         deployments.put(record.id(), "placing");
         if (acceptBefore != null && clock.millis() > acceptBefore) {
             return Future.failedFuture("[request_expired] the request arrived after its sender stopped waiting; no task was created");
         }
-        return vertx.eventBus().<JsonObject>request(Addresses.CLUSTER_PLACE, new JsonObject().put("record", record.toJson()), PLACE)
-                .transform(ar -> {
-                    JsonObject placed = ar.succeeded() ? ar.result().body().getJsonObject("record") : null;
-                    if (placed != null) {
-                        deployments.put(record.id(), "remote");
-                        return Future.succeededFuture(placed);
-                    }
-                    deployments.remove(record.id());
-                    if (ar.failed() && !(ar.cause() instanceof ReplyException re && re.failureType() == ReplyFailure.NO_HANDLERS)) {
-                        LOG.warn("cluster placement failed for task {} ({}); it runs here", record.id(), ar.cause().getMessage());
-                    }
-                    return enqueue(record, acceptBefore);
-                });
+        return placement.place(record).transform(ar -> {
+            if (ar.succeeded() && ar.result().isPresent()) {
+                deployments.put(record.id(), "remote");
+                return Future.succeededFuture(ar.result().get().toJson());
+            }
+            deployments.remove(record.id());
+            if (ar.failed()) LOG.warn("placement failed for task {} ({}); it runs here", record.id(), ar.cause().getMessage());
+            return enqueue(record, acceptBefore);
+        });
     }
 
     private Future<JsonObject> continueTask(JsonObject b) {
@@ -355,7 +351,7 @@ public final class TaskManagerVerticle extends VerticleBase {
                                         if (fresh.state().isTerminal()) {
                                             return vertx.eventBus().request(Addresses.WORKER_DISOWN, new JsonObject().put("task_id", r.id())).<Void>mapEmpty();
                                         }
-                                        if (vertx.isClustered() && fresh.node() != null && !fresh.node().equals(nodeId)) {
+                                        if (fresh.node() != null && !fresh.node().equals(nodeId)) {
                                             return followRemote(fresh);
                                         }
                                         LOG.info("recovering task {} ({})", fresh.id(), fresh.state().wireName());
@@ -376,23 +372,19 @@ public final class TaskManagerVerticle extends VerticleBase {
     }
 
     /**
-     * A task this host placed on another host before it restarted: the cluster side follows it
-     * again. Until the cluster's verticles are up (they deploy after this one) it waits for the
-     * next sweep; if they refuse it, it is recovered here like a local task.
+     * A task placed on another host (by this host, before it restarted): the placement follows it
+     * again, or it is recovered here like a local task.
      */
     private Future<Void> followRemote(TaskRecord r) {
-        return vertx.eventBus().<JsonObject>request(Addresses.CLUSTER_FOLLOW, new JsonObject().put("record", r.toJson()))
-                .transform(ar -> {
-                    if (ar.succeeded()) {
-                        deployments.put(r.id(), "remote");
-                        return vertx.eventBus().request(Addresses.WORKER_DISOWN, new JsonObject().put("task_id", r.id())).<Void>mapEmpty();
-                    }
-                    if (ar.cause() instanceof ReplyException re && re.failureType() == ReplyFailure.NO_HANDLERS) {
-                        return vertx.eventBus().request(Addresses.WORKER_DISOWN, new JsonObject().put("task_id", r.id())).<Void>mapEmpty();
-                    }
-                    LOG.warn("task {} placed on {} cannot be followed ({}); recovering it here", r.id(), r.node(), ar.cause().getMessage());
-                    return deploy(r, true);
-                });
+        return placement.follow(r).transform(ar -> {
+            if (ar.succeeded() && ar.result()) {
+                deployments.put(r.id(), "remote");
+                return vertx.eventBus().request(Addresses.WORKER_DISOWN, new JsonObject().put("task_id", r.id())).<Void>mapEmpty();
+            }
+            if (ar.failed()) LOG.warn("task {} placed on {} cannot be followed ({}); recovering it here", r.id(), r.node(), ar.cause().getMessage());
+            else LOG.info("recovering task {} placed on {} here ({})", r.id(), r.node(), r.state().wireName());
+            return deploy(r, true);
+        });
     }
 
     // ---------------------------------------------------------------- plumbing
