@@ -22,7 +22,7 @@ import java.util.Optional;
  *   <li>a new task whose placement fails or finds no consumer runs here (with a warning when the
  *       consumer failed);</li>
  *   <li>a recovered task placed on another host is followed: a record that cannot be followed (no
- *       other host, no shipped base) is recovered here; one that arrives before the cluster's
+ *       other host, never shipped) is recovered here; one that arrives before the cluster's
  *       verticles are up is handed to them as soon as they are.</li>
  * </ul>
  */
@@ -33,6 +33,8 @@ public final class ClusterPlacement implements TaskPlacement {
     private static final DeliveryOptions PLACE = new DeliveryOptions().setLocalOnly(true).setSendTimeout(180_000);
     private static final DeliveryOptions FOLLOW = new DeliveryOptions().setLocalOnly(true).setSendTimeout(30_000);
     static final long FOLLOW_RETRY_MS = 1_000;
+    /** {@code prepared.method} of a task whose base was shipped to another host. */
+    static final String SHIPPED = "shipped";
 
     private final Vertx vertx;
     private final String self;
@@ -70,9 +72,14 @@ public final class ClusterPlacement implements TaskPlacement {
                 });
     }
 
-    /** A task placed on another host, with the base it was shipped: the only kind the home side follows. */
+    /**
+     * A task this host shipped to another host: the only kind the home side follows. A record naming
+     * another node that was prepared locally (a task of another orchestrator process on this host,
+     * whose node id is not a member's) is recovered here.
+     */
     static boolean followable(TaskRecord r, String self) {
-        return r.node() != null && !r.node().equals(self) && r.prepared() != null;
+        return r.node() != null && !r.node().equals(self) && r.prepared() != null
+                && SHIPPED.equals(r.prepared().getString("method"));
     }
 
     /** The cluster's verticles deploy after the node: the record is handed to them once they listen. */

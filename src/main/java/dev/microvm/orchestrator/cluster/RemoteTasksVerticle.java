@@ -136,7 +136,7 @@ public final class RemoteTasksVerticle extends VerticleBase {
                         .compose(haves -> blocking(() -> HomeBase.shipment(repo, base.commit(), haves.getJsonArray("haves").getList(), maxBundleBytes)))
                         .compose(bundle -> {
                             TaskRecord placed = r.withNode(target).withPrepared(new JsonObject().put("base_commit", base.commit())
-                                    .put("base_branch", base.branch()).put("agent_base_commit", base.commit()).put("method", "shipped"));
+                                    .put("base_branch", base.branch()).put("agent_base_commit", base.commit()).put("method", ClusterPlacement.SHIPPED));
                             RemoteTask task = new RemoteTask(target, placed);
                             return records.placed(task, abbreviate(r.description())).map(v -> {
                                 listenForControl(task);

@@ -65,6 +65,8 @@ class ClusterPlacementTest {
         await(vertx.eventBus().<JsonObject>localConsumer(Addresses.CLUSTER_FOLLOW, m -> m.reply(new JsonObject())).completion());
         assertThat(await(placement.follow(record().withNode("alpha").withPrepared(new JsonObject())))).as("names this host").isFalse();
         assertThat(await(placement.follow(record().withNode("beta")))).as("never shipped").isFalse();
+        assertThat(await(placement.follow(record().withNode("myhost-4242").withPrepared(new JsonObject().put("method", "alternates")))))
+                .as("prepared here by another process of this host").isFalse();
         assertThat(await(placement.follow(shipped()))).isTrue();
     }
 
@@ -89,7 +91,7 @@ class ClusterPlacementTest {
     }
 
     private static TaskRecord shipped() {
-        return record().withNode("beta").withPrepared(new JsonObject().put("base_commit", "0".repeat(40)));
+        return record().withNode("beta").withPrepared(new JsonObject().put("base_commit", "0".repeat(40)).put("method", "shipped"));
     }
 
     private static TaskRecord record() {
