@@ -54,7 +54,8 @@ final class Replies {
     }
 
     static int codeOf(Throwable t) {
-        if (t instanceof ReplyException re) return re.failureCode();
+        // a request of ours that timed out or found no consumer carries -1: to our caller that is our failure
+        if (t instanceof ReplyException re) return re.failureCode() > 0 ? re.failureCode() : INTERNAL;
         if (t instanceof IllegalArgumentException || t instanceof ClassCastException) return BAD_REQUEST;
         return INTERNAL;
     }
