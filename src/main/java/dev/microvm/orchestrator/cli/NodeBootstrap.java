@@ -1,6 +1,7 @@
 package dev.microvm.orchestrator.cli;
 
 import dev.microvm.orchestrator.cluster.ClusterConfig;
+import dev.microvm.orchestrator.cluster.ClusterServices;
 import dev.microvm.orchestrator.cluster.ClusterVertx;
 import dev.microvm.orchestrator.config.OrchestratorConfig;
 import dev.microvm.orchestrator.config.StatePaths;
@@ -15,6 +16,7 @@ import dev.microvm.orchestrator.secrets.Credentials;
 import dev.microvm.orchestrator.secrets.CredentialsException;
 import dev.microvm.orchestrator.secrets.Redactor;
 import dev.microvm.orchestrator.task.TaskLogs;
+import dev.microvm.orchestrator.task.TaskPlacement;
 import dev.microvm.orchestrator.vm.Drivers;
 import dev.microvm.orchestrator.vm.HypervisorDriver;
 import io.vertx.core.Future;
@@ -83,7 +85,8 @@ final class NodeBootstrap {
                 : java.net.InetAddress.getLocalHost().getHostName() + "-" + ProcessHandle.current().pid();
         Optional<Credential> credential = loadCredential(paths);
         credential.ifPresent(c -> redactor.register(c.secret()));
-        Node.Options options = new Node.Options(config, driver, nodeId, Clock.systemUTC(), redactor::redact, () -> credential);
+        Node.Options options = new Node.Options(config, driver, nodeId, Clock.systemUTC(), redactor::redact, () -> credential,
+                cluster != null ? ClusterServices.placement(cluster, nodeId) : TaskPlacement.local());
         Node node = await(Node.start(vertx, paths, options));
         ApiProxyVerticle proxy = credential.isPresent() && "proxy".equals(config.credentialMode())
                 ? startProxy(vertx, paths, config, credential.get(), redactor) : null;

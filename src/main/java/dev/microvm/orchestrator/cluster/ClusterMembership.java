@@ -19,7 +19,7 @@ import java.util.function.Consumer;
  * member leaves or is removed after failing. Infinispan's own view listener is used so the one
  * node-listener slot of the Vert.x cluster manager stays free.
  */
-public final class ClusterMembership {
+public final class ClusterMembership implements Members {
 
     private final EmbeddedCacheManager cacheManager;
     private final List<Consumer<String>> onLeft = new CopyOnWriteArrayList<>();
@@ -30,6 +30,7 @@ public final class ClusterMembership {
         cacheManager.addListener(new ViewListener());
     }
 
+    @Override
     public List<String> members() {
         List<Address> m = cacheManager.getMembers();
         return m == null ? List.of() : m.stream().map(ClusterMembership::name).toList();
@@ -40,10 +41,12 @@ public final class ClusterMembership {
     }
 
     /** Called from an Infinispan thread; hop to an event loop before touching verticle state. */
+    @Override
     public void onLeft(Consumer<String> listener) {
         onLeft.add(listener);
     }
 
+    @Override
     public void onJoined(Consumer<String> listener) {
         onJoined.add(listener);
     }

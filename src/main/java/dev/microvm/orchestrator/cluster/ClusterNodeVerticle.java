@@ -3,7 +3,6 @@ package dev.microvm.orchestrator.cluster;
 import dev.microvm.orchestrator.node.Addresses;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
-import io.vertx.core.eventbus.Message;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.slf4j.Logger;
@@ -26,13 +25,13 @@ public final class ClusterNodeVerticle extends VerticleBase {
     private static final long STALE_OFFER_MS = 60_000;
 
     private final String self;
-    private final ClusterMembership membership;
+    private final Members membership;
     private NodeRequests requests;
     /** member → its last answered offer and when (event-loop only) */
     private final java.util.Map<String, JsonObject> lastOffer = new java.util.HashMap<>();
     private final java.util.Map<String, Long> lastOfferAt = new java.util.HashMap<>();
 
-    public ClusterNodeVerticle(String self, ClusterMembership membership) {
+    public ClusterNodeVerticle(String self, Members membership) {
         this.self = self;
         this.membership = membership;
     }
@@ -47,8 +46,8 @@ public final class ClusterNodeVerticle extends VerticleBase {
         membership.onJoined(node -> LOG.info("cluster member {} joined", node));
         var bus = vertx.eventBus();
         return Future.all(
-                bus.<JsonObject>consumer(Addresses.onNode(Addresses.CLUSTER_NODE_INFO, self), this::info).completion(),
-                bus.<JsonObject>localConsumer(Addresses.CLUSTER_NODES, this::nodes).completion());
+                bus.<JsonObject>consumer(Addresses.onNode(Addresses.CLUSTER_NODE_INFO, self), Replies.to(b -> info())).completion(),
+                bus.<JsonObject>localConsumer(Addresses.CLUSTER_NODES, Replies.to(b -> nodes())).completion());
     }
 
     /** A request to another member's node-qualified address, failed as node_lost if that member goes. Any thread. */
@@ -58,19 +57,16 @@ public final class ClusterNodeVerticle extends VerticleBase {
         return result.future();
     }
 
-    private void info(Message<JsonObject> msg) {
-        vertx.eventBus().<JsonObject>request(Addresses.SLOT_LIST, new JsonObject()).onComplete(ar -> {
-            if (ar.failed()) {
-                msg.fail(500, "slot allocator did not answer: " + ar.cause().getMessage());
-                return;
-            }
+    private Future<JsonObject> info() {
+        return vertx.eventBus().<JsonObject>request(Addresses.SLOT_LIST, new JsonObject()).transform(ar -> {
+            if (ar.failed()) return Future.failedFuture(new IllegalStateException("slot allocator did not answer: " + ar.cause().getMessage()));
             JsonObject slots = ar.result().body();
-            msg.reply(new JsonObject().put("node", self).put("slots", slots.getInteger("max_slots", 0))
+            return Future.succeededFuture(new JsonObject().put("node", self).put("slots", slots.getInteger("max_slots", 0))
                     .put("busy", size(slots.getJsonArray("active"))).put("queued", size(slots.getJsonArray("queued"))));
         });
     }
 
-    private void nodes(Message<JsonObject> msg) {
+    private Future<JsonObject> nodes() {
         List<String> members = membership.members();
         List<Future<JsonObject>> answers = new ArrayList<>();
         for (String m : members) {
@@ -83,7 +79,7 @@ public final class ClusterNodeVerticle extends VerticleBase {
                     .otherwise(e -> staleOffer(m).orElseGet(() ->
                             new JsonObject().put("node", m).put("state", "unreachable").put("error", e.getMessage()))));
         }
-        Future.join(answers).onComplete(ar -> {
+        return Future.join(answers).transform(ar -> {
             JsonArray nodes = new JsonArray();
             List<Placement.HostLoad> loads = new ArrayList<>();
             for (Future<JsonObject> f : answers) {
@@ -93,7 +89,7 @@ public final class ClusterNodeVerticle extends VerticleBase {
                     loads.add(new Placement.HostLoad(n.getString("node"), n.getInteger("slots", 0), n.getInteger("busy", 0), n.getInteger("queued", 0)));
                 }
             }
-            msg.reply(new JsonObject().put("self", self).put("nodes", nodes)
+            return Future.succeededFuture(new JsonObject().put("self", self).put("nodes", nodes)
                     .put("next_placement", Placement.choose(self, loads).orElse(null)));
         });
     }

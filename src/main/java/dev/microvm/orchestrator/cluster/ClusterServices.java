@@ -3,10 +3,18 @@ package dev.microvm.orchestrator.cluster;
 import dev.microvm.orchestrator.node.Node;
 import io.vertx.core.Future;
 
-/** The cluster's verticles on a node that joined a cluster. */
+/**
+ * The cluster's verticles on a node that joined a cluster. The node itself is started with a
+ * {@link ClusterPlacement} (see {@link #placement}); these verticles answer it.
+ */
 public final class ClusterServices {
 
     private ClusterServices() {}
+
+    /** The task placement of a node that runs in {@code cluster} as {@code nodeId}. */
+    public static ClusterPlacement placement(ClusterVertx.Started cluster, String nodeId) {
+        return new ClusterPlacement(cluster.vertx(), nodeId);
+    }
 
     public static Future<Void> deploy(Node node, ClusterVertx.Started cluster) {
         var vertx = node.vertx();

@@ -7,7 +7,6 @@ import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.MessageConsumer;
-import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.NetServer;
 import io.vertx.core.net.NetServerOptions;
@@ -115,7 +114,14 @@ public final class DaemonChannelVerticle extends VerticleBase {
                     .put("message", "address '" + address + "' is not reachable through the daemon channel")));
             return;
         }
-        JsonObject body = frame.getJsonObject("body", new JsonObject());
+        JsonObject body;
+        try {
+            body = frame.getJsonObject("body", new JsonObject());
+        } catch (ClassCastException e) {
+            socket.write(DaemonProtocol.frame(new JsonObject().put("type", "fail").put("id", id).put("code", Replies.BAD_REQUEST)
+                    .put("message", "the request body must be a JSON object")));
+            return;
+        }
         vertx.eventBus().<Object>request(address, body, new DeliveryOptions().setSendTimeout(DaemonProtocol.REQUEST_TIMEOUT_MS))
                 .onComplete(ar -> {
                     JsonObject out = new JsonObject().put("id", id);
@@ -123,8 +129,7 @@ public final class DaemonChannelVerticle extends VerticleBase {
                         Object reply = ar.result().body();
                         out.put("type", "reply").put("body", reply instanceof JsonObject j ? j : new JsonObject().put("value", reply));
                     } else {
-                        int code = ar.cause() instanceof ReplyException re ? re.failureCode() : 500;
-                        out.put("type", "fail").put("code", code).put("message", ar.cause().getMessage());
+                        out.put("type", "fail").put("code", Replies.codeOf(ar.cause())).put("message", Replies.messageOf(ar.cause()));
                     }
                     if (admitted.contains(socket)) socket.write(DaemonProtocol.frame(out));
                 });

@@ -1,5 +1,7 @@
 package dev.microvm.orchestrator.cluster;
 
+import dev.microvm.orchestrator.task.FailureReason;
+
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -26,8 +28,7 @@ import java.util.function.Supplier;
  */
 public final class NodeRequests {
 
-    public static final String NODE_LOST = "node_lost";
-    public static final int NODE_LOST_CODE = 503;
+    public static final String NODE_LOST = FailureReason.NODE_LOST.wireName();
 
     private final Vertx vertx;
     private final Supplier<List<String>> members;
@@ -65,7 +66,7 @@ public final class NodeRequests {
     }
 
     static ReplyException lost(String node) {
-        return new ReplyException(ReplyFailure.RECIPIENT_FAILURE, NODE_LOST_CODE,
-                "[" + NODE_LOST + "] host " + node + " is not (or no longer) a member of the cluster");
+        return new ReplyException(ReplyFailure.RECIPIENT_FAILURE, FailureReason.NODE_LOST.code(),
+                "host " + node + " is not (or no longer) a member of the cluster");
     }
 }

@@ -4,25 +4,22 @@ import dev.microvm.orchestrator.config.RepoRegistry;
 import dev.microvm.orchestrator.config.StatePaths;
 import dev.microvm.orchestrator.events.EventTypes;
 import dev.microvm.orchestrator.node.Addresses;
-import dev.microvm.orchestrator.secrets.GuestOutputReader;
-import dev.microvm.orchestrator.vm.GuestContract;
 import dev.microvm.orchestrator.task.TaskRecord;
 import dev.microvm.orchestrator.task.TaskState;
 import dev.microvm.orchestrator.task.TaskStore;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
-import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.Message;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.eclipse.jgit.lib.ObjectId;
-import org.eclipse.jgit.lib.Ref;
-import org.eclipse.jgit.lib.Repository;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -33,65 +30,44 @@ import java.util.concurrent.Callable;
  * ({@link Addresses#CLUSTER_EXECUTE}); they go into this host's {@link ObjectCache}, whose empty
  * work tree is registered as a local repository, and a <em>shadow</em> task runs on it here like any
  * local task, pinned to the shipped base commit and with merge strategy {@code none}. Its events go
- * back to the home host in order; its terminal state carries the agent's commits as a bundle, so
- * the home host saves and merges them into the user's repository.
+ * back to the home host in order ({@link HomeDelivery}); its terminal state carries the agent's
+ * commits as a bundle ({@link ShadowResults}), so the home host saves and merges them into the
+ * user's repository. Which home task a shadow runs for survives restarts ({@link ShadowFiles}).
  */
 public final class RemoteExecutionVerticle extends VerticleBase {
 
     private static final Logger LOG = LoggerFactory.getLogger(RemoteExecutionVerticle.class);
     static final String CACHE_DIR = "cluster-cache";
-    private static final long EVENT_TIMEOUT_MS = 10 * 60_000;
     private static final long REDELIVER_EVERY_MS = 10_000;
-    /** A home host that is back answers a result it already knows quickly; do not wait the full event timeout. */
-    private static final long REDELIVERY_TIMEOUT_MS = 120_000;
-    /** The most of a shadow task's agent log that travels home with its final event (its end). */
-    static final int SHIPPED_AGENT_LOG_BYTES = 1 << 20;
 
     private final String self;
-    private final ClusterMembership membership;
+    private final Members membership;
     private final RepoRegistry repos;
     private final ObjectCache cache;
     private final Path scratch;
-    private final StatePaths paths;
     private final TaskStore store;
-    private final Path shadowDir;
+    private final ShadowFiles files;
+    private final ShadowResults results;
     private final long maxBundleBytes;
     private NodeRequests requests;
+    private HomeDelivery delivery;
     /** shadow task id → what it runs for */
     private final Map<String, Shadow> shadows = new HashMap<>();
-    /** final events (with the agent's commits) a home host could not take: sent again when it rejoins */
-    private final Map<String, List<Undelivered>> undelivered = new HashMap<>();
     /** events of shadow tasks whose submission has not answered yet (a task can start before it does) */
     private final Map<String, List<JsonObject>> early = new HashMap<>();
     /** events of unknown tasks while {@link #resumeShadows} reads the shadow files; null otherwise */
-    private List<JsonObject> duringResume = new java.util.ArrayList<>();
+    private List<JsonObject> duringResume = new ArrayList<>();
 
-    private record Undelivered(String shadowId, JsonObject body) {}
-
-    private static final class Shadow {
-        final String home;
-        final String homeTaskId;
-        final RepoKey key;
-        final String baseCommit;
-        Future<?> forwarded = Future.succeededFuture();
-
-        Shadow(String home, String homeTaskId, RepoKey key, String baseCommit) {
-            this.home = home;
-            this.homeTaskId = homeTaskId;
-            this.key = key;
-            this.baseCommit = baseCommit;
-        }
-    }
-
-    public RemoteExecutionVerticle(String self, ClusterMembership membership, RepoRegistry repos, Path stateRoot, long maxBundleBytes) {
+    public RemoteExecutionVerticle(String self, Members membership, RepoRegistry repos, Path stateRoot, long maxBundleBytes) {
         this.self = self;
         this.membership = membership;
         this.repos = repos;
-        this.cache = new ObjectCache(stateRoot.resolve(CACHE_DIR));
-        this.scratch = stateRoot.resolve(CACHE_DIR).resolve(".incoming");
-        this.paths = new StatePaths(stateRoot);
+        this.cache = new ObjectCache(cacheRoot(stateRoot));
+        this.scratch = cacheRoot(stateRoot).resolve(".incoming");
+        StatePaths paths = new StatePaths(stateRoot);
         this.store = new TaskStore(paths);
-        this.shadowDir = stateRoot.resolve(CACHE_DIR).resolve(".shadows");
+        this.files = new ShadowFiles(cacheRoot(stateRoot).resolve(".shadows"));
+        this.results = new ShadowResults(paths, cache, scratch);
         this.maxBundleBytes = maxBundleBytes;
     }
 
@@ -102,26 +78,27 @@ public final class RemoteExecutionVerticle extends VerticleBase {
     @Override
     public Future<?> start() {
         requests = new NodeRequests(vertx, membership::members);
+        delivery = new HomeDelivery(vertx, self, requests, files, results);
         membership.onLeft(node -> context.runOnContext(v -> requests.nodeLeft(node)));
-        membership.onJoined(node -> context.runOnContext(v -> redeliver(node)));
+        membership.onJoined(node -> context.runOnContext(v -> delivery.redeliver(node)));
         // also on a timer: a host that rejoined through a partition merge may be routable only later
-        vertx.setPeriodic(REDELIVER_EVERY_MS, t -> List.copyOf(undelivered.keySet()).stream()
-                .filter(home -> membership.members().contains(home)).forEach(this::redeliver));
+        vertx.setPeriodic(REDELIVER_EVERY_MS, t -> delivery.waitingHomes().stream()
+                .filter(home -> membership.members().contains(home)).forEach(delivery::redeliver));
         var bus = vertx.eventBus();
         // events first: a shadow recovered by this node's task manager may end at any moment, and
         // resumeShadows then finds it either still running (its final event comes here) or ended
         return bus.<JsonObject>localConsumer(Addresses.EVENTS, m -> onLocalEvent(m.body())).completion()
                 .compose(v -> resumeShadows())
                 .compose(v -> Future.all(List.of(
-                        bus.<JsonObject>consumer(Addresses.onNode(Addresses.CLUSTER_HAVES, self), m -> reply(m, haves(m.body()))).completion(),
-                        bus.<JsonObject>consumer(Addresses.onNode(Addresses.CLUSTER_EXECUTE, self), m -> reply(m, execute(m.body()))).completion(),
-                        bus.<JsonObject>consumer(Addresses.onNode(Addresses.CLUSTER_RESEND, self), m -> reply(m, resend(m.body()))).completion(),
-                        bus.<JsonObject>consumer(Addresses.onNode(Addresses.CLUSTER_CANCEL, self), m -> reply(m, cancel(m.body()))).completion())));
+                        bus.<JsonObject>consumer(Addresses.onNode(Addresses.CLUSTER_HAVES, self), Replies.to(this::haves)).completion(),
+                        bus.<JsonObject>consumer(Addresses.onNode(Addresses.CLUSTER_EXECUTE, self), Replies.to(this::execute)).completion(),
+                        bus.<JsonObject>consumer(Addresses.onNode(Addresses.CLUSTER_RESEND, self), Replies.to(this::resend)).completion(),
+                        bus.<JsonObject>consumer(Addresses.onNode(Addresses.CLUSTER_CANCEL, self), Replies.to(this::cancel)).completion())));
     }
 
     private Future<JsonObject> haves(JsonObject b) {
         RepoKey key = new RepoKey(b.getString("home"), b.getString("alias"));
-        return blocking(() -> new JsonObject().put("haves", new io.vertx.core.json.JsonArray(cache.haves(key))));
+        return blocking(() -> new JsonObject().put("haves", new JsonArray(cache.haves(key))));
     }
 
     private Future<JsonObject> execute(JsonObject b) {
@@ -145,7 +122,7 @@ public final class RemoteExecutionVerticle extends VerticleBase {
         }).compose(alias -> {
             JsonObject options = b.getJsonObject("options", new JsonObject()).copy()
                     .put("base", base).put("merge_strategy", "none").put("include_uncommitted", false)
-                    .put("untracked_patterns", new io.vertx.core.json.JsonArray());
+                    .put("untracked_patterns", new JsonArray());
             return vertx.eventBus().<JsonObject>request(Addresses.TASK_SUBMIT, new JsonObject().put("repo", alias)
                     .put("description", b.getString("description")).put("caller", "cluster:" + home).put("options", options),
                     new DeliveryOptions().setLocalOnly(true).setSendTimeout(120_000));
@@ -156,44 +133,14 @@ public final class RemoteExecutionVerticle extends VerticleBase {
             List<JsonObject> missed = early.remove(shadowId);
             if (missed != null) missed.forEach(this::onLocalEvent);
             LOG.info("running task {} of {} as {}", homeTaskId, home, shadowId);
-            return blocking(() -> saveShadow(shadowId, shadow)).map(new JsonObject().put("task_id", shadowId).put("node", self));
+            return blocking(() -> {
+                files.save(shadowId, shadow);
+                return new JsonObject().put("task_id", shadowId).put("node", self);
+            });
         });
     }
 
     // ---------------------------------------------------------------- shadows across restarts
-
-    /**
-     * Which home task a shadow task runs for is kept in a file until home holds its result, so a
-     * restart of this host (or of home) never cuts a task off from its home host.
-     */
-    private Void saveShadow(String shadowId, Shadow shadow) throws java.io.IOException {
-        Files.createDirectories(shadowDir);
-        Path tmp = shadowDir.resolve(shadowId + ".json.tmp");
-        Files.writeString(tmp, new JsonObject().put("home", shadow.home).put("home_task_id", shadow.homeTaskId)
-                .put("alias", shadow.key.alias()).put("base_commit", shadow.baseCommit).encode());
-        Files.move(tmp, shadowDir.resolve(shadowId + ".json"), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
-                java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-        return null;
-    }
-
-    /** Shadow id → its home task, from the files of shadows whose result has not reached home yet. */
-    private Map<String, Shadow> loadShadows() throws java.io.IOException {
-        Map<String, Shadow> out = new HashMap<>();
-        if (!Files.isDirectory(shadowDir)) return out;
-        try (var files = Files.list(shadowDir)) {
-            for (Path f : files.filter(x -> x.getFileName().toString().endsWith(".json")).toList()) {
-                String shadowId = f.getFileName().toString().replaceFirst("\\.json$", "");
-                try {
-                    JsonObject j = new JsonObject(Files.readString(f));
-                    out.put(shadowId, new Shadow(j.getString("home"), j.getString("home_task_id"),
-                            new RepoKey(j.getString("home"), j.getString("alias")), j.getString("base_commit")));
-                } catch (RuntimeException e) {
-                    LOG.warn("ignoring damaged shadow file {}: {}", f, e.getMessage());
-                }
-            }
-        }
-        return out;
-    }
 
     /**
      * After a restart: shadows still running are followed again; those that ended meanwhile send
@@ -201,7 +148,7 @@ public final class RemoteExecutionVerticle extends VerticleBase {
      */
     private Future<Void> resumeShadows() {
         return blocking(() -> {
-            Map<String, Shadow> loaded = loadShadows();
+            Map<String, Shadow> loaded = files.load();
             Map<String, TaskRecord> records = new HashMap<>();
             for (String id : loaded.keySet()) store.load(id).ifPresent(r -> records.put(id, r));
             return Map.entry(loaded, records);
@@ -212,7 +159,7 @@ public final class RemoteExecutionVerticle extends VerticleBase {
                 TaskRecord r = found.getValue().get(id);
                 if (r == null) return;
                 shadows.put(id, shadow);
-                if (r.state().isTerminal()) onLocalEvent(finalEvent(r));
+                if (r.state().isTerminal()) onLocalEvent(ShadowResults.finalEvent(r));
                 else LOG.info("following task {} of {} (here {}) again", shadow.homeTaskId, shadow.home, id);
             });
             // events that came while the files were read: those of now-known shadows count again
@@ -227,13 +174,11 @@ public final class RemoteExecutionVerticle extends VerticleBase {
         String home = b.getString("home", "");
         String homeTaskId = b.getString("home_task_id", "");
         for (Map.Entry<String, Shadow> e : shadows.entrySet()) {
-            if (e.getValue().homeTaskId.equals(homeTaskId) && e.getValue().home.equals(home)) {
-                return Future.succeededFuture(new JsonObject().put("state", "running").put("task_id", e.getKey()));
-            }
+            if (e.getValue().runsFor(home, homeTaskId)) return Future.succeededFuture(new JsonObject().put("state", "running").put("task_id", e.getKey()));
         }
         return blocking(() -> {
-            for (Map.Entry<String, Shadow> e : loadShadows().entrySet()) {
-                if (!e.getValue().homeTaskId.equals(homeTaskId) || !e.getValue().home.equals(home)) continue;
+            for (Map.Entry<String, Shadow> e : files.load().entrySet()) {
+                if (!e.getValue().runsFor(home, homeTaskId)) continue;
                 TaskRecord r = store.load(e.getKey()).orElse(null);
                 if (r != null) return Map.entry(e, r);
             }
@@ -244,19 +189,10 @@ public final class RemoteExecutionVerticle extends VerticleBase {
             if (shadows.containsKey(shadowId)) return new JsonObject().put("state", "running").put("task_id", shadowId);
             shadows.put(shadowId, found.getKey().getValue());
             if (!found.getValue().state().isTerminal()) return new JsonObject().put("state", "running").put("task_id", shadowId);
-            List<Undelivered> waiting = undelivered.get(home);
-            if (waiting != null) waiting.removeIf(u -> u.shadowId().equals(shadowId)); // sent now instead
-            onLocalEvent(finalEvent(found.getValue()));
+            delivery.drop(home, shadowId); // sent now instead
+            onLocalEvent(ShadowResults.finalEvent(found.getValue()));
             return new JsonObject().put("state", "finished").put("task_id", shadowId);
         });
-    }
-
-    /** The terminal task.state event of a finished shadow, as its task verticle published it. */
-    private static JsonObject finalEvent(TaskRecord r) {
-        JsonObject data = new JsonObject().put("state", r.state().wireName()).put("exit_code", r.exitCode());
-        if (r.reason() != null) data.put("reason", r.reason()).put("error", r.error());
-        if (r.result() != null) data.put("result", r.result());
-        return new JsonObject().put("type", EventTypes.TASK_STATE).put("task_id", r.id()).put("data", data);
     }
 
     private Future<JsonObject> cancel(JsonObject b) {
@@ -281,95 +217,12 @@ public final class RemoteExecutionVerticle extends VerticleBase {
             List<JsonObject> held = early.get(shadowId);
             if (held != null) held.add(event);
             else if (EventTypes.TASK_STATE.equals(type) && "queued".equals(data.getString("state"))
-                    && data.getString("caller", "").startsWith("cluster:")) early.put(shadowId, new java.util.ArrayList<>(List.of(event)));
+                    && data.getString("caller", "").startsWith("cluster:")) early.put(shadowId, new ArrayList<>(List.of(event)));
             return;
         }
         boolean terminal = EventTypes.TASK_STATE.equals(type) && TaskState.fromWire(data.getString("state", "queued")).isTerminal();
         if (terminal) shadows.remove(shadowId);
-        shadow.forwarded = shadow.forwarded.transform(x -> {
-            Future<JsonObject> body = terminal
-                    ? withResultBundle(shadow, shadowId, data).onFailure(e -> LOG.error("the result of task {} (here {}) cannot be sent to {}: {}",
-                            shadow.homeTaskId, shadowId, shadow.home, e.toString()))
-                    : Future.succeededFuture(new JsonObject().put("data", data));
-            return body.compose(b -> {
-                b.put("home_task_id", shadow.homeTaskId).put("node", self).put("type", type);
-                return requests.request(shadow.home, Addresses.onNode(Addresses.CLUSTER_TASK_EVENT, shadow.home), b, EVENT_TIMEOUT_MS)
-                        .onSuccess(reply -> {
-                            if (terminal) cleanUpShadow(shadowId, reply);
-                        })
-                        .onFailure(e -> {
-                            LOG.warn("event {} of task {} did not reach {}: {}", type, shadow.homeTaskId, shadow.home, e.getMessage());
-                            if (terminal) undelivered.computeIfAbsent(shadow.home, h -> new java.util.ArrayList<>())
-                                    .add(new Undelivered(shadowId, b));
-                        });
-            });
-        });
-    }
-
-    /**
-     * A home host that lost sight of this host reported the task node_lost; when it is back, the
-     * final event goes again so the agent's commits are saved there (the task stays failed).
-     */
-    private void redeliver(String home) {
-        List<Undelivered> waiting = undelivered.remove(home);
-        if (waiting == null) return;
-        for (Undelivered u : waiting) {
-            LOG.info("{} is back: sending the result of task {} again", home, u.body().getString("home_task_id"));
-            requests.request(home, Addresses.onNode(Addresses.CLUSTER_TASK_EVENT, home), u.body(), REDELIVERY_TIMEOUT_MS)
-                    .onSuccess(reply -> cleanUpShadow(u.shadowId(), reply))
-                    .onFailure(e -> {
-                        LOG.warn("the result of task {} did not reach {} again: {}", u.body().getString("home_task_id"), home, e.getMessage());
-                        undelivered.computeIfAbsent(home, h -> new java.util.ArrayList<>()).add(u);
-                    });
-        }
-    }
-
-    /**
-     * A finished shadow task's work tree and inputs are removed once its final event reached home;
-     * its {@code refs/tasks/<id>} in the object cache only when home says it holds the commits.
-     * Its record and console log stay here; home has its own copies of both logs.
-     */
-    private void cleanUpShadow(String shadowId, JsonObject reply) {
-        if (reply != null && reply.getBoolean("pending", false)) return; // home restarted and will ask for it (CLUSTER_RESEND)
-        boolean kept = reply != null && reply.getBoolean("commits_kept", false);
-        if (kept) {
-            blocking(() -> Files.deleteIfExists(shadowDir.resolve(shadowId + ".json")))
-                    .onFailure(e -> LOG.warn("could not delete the shadow file of {}: {}", shadowId, e.getMessage()));
-        }
-        vertx.eventBus().<JsonObject>request(Addresses.TASK_CLEANUP, new JsonObject().put("task_id", shadowId).put("delete_ref", kept),
-                        new DeliveryOptions().setLocalOnly(true))
-                .onSuccess(m -> LOG.debug("cleaned up shadow task {}: {}", shadowId, m.body().getValue("removed")))
-                .onFailure(e -> LOG.warn("could not clean up shadow task {}: {}", shadowId, e.getMessage()));
-    }
-
-    /**
-     * The agent's commits ({@code refs/tasks/<shadow>}) minus the shipped base, which home already
-     * has, and the end of the agent's log (home serves it from then on; this host deletes its copy).
-     */
-    private Future<JsonObject> withResultBundle(Shadow shadow, String shadowId, JsonObject data) {
-        return blocking(() -> {
-            JsonObject out = new JsonObject().put("data", data);
-            try {
-                // the VM has stopped (terminal state), so the guest-written log can be read
-                new GuestOutputReader(paths.taskIo(shadowId), SHIPPED_AGENT_LOG_BYTES).readTailIfPresent(GuestContract.OUT_AGENT_LOG)
-                        .ifPresent(log -> out.put("agent_log", log.content()).put("agent_log_size", log.size()));
-            } catch (java.io.IOException e) {
-                LOG.warn("the agent log of task {} is not shipped home: {}", shadowId, e.getMessage());
-            }
-            try (Repository repo = cache.open(shadow.key)) {
-                Ref tip = repo.exactRef("refs/tasks/" + shadowId);
-                if (tip == null || tip.getObjectId().name().equals(shadow.baseCommit)) return out;
-                Files.createDirectories(scratch);
-                Path file = Files.createTempFile(scratch, "result-", ".bundle");
-                try {
-                    ObjectShipping.write(repo, Map.of("refs/heads/result", tip.getObjectId()), List.of(shadow.baseCommit), file);
-                    out.put("bundle", Buffer.buffer(Files.readAllBytes(file)).getBytes());
-                } finally {
-                    Files.deleteIfExists(file);
-                }
-            }
-            return out;
-        });
+        delivery.forward(shadowId, shadow, type, data, terminal);
     }
 
     /** A registry alias for a cached repository of another host (aliases are at most 64 characters). */
@@ -381,12 +234,4 @@ public final class RemoteExecutionVerticle extends VerticleBase {
     private <T> Future<T> blocking(Callable<T> c) {
         return vertx.executeBlocking(c, false);
     }
-
-    private static void reply(Message<JsonObject> msg, Future<JsonObject> f) {
-        f.onComplete(ar -> {
-            if (ar.succeeded()) msg.reply(ar.result());
-            else msg.fail(500, ar.cause().getMessage() == null ? ar.cause().toString() : ar.cause().getMessage());
-        });
-    }
-
 }

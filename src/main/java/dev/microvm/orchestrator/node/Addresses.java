@@ -94,9 +94,9 @@ public final class Addresses {
     public static final String CLUSTER_NODES = P + "cluster.nodes";
 
     /**
-     * Local, optional: request {record} → reply {node} (the task runs on this host: enqueue it here)
-     * or {record} (the task was placed on another host; the reply is its home record). Without a
-     * consumer (no cluster) the task runs here.
+     * Local, in a cluster (asked by {@code cluster/ClusterPlacement}): request {record} → reply {node}
+     * (the task runs on this host: enqueue it here) or {record} (the task was placed on another host;
+     * the reply is its home record). Without a consumer (cluster verticles not up yet) the task runs here.
      */
     public static final String CLUSTER_PLACE = P + "cluster.place";
     /** Node-qualified on the executing host. Request {home, alias} → reply {haves:[commit...]}. */

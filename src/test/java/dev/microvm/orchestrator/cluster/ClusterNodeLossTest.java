@@ -74,7 +74,7 @@ class ClusterNodeLossTest {
         StatePaths alphaPaths = new StatePaths(tmp.resolve("alpha"));
         OrchestratorConfig config = OrchestratorConfig.defaults(alphaPaths.root()).merge(new JsonObject().put("slots", 1).put("http_port", 0), "test");
         alphaNode = Node.start(alpha.vertx(), alphaPaths, new Node.Options(config, Drivers.create(config, alphaPaths), "alpha",
-                Clock.systemUTC(), UnaryOperator.identity())).toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+                Clock.systemUTC(), UnaryOperator.identity()).withPlacement(ClusterServices.placement(alpha, "alpha"))).toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
         ClusterNodeVerticle face = new ClusterNodeVerticle("alpha", alpha.membership());
         alpha.vertx().deployVerticle(face).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
         awaitMembers(List.of("alpha", "beta", "gamma"), 120);

@@ -154,7 +154,7 @@ class ClusterRestartTest {
         Path state = tmp.resolve("alpha");
         OrchestratorConfig config = NodeFixture.config(state, "process", tmp.resolve("no-guest"), 1);
         alphaNode = Node.start(alpha.vertx(), new StatePaths(state), new Node.Options(config, new ProcessDriver(), "alpha",
-                Clock.systemUTC(), UnaryOperator.identity())).toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+                Clock.systemUTC(), UnaryOperator.identity()).withPlacement(ClusterServices.placement(alpha, "alpha"))).toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
         ClusterServices.deploy(alphaNode, alpha).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
     }
 

@@ -209,7 +209,7 @@ class ClusterTasksVmTest {
         StatePaths alphaPaths = new StatePaths(tmp.resolve("alpha"));
         OrchestratorConfig config = OrchestratorConfig.defaults(alphaPaths.root()).merge(nodeConfig(guestDir), "test");
         alphaNode = Node.start(alpha.vertx(), alphaPaths, new Node.Options(config, Drivers.create(config, alphaPaths), "alpha",
-                Clock.systemUTC(), UnaryOperator.identity())).toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+                Clock.systemUTC(), UnaryOperator.identity()).withPlacement(ClusterServices.placement(alpha, "alpha"))).toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
         ClusterServices.deploy(alphaNode, alpha).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
         Path repo = GitRepos.create(tmp.resolve("project"));
         alphaNode.repos().allow(repo, "project");

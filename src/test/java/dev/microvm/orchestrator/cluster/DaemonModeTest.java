@@ -113,6 +113,30 @@ class DaemonModeTest {
                 .hasValueSatisfying(reply -> assertThat(reply).contains("welcome").contains("node-x"));
     }
 
+    @Test
+    void aForwardedRequestWhoseBodyIsNotAnObjectIsAnsweredWithAFailure() throws Exception {
+        StatePaths paths = new StatePaths(tmp.resolve("state"));
+        Vertx vertx = Vertx.vertx();
+        open.add(() -> vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS));
+        DaemonChannelVerticle channel = new DaemonChannelVerticle(paths, "node-x");
+        vertx.deployVerticle(channel).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        CompletableFuture<String> answered = new CompletableFuture<>();
+        StringBuilder text = new StringBuilder();
+        NetSocket socket = vertx.createNetClient().connect(channel.port(), "127.0.0.1").toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
+        socket.handler(buf -> {
+            text.append(buf.toString());
+            if (text.chars().filter(c -> c == '\n').count() >= 2) answered.complete(text.toString());
+        });
+        socket.write(new JsonObject().put("type", "hello").put("token", DaemonEndpoint.token(paths).reveal()).encode() + "\n"
+                + new JsonObject().put("type", "request").put("id", 7).put("address", dev.microvm.orchestrator.node.Addresses.TASK_LIST)
+                        .put("body", "not an object").encode() + "\n");
+        JsonObject reply = new JsonObject(answered.get(5, TimeUnit.SECONDS).split("\n")[1]);
+        socket.close();
+        assertThat(reply.getString("type")).isEqualTo("fail");
+        assertThat(reply.getInteger("id")).isEqualTo(7);
+        assertThat(reply.getInteger("code")).isEqualTo(400);
+    }
+
     /** Sends one frame; returns what came back before the server closed the connection (empty: nothing). */
     private static Optional<String> exchange(Vertx vertx, int port, JsonObject frame) throws Exception {
         CompletableFuture<String> received = new CompletableFuture<>();
