@@ -2,7 +2,6 @@ package dev.microvm.orchestrator.worker;
 
 import dev.microvm.orchestrator.config.OrchestratorConfig;
 import dev.microvm.orchestrator.config.StatePaths;
-import dev.microvm.orchestrator.events.StreamJsonProgress;
 import dev.microvm.orchestrator.git.BundleImporter;
 import dev.microvm.orchestrator.git.GitTaskException;
 import dev.microvm.orchestrator.git.ImportResult;

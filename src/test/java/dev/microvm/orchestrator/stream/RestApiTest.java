@@ -1,4 +1,4 @@
-package dev.microvm.orchestrator.events;
+package dev.microvm.orchestrator.stream;
 
 import dev.microvm.orchestrator.node.Addresses;
 import io.vertx.core.json.JsonArray;

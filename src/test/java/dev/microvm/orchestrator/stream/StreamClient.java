@@ -1,4 +1,4 @@
-package dev.microvm.orchestrator.events;
+package dev.microvm.orchestrator.stream;
 
 import io.vertx.core.Vertx;
 import io.vertx.core.http.WebSocket;

@@ -1,5 +1,7 @@
-package dev.microvm.orchestrator.events;
+package dev.microvm.orchestrator.stream;
 
+import dev.microvm.orchestrator.events.EventLog;
+import dev.microvm.orchestrator.events.EventTypes;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

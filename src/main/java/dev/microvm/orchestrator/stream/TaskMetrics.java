@@ -1,5 +1,7 @@
-package dev.microvm.orchestrator.events;
+package dev.microvm.orchestrator.stream;
 
+import dev.microvm.orchestrator.events.EventTypes;
+import dev.microvm.orchestrator.events.TaskEvent;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;

@@ -1,5 +1,6 @@
-package dev.microvm.orchestrator.events;
+package dev.microvm.orchestrator.stream;
 
+import dev.microvm.orchestrator.secrets.AccessToken;
 import io.vertx.core.Handler;
 import io.vertx.core.http.Cookie;
 import io.vertx.core.http.CookieSameSite;

@@ -1,4 +1,4 @@
-package dev.microvm.orchestrator.events;
+package dev.microvm.orchestrator.stream;
 
 import org.openqa.selenium.OutputType;
 import org.openqa.selenium.TakesScreenshot;

@@ -1,4 +1,4 @@
-package dev.microvm.orchestrator.events;
+package dev.microvm.orchestrator.secrets;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;

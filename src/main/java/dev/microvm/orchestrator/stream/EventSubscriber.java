@@ -1,5 +1,6 @@
-package dev.microvm.orchestrator.events;
+package dev.microvm.orchestrator.stream;
 
+import dev.microvm.orchestrator.events.TaskEvent;
 import io.vertx.core.Future;
 import io.vertx.core.http.ServerWebSocket;
 import io.vertx.core.json.JsonObject;

@@ -1,4 +1,4 @@
-package dev.microvm.orchestrator.events;
+package dev.microvm.orchestrator.stream;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;

@@ -1,4 +1,4 @@
-package dev.microvm.orchestrator.events;
+package dev.microvm.orchestrator.worker;
 
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonArray;

@@ -1,4 +1,4 @@
-package dev.microvm.orchestrator.events;
+package dev.microvm.orchestrator.stream;
 
 import java.util.HashMap;
 import java.util.List;

@@ -1,7 +1,9 @@
-package dev.microvm.orchestrator.events;
+package dev.microvm.orchestrator.stream;
 
 import dev.microvm.orchestrator.config.OrchestratorConfig;
 import dev.microvm.orchestrator.config.StatePaths;
+import dev.microvm.orchestrator.events.EventTypes;
+import dev.microvm.orchestrator.events.TaskEvent;
 import dev.microvm.orchestrator.testing.GitRepos;
 import dev.microvm.orchestrator.testing.NodeFixture;
 import dev.microvm.orchestrator.vm.Drivers;

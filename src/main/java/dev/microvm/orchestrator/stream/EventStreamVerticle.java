@@ -1,7 +1,10 @@
-package dev.microvm.orchestrator.events;
+package dev.microvm.orchestrator.stream;
 
 import dev.microvm.orchestrator.config.StatePaths;
+import dev.microvm.orchestrator.events.EventLog;
+import dev.microvm.orchestrator.events.TaskEvent;
 import dev.microvm.orchestrator.node.Addresses;
+import dev.microvm.orchestrator.secrets.AccessToken;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.prometheusmetrics.PrometheusConfig;

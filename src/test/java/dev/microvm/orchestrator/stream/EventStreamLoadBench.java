@@ -1,6 +1,8 @@
-package dev.microvm.orchestrator.events;
+package dev.microvm.orchestrator.stream;
 
 import dev.microvm.orchestrator.config.StatePaths;
+import dev.microvm.orchestrator.events.EventTypes;
+import dev.microvm.orchestrator.events.TaskEvent;
 import dev.microvm.orchestrator.node.Addresses;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;

@@ -1,5 +1,6 @@
-package dev.microvm.orchestrator.events;
+package dev.microvm.orchestrator.stream;
 
+import dev.microvm.orchestrator.events.EventTypes;
 import dev.microvm.orchestrator.node.Addresses;
 import io.vertx.core.eventbus.EventBus;
 import io.vertx.core.json.JsonArray;
