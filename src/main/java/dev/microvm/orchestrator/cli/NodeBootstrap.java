@@ -4,7 +4,6 @@ import dev.microvm.orchestrator.cluster.ClusterConfig;
 import dev.microvm.orchestrator.cluster.ClusterVertx;
 import dev.microvm.orchestrator.config.OrchestratorConfig;
 import dev.microvm.orchestrator.config.StatePaths;
-import dev.microvm.orchestrator.events.EventLog;
 import dev.microvm.orchestrator.stream.EventStreamOptions;
 import dev.microvm.orchestrator.stream.EventStreamVerticle;
 import dev.microvm.orchestrator.node.Node;
@@ -86,7 +85,7 @@ final class NodeBootstrap {
         Node.Options options = new Node.Options(config, driver, nodeId, Clock.systemUTC(), redactor::redact, () -> credential);
         Node node = await(Node.start(vertx, paths, options));
         ApiProxyVerticle proxy = credential.isPresent() && "proxy".equals(config.credentialMode())
-                ? startProxy(vertx, paths, config, credential.get(), redactor) : null;
+                ? startProxy(vertx, node, config, credential.get(), redactor) : null;
         // network allowlist: the host-side proxy that lets a task's guest reach only its listed domains
         await(vertx.deployVerticle(new dev.microvm.orchestrator.secrets.EgressProxyVerticle()));
         EventStreamVerticle stream = null;
@@ -111,10 +110,10 @@ final class NodeBootstrap {
         }
     }
 
-    private static ApiProxyVerticle startProxy(Vertx vertx, StatePaths paths, OrchestratorConfig config, Credential credential,
+    private static ApiProxyVerticle startProxy(Vertx vertx, Node node, OrchestratorConfig config, Credential credential,
                                                Redactor redactor) throws Exception {
         ApiProxyVerticle proxy = new ApiProxyVerticle(new ApiProxyConfig("127.0.0.1", config.apiProxyPort(),
-                URI.create(config.apiUpstream())), credential, new EventLog(paths.eventLog(), Clock.systemUTC()), redactor);
+                URI.create(config.apiUpstream())), credential, node.events(), redactor);
         await(vertx.deployVerticle(proxy));
         return proxy;
     }
