@@ -1,6 +1,9 @@
 package dev.microvm.orchestrator.cli;
 
 import dev.microvm.orchestrator.config.RepoRegistry;
+import dev.microvm.orchestrator.task.TaskOptions;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -35,12 +38,14 @@ final class AllowCommand implements Callable<Integer> {
     public Integer call() {
         Path repo = path == null ? Path.of("").toAbsolutePath() : path;
         RepoRegistry registry = new RepoRegistry(state.paths(), Clock.systemUTC());
-        String registered = registry.allow(repo, alias);
-        io.vertx.core.json.JsonObject defaults = new io.vertx.core.json.JsonObject();
+        JsonObject defaults = new JsonObject();
         if (mergeStrategy != null) defaults.put("merge_strategy", mergeStrategy);
         if (network != null) defaults.put("network", network);
-        if (allowDomains != null && !allowDomains.isEmpty()) defaults.put("allowed_domains", new io.vertx.core.json.JsonArray(allowDomains));
-        if (!defaults.isEmpty()) registry.setDefaults(registered, defaults);
+        if (allowDomains != null && !allowDomains.isEmpty()) defaults.put("allowed_domains", new JsonArray(allowDomains));
+        // refused before anything is registered
+        RepoRegistry.checkDefaults(defaults, TaskOptions::fromJson);
+        String registered = registry.allow(repo, alias);
+        if (!defaults.isEmpty()) registry.setDefaults(registered, defaults, TaskOptions::fromJson);
         System.out.println("Registered '" + registered + "' -> " + registry.resolve(registered).path());
         return 0;
     }

@@ -18,6 +18,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.regex.Pattern;
 
@@ -64,14 +65,13 @@ public final class RepoRegistry {
      * Sets per-repository task defaults (merge_strategy: auto|branch|none, network:
      * full|allowlist|api-only|none, allowed_domains: domains added to the allowlist of this
      * repository's tasks). They live in the state directory: nothing in the repository changes them.
+     *
+     * @param checkValues the task layer's option rules (this room sits below the lifecycle and does not
+     *                    know them); throws {@link IllegalArgumentException} for a value tasks would refuse
      */
-    public Repo setDefaults(String alias, JsonObject defaults) {
+    public Repo setDefaults(String alias, JsonObject defaults, Consumer<JsonObject> checkValues) {
         validateAlias(alias);
-        for (String k : defaults.fieldNames()) {
-            if (!DEFAULT_KEYS.contains(k)) throw new IllegalArgumentException("unknown repository setting '" + k + "'; known: merge_strategy, network, allowed_domains");
-        }
-        // validates the values the same way task options are validated
-        dev.microvm.orchestrator.task.TaskOptions.fromJson(defaults);
+        checkDefaults(defaults, checkValues);
         return update(repos -> {
             Repo r = repos.get(alias);
             if (r == null) throw new UnknownRepoException(alias, repos.keySet());
@@ -80,6 +80,14 @@ public final class RepoRegistry {
             repos.put(alias, updated);
             return updated;
         });
+    }
+
+    /** Refuses unknown keys, then values {@code checkValues} refuses; writes nothing. */
+    public static void checkDefaults(JsonObject defaults, Consumer<JsonObject> checkValues) {
+        for (String k : defaults.fieldNames()) {
+            if (!DEFAULT_KEYS.contains(k)) throw new IllegalArgumentException("unknown repository setting '" + k + "'; known: merge_strategy, network, allowed_domains");
+        }
+        checkValues.accept(defaults);
     }
 
     /**

@@ -1,5 +1,6 @@
 package dev.microvm.orchestrator.config;
 
+import dev.microvm.orchestrator.task.TaskOptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -79,12 +80,12 @@ class RepoRegistryTest {
     void perRepositoryDefaultsAreValidatedAndKept() throws Exception {
         Path repo = gitRepo("withdefaults");
         registry().allow(repo, "d");
-        registry().setDefaults("d", new io.vertx.core.json.JsonObject().put("merge_strategy", "branch").put("network", "api-only"));
+        registry().setDefaults("d", new io.vertx.core.json.JsonObject().put("merge_strategy", "branch").put("network", "api-only"), TaskOptions::fromJson);
         assertThat(registry().resolve("d").defaults().getString("merge_strategy")).isEqualTo("branch");
         assertThat(registry().resolve("d").toJson().getJsonObject("defaults").getString("network")).isEqualTo("api-only");
-        assertThatThrownBy(() -> registry().setDefaults("d", new io.vertx.core.json.JsonObject().put("merge_strategy", "yolo")))
+        assertThatThrownBy(() -> registry().setDefaults("d", new io.vertx.core.json.JsonObject().put("merge_strategy", "yolo"), TaskOptions::fromJson))
                 .hasMessageContaining("merge_strategy must be one of");
-        assertThatThrownBy(() -> registry().setDefaults("d", new io.vertx.core.json.JsonObject().put("colour", "red")))
+        assertThatThrownBy(() -> registry().setDefaults("d", new io.vertx.core.json.JsonObject().put("colour", "red"), TaskOptions::fromJson))
                 .hasMessageContaining("unknown repository setting");
     }
 

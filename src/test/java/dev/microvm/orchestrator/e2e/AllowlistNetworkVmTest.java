@@ -12,6 +12,7 @@ import dev.microvm.orchestrator.secrets.CredentialKind;
 import dev.microvm.orchestrator.secrets.EgressProxyVerticle;
 import dev.microvm.orchestrator.secrets.Redactor;
 import dev.microvm.orchestrator.secrets.Secret;
+import dev.microvm.orchestrator.task.TaskOptions;
 import dev.microvm.orchestrator.testing.GitRepos;
 import dev.microvm.orchestrator.testing.NodeFixture;
 import dev.microvm.orchestrator.testing.TestInternet;
@@ -59,7 +60,7 @@ class AllowlistNetworkVmTest {
         try (FakeUpstream api = new FakeUpstream(); TestInternet internet = TestInternet.start(tmp)) {
             E2eState state = E2eState.create(tmp, 1, new JsonObject().put("allowed_domains", new JsonArray().add("config.test")));
             new RepoRegistry(state.paths, Clock.systemUTC()).setDefaults("project",
-                    new JsonObject().put("allowed_domains", new JsonArray().add("*.repo.test")));
+                    new JsonObject().put("allowed_domains", new JsonArray().add("*.repo.test")), TaskOptions::fromJson);
             // the repository asks for more; nothing on the host reads it
             Files.writeString(state.repo.resolve(".microvm-orchestrator.json"), "{\"allowed_domains\": [\"blocked.test\", \"*.test\"]}\n");
             GitRepos.git(state.repo, "add", ".microvm-orchestrator.json");
