@@ -55,8 +55,10 @@ final class NodeBootstrap {
     }
 
     static OrchestratorConfig config(StatePaths paths, JsonObject overrides) {
-        OrchestratorConfig config = OrchestratorConfig.load(paths);
-        return overrides != null && !overrides.isEmpty() ? config.merge(overrides, "command line") : config;
+        OrchestratorConfig loaded = OrchestratorConfig.load(paths);
+        OrchestratorConfig config = overrides != null && !overrides.isEmpty() ? loaded.merge(overrides, "command line") : loaded;
+        Drivers.requireAvailable(config.driver());
+        return config;
     }
 
     static Vertx createVertx(OrchestratorConfig config, boolean metrics) {

@@ -16,7 +16,8 @@ import java.util.Set;
  * directory overrides them (unknown keys are refused so a typo never goes unnoticed).
  *
  * @param slots              VMs that may run at once on this host
- * @param driver             qemu | vfkit | process (process: host processes, for tests only)
+ * @param driver             qemu | vfkit (a name; which drivers this build has is vm/Drivers' to say, and the
+ *                           node refuses any other before it starts)
  * @param accelerator        auto | kvm | tcg (QEMU)
  * @param guestDir           the guest image directory (its manifest, mvo-image.json, names kernel, initrd and disks)
  * @param bootTimeoutSeconds a guest that has not reached the task runner by then is a boot_timeout
@@ -64,11 +65,15 @@ public record OrchestratorConfig(
             "default_merge_strategy", "default_network", "slot_disk_gib", "max_bundle_bytes", "api_upstream", "api_proxy_port", "credential_mode",
             "daemon_idle_exit_seconds", "event_retention_days", "event_retention_bytes", "allowed_domains");
 
+    private static final java.util.regex.Pattern DRIVER_NAME = java.util.regex.Pattern.compile("[a-z][a-z0-9-]{0,31}");
+
     public OrchestratorConfig {
         range("slots", slots, 1, 256);
         range("vm_cpus", vmCpus, 1, 64);
         range("vm_memory_mib", vmMemoryMiB, 256, 262_144);
-        oneOf("driver", driver, Set.of("qemu", "vfkit", "process"));
+        if (driver == null || !DRIVER_NAME.matcher(driver).matches()) {
+            throw new IllegalArgumentException("driver must be a driver name such as qemu or vfkit, got " + driver);
+        }
         oneOf("accelerator", accelerator, Set.of("auto", "kvm", "tcg", "hvf"));
         range("task_timeout_seconds", taskTimeoutSeconds, 1, 7 * 24 * 3600);
         range("boot_timeout_seconds", bootTimeoutSeconds, 1, 3600);

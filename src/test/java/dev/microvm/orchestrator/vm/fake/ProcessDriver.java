@@ -125,6 +125,12 @@ public class ProcessDriver extends DetachedVmDriver {
         return Optional.of(new VmHandle(VmHandle.CURRENT_VERSION, name(), vmName, pid, startTime, data));
     }
 
+    /** No kernel is booted: the runner runs on the host. */
+    @Override
+    public boolean bootsImages() {
+        return false;
+    }
+
     @Override
     public String guestPath(VmSpec.Share share) {
         return share.hostPath().toString();
