@@ -14,8 +14,6 @@ import java.util.stream.Collectors;
  */
 record EventFilter(Set<String> taskIds, List<String> types) {
 
-    static final EventFilter ALL = new EventFilter(Set.of(), List.of());
-
     /** Parses comma-separated query values such as {@code task=a,b&type=task.log,slot}. */
     static EventFilter parse(String tasks, String types) {
         return new EventFilter(split(tasks).collect(Collectors.toUnmodifiableSet()), split(types).toList());

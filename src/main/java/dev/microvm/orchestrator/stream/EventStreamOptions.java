@@ -23,8 +23,6 @@ import java.util.Set;
 public record EventStreamOptions(String host, int port, boolean allowRemote, Set<String> extraHostNames,
                                  int maxQueuedEvents, int maxEventsPerFrame, long flushIntervalMs) {
 
-    public static final int DEFAULT_PORT = 7823;
-
     public EventStreamOptions {
         if (port < 0 || port > 65535) throw new IllegalArgumentException("port out of range: " + port);
         if (maxQueuedEvents < 1 || maxEventsPerFrame < 1 || flushIntervalMs < 1) {

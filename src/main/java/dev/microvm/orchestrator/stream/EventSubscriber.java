@@ -144,10 +144,6 @@ final class EventSubscriber {
         if (!live && !reading && queue.isEmpty()) readNextPage();
     }
 
-    boolean isClosed() {
-        return closed;
-    }
-
     void close() {
         if (!closed) {
             markClosed();
