@@ -217,7 +217,8 @@ public final class ApiProxyVerticle extends VerticleBase {
         if (t != null) t.add(usage);
         JsonObject data = usage.toJson().put("cost_is_estimate", true);
         if (t != null) data.put("total", t.toJson(taskId));
-        events.publish(EventTypes.TASK_USAGE, taskId, data)
+        // ordered: a later total is never appended before an earlier one
+        vertx.executeBlocking(() -> events.appendAndPublish(EventTypes.TASK_USAGE, taskId, data))
                 .onFailure(e -> LOG.warn("task {}: could not record API usage: {}", taskId, e.toString()));
     }
 
