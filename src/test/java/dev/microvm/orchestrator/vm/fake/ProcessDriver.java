@@ -3,6 +3,7 @@ package dev.microvm.orchestrator.vm.fake;
 import dev.microvm.orchestrator.vm.DetachedSpawner;
 import dev.microvm.orchestrator.vm.DetachedVmDriver;
 import dev.microvm.orchestrator.vm.GuestContract;
+import dev.microvm.orchestrator.vm.GuestRunnerFiles;
 import dev.microvm.orchestrator.vm.ProcessIdentity;
 import dev.microvm.orchestrator.vm.VmException;
 import dev.microvm.orchestrator.vm.VmHandle;
@@ -84,7 +85,7 @@ public class ProcessDriver extends DetachedVmDriver {
             }
         }
         try {
-            Files.writeString(runnerPath(spec), GuestContract.runnerScript());
+            Files.writeString(runnerPath(spec), GuestRunnerFiles.runnerScript());
         } catch (IOException e) {
             throw new VmException("spawn_failed", "cannot write the runner script: " + e.getMessage(), e);
         }
