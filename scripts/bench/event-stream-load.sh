@@ -21,4 +21,4 @@ mvn -B -q -o test-compile dependency:build-classpath -Dmdep.includeScope=test -D
 classpath="target/test-classes:target/classes:$(cat target/test-classpath.txt)"
 exec timeout --kill-after=10 "$((seconds + 90))" \
   "$JAVA_HOME/bin/java" -Xms512m -Xmx2g -Dlogback.configurationFile=scripts/bench/logback-bench.xml -cp "$classpath" \
-  dev.microvm.orchestrator.events.EventStreamLoadBench "$subscribers" "$rate" "$seconds" "$warmup"
+  dev.microvm.orchestrator.stream.EventStreamLoadBench "$subscribers" "$rate" "$seconds" "$warmup"

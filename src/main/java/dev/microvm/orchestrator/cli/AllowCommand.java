@@ -1,6 +1,8 @@
 package dev.microvm.orchestrator.cli;
 
 import dev.microvm.orchestrator.config.RepoRegistry;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -8,6 +10,8 @@ import picocli.CommandLine.Parameters;
 
 import java.nio.file.Path;
 import java.time.Clock;
+import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 
 @Command(name = "allow", description = "Register a git repository so tasks may run on it.")
@@ -29,17 +33,19 @@ final class AllowCommand implements Callable<Integer> {
 
     @Option(names = "--allow-domain", description = "A domain this repository's tasks may reach under network allowlist "
             + "(exact, or *.suffix); repeat for more")
-    java.util.List<String> allowDomains;
+    List<String> allowDomains;
 
     @Override
     public Integer call() {
         Path repo = path == null ? Path.of("").toAbsolutePath() : path;
         RepoRegistry registry = new RepoRegistry(state.paths(), Clock.systemUTC());
-        String registered = registry.allow(repo, alias);
-        io.vertx.core.json.JsonObject defaults = new io.vertx.core.json.JsonObject();
-        if (mergeStrategy != null) defaults.put("merge_strategy", mergeStrategy.toLowerCase(java.util.Locale.ROOT));
+        JsonObject defaults = new JsonObject();
+        if (mergeStrategy != null) defaults.put("merge_strategy", mergeStrategy.toLowerCase(Locale.ROOT));
         if (network != null) defaults.put("network", network);
-        if (allowDomains != null && !allowDomains.isEmpty()) defaults.put("allowed_domains", new io.vertx.core.json.JsonArray(allowDomains));
+        if (allowDomains != null && !allowDomains.isEmpty()) defaults.put("allowed_domains", new JsonArray(allowDomains));
+        // refused before anything is registered
+        RepoRegistry.checkDefaults(defaults, alias != null ? alias : String.valueOf(repo.toAbsolutePath().normalize().getFileName()));
+        String registered = registry.allow(repo, alias);
         if (!defaults.isEmpty()) registry.setDefaults(registered, defaults);
         System.out.println("Registered '" + registered + "' -> " + registry.resolve(registered).path());
         return 0;

@@ -5,9 +5,8 @@ import dev.microvm.orchestrator.cluster.ClusterServices;
 import dev.microvm.orchestrator.cluster.ClusterVertx;
 import dev.microvm.orchestrator.config.OrchestratorConfig;
 import dev.microvm.orchestrator.config.StatePaths;
-import dev.microvm.orchestrator.events.EventLog;
-import dev.microvm.orchestrator.events.EventStreamOptions;
-import dev.microvm.orchestrator.events.EventStreamVerticle;
+import dev.microvm.orchestrator.stream.EventStreamOptions;
+import dev.microvm.orchestrator.stream.EventStreamVerticle;
 import dev.microvm.orchestrator.node.Node;
 import dev.microvm.orchestrator.secrets.ApiProxyConfig;
 import dev.microvm.orchestrator.secrets.ApiProxyVerticle;
@@ -58,8 +57,10 @@ final class NodeBootstrap {
     }
 
     static OrchestratorConfig config(StatePaths paths, JsonObject overrides) {
-        OrchestratorConfig config = OrchestratorConfig.load(paths);
-        return overrides != null && !overrides.isEmpty() ? config.merge(overrides, "command line") : config;
+        OrchestratorConfig loaded = OrchestratorConfig.load(paths);
+        OrchestratorConfig config = overrides != null && !overrides.isEmpty() ? loaded.merge(overrides, "command line") : loaded;
+        Drivers.requireAvailable(config.driver());
+        return config;
     }
 
     static Vertx createVertx(OrchestratorConfig config, boolean metrics) {
@@ -89,7 +90,7 @@ final class NodeBootstrap {
                 cluster != null ? ClusterServices.placement(cluster, nodeId) : TaskPlacement.local());
         Node node = await(Node.start(vertx, paths, options));
         ApiProxyVerticle proxy = credential.isPresent() && "proxy".equals(config.credentialMode())
-                ? startProxy(vertx, paths, config, credential.get(), redactor) : null;
+                ? startProxy(vertx, node, config, credential.get(), redactor) : null;
         // network allowlist: the host-side proxy that lets a task's guest reach only its listed domains
         await(vertx.deployVerticle(new dev.microvm.orchestrator.secrets.EgressProxyVerticle()));
         EventStreamVerticle stream = null;
@@ -114,10 +115,10 @@ final class NodeBootstrap {
         }
     }
 
-    private static ApiProxyVerticle startProxy(Vertx vertx, StatePaths paths, OrchestratorConfig config, Credential credential,
+    private static ApiProxyVerticle startProxy(Vertx vertx, Node node, OrchestratorConfig config, Credential credential,
                                                Redactor redactor) throws Exception {
         ApiProxyVerticle proxy = new ApiProxyVerticle(new ApiProxyConfig("127.0.0.1", config.apiProxyPort(),
-                URI.create(config.apiUpstream())), credential, new EventLog(paths.eventLog(), Clock.systemUTC()), redactor);
+                URI.create(config.apiUpstream())), credential, node.events(), redactor);
         await(vertx.deployVerticle(proxy));
         return proxy;
     }

@@ -45,7 +45,7 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--untracked", description = "Glob of untracked files to copy into the task (repeatable)")
     List<String> untracked;
 
-    @Option(names = "--driver", description = "Override the hypervisor driver: qemu, vfkit or process")
+    @Option(names = "--driver", description = "Override the hypervisor driver: qemu or vfkit")
     String driver;
 
     @Option(names = "--network", description = "Guest network: full, allowlist, api-only or none (default: the repository's, then config.json's)")

@@ -1,7 +1,7 @@
 package dev.microvm.orchestrator.cluster;
 
 import dev.microvm.orchestrator.config.StatePaths;
-import dev.microvm.orchestrator.events.AccessToken;
+import dev.microvm.orchestrator.secrets.AccessToken;
 import dev.microvm.orchestrator.util.AtomicFiles;
 import io.vertx.core.json.JsonObject;
 

@@ -62,16 +62,24 @@ public final class RepoRegistry {
     private static final JsonSchema DEFAULTS = JsonSchemas.load("repo-defaults.schema.json", "repository setting");
 
     /**
+     * Refuses repository defaults that tasks would refuse: the same schema as task options
+     * (repo-defaults.schema.json refers to it) and the same domain rule. {@code alias} names the
+     * repository in the message.
+     */
+    public static void checkDefaults(JsonObject defaults, String alias) {
+        DEFAULTS.check(defaults, "repository " + alias);
+        AllowedDomains.of(defaults.getJsonArray("allowed_domains", new JsonArray()).stream().map(String::valueOf).toList(),
+                "allowed_domains of repository " + alias);
+    }
+
+    /**
      * Sets per-repository task defaults (merge_strategy: auto|branch|none, network:
      * full|allowlist|api-only|none, allowed_domains: domains added to the allowlist of this
      * repository's tasks). They live in the state directory: nothing in the repository changes them.
      */
     public Repo setDefaults(String alias, JsonObject defaults) {
         validateAlias(alias);
-        // the same schema as task options (repo-defaults.schema.json refers to it), and the same domain rule
-        DEFAULTS.check(defaults, "repository " + alias);
-        AllowedDomains.of(defaults.getJsonArray("allowed_domains", new JsonArray()).stream().map(String::valueOf).toList(),
-                "allowed_domains of repository " + alias);
+        checkDefaults(defaults, alias);
         return update(repos -> {
             Repo r = repos.get(alias);
             if (r == null) throw new UnknownRepoException(alias, repos.keySet());

@@ -57,18 +57,6 @@ public record McpSettings(StatePaths paths, String caller, InputStream in, Outpu
                 DEFAULT_WAIT, DEFAULT_BUS_TIMEOUT, version);
     }
 
-    public McpSettings withStreams(InputStream in, OutputStream out) {
-        return new McpSettings(paths, caller, in, out, progressInterval, pollInterval, defaultWait, busTimeout, version);
-    }
-
-    public McpSettings withIntervals(Duration progress, Duration poll) {
-        return new McpSettings(paths, caller, in, out, progress, poll, defaultWait, busTimeout, version);
-    }
-
-    public McpSettings withCaller(String caller) {
-        return new McpSettings(paths, caller, in, out, progressInterval, pollInterval, defaultWait, busTimeout, version);
-    }
-
     private static Duration millis(Map<String, String> env, String name, Duration fallback) {
         String v = env.get(name);
         if (v == null || v.isBlank()) return fallback;

@@ -1,35 +1,27 @@
 package dev.microvm.orchestrator.secrets;
 
 import dev.microvm.orchestrator.config.StatePaths;
-import dev.microvm.orchestrator.events.EventLog;
 import dev.microvm.orchestrator.events.EventTypes;
-import dev.microvm.orchestrator.events.TaskEvent;
 import dev.microvm.orchestrator.node.Addresses;
+import dev.microvm.orchestrator.node.EventSink;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
-import io.vertx.core.http.HttpClientRequest;
-import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
-import io.vertx.core.http.RequestOptions;
 import io.vertx.core.json.JsonObject;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.util.Arrays;
 import java.util.HashMap;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
-import java.util.stream.Collectors;
 
 /**
  * Holds the real Anthropic credential on the host so it never enters a VM. A guest gets
@@ -50,31 +42,25 @@ public final class ApiProxyVerticle extends VerticleBase {
     private static final Logger LOG = LoggerFactory.getLogger(ApiProxyVerticle.class);
 
     static final int MAX_REQUEST_BYTES = 40 * 1024 * 1024;
-    static final String OAUTH_BETA = "oauth-2025-04-20";
-
-    /** Never copied between the two connections: hop-by-hop, or set by the proxy itself. */
-    private static final Set<String> NOT_FORWARDED = Set.of("connection", "keep-alive", "proxy-connection",
-            "transfer-encoding", "te", "trailer", "upgrade", "proxy-authorization", "proxy-authenticate",
-            "host", "content-length", "accept-encoding", "x-api-key", "authorization", "cookie", "forwarded",
-            "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto");
 
     private final ApiProxyConfig config;
     private final Credential credential;
-    private final EventLog eventLog;
+    private final EventSink events;
     private final Redactor redactor;
     private final PlaceholderTokens tokens = new PlaceholderTokens();
     private final Map<String, UsageTotals> totals = new HashMap<>();
     private HttpClient client;
+    private UpstreamRelay upstream;
     private HttpServer server;
     /** port → listener on a port a re-attached VM was booted with */
     private final Map<Integer, Future<HttpServer>> extraServers = new HashMap<>();
     /** task → the extra port it uses */
     private final Map<String, Integer> portOfTask = new HashMap<>();
 
-    public ApiProxyVerticle(ApiProxyConfig config, Credential credential, EventLog eventLog, Redactor redactor) {
+    public ApiProxyVerticle(ApiProxyConfig config, Credential credential, EventSink events, Redactor redactor) {
         this.config = config;
         this.credential = credential;
-        this.eventLog = eventLog;
+        this.events = events;
         this.redactor = redactor;
     }
 
@@ -90,6 +76,7 @@ public final class ApiProxyVerticle extends VerticleBase {
                 .setConnectTimeout(30_000)
                 .setIdleTimeout(600)
                 .setDecompressionSupported(false));
+        upstream = new UpstreamRelay(client, config, credential, redactor, this::record);
         var bus = vertx.eventBus();
         var consumers = Future.all(
                 bus.<JsonObject>localConsumer(Addresses.PROXY_REGISTER, this::onRegister).completion(),
@@ -220,94 +207,9 @@ public final class ApiProxyVerticle extends VerticleBase {
             if (tooLarge[0]) {
                 reject(req, 413, "request_too_large", "request body too large");
             } else {
-                forward(req, taskId, body);
+                upstream.forward(req, taskId, body);
             }
         });
-    }
-
-    private void forward(HttpServerRequest req, String taskId, Buffer body) {
-        RequestOptions options = new RequestOptions()
-                .setMethod(req.method())
-                .setHost(config.upstream().getHost())
-                .setPort(config.upstreamPort())
-                .setSsl(config.upstreamTls())
-                .setURI(config.upstreamBasePath() + req.uri());
-        req.headers().forEach((name, value) -> {
-            if (!NOT_FORWARDED.contains(name.toLowerCase(Locale.ROOT)) && !name.equalsIgnoreCase("anthropic-beta")) {
-                options.addHeader(name, value);
-            }
-        });
-        options.putHeader(HttpHeaders.ACCEPT_ENCODING, "identity"); // usage is read from the body on the way
-        injectCredential(options, req.getHeader("anthropic-beta"));
-
-        boolean metered = ProxyRoutes.isMetered(req.path());
-        HttpServerResponse out = req.response();
-        client.request(options)
-                .compose(upstreamReq -> {
-                    out.closeHandler(v -> {
-                        if (!out.ended()) upstreamReq.reset(); // the guest went away: stop paying for the answer
-                    });
-                    return upstreamReq.send(body);
-                })
-                .onSuccess(upstream -> relay(upstream, out, taskId, metered))
-                .onFailure(e -> {
-                    LOG.warn("task {}: upstream request failed: {}", taskId, redactor.redact(String.valueOf(e.getMessage())));
-                    if (!out.headWritten() && !out.closed()) {
-                        reject(req, 502, "api_error", "the API proxy could not reach the upstream API");
-                    } else if (!out.closed()) {
-                        out.reset();
-                    }
-                });
-    }
-
-    private void injectCredential(RequestOptions options, String betaHeader) {
-        Set<String> betas = betaHeader == null ? new java.util.LinkedHashSet<>()
-                : Arrays.stream(betaHeader.split(",")).map(String::strip).filter(s -> !s.isEmpty())
-                    .collect(Collectors.toCollection(java.util.LinkedHashSet::new));
-        switch (credential.kind()) {
-            case API_KEY -> {
-                options.putHeader("x-api-key", credential.secret().reveal());
-                betas.remove(OAUTH_BETA);
-            }
-            case OAUTH -> {
-                options.putHeader(HttpHeaders.AUTHORIZATION, "Bearer " + credential.secret().reveal());
-                betas.add(OAUTH_BETA); // the Messages API accepts OAuth tokens only with this beta
-            }
-        }
-        if (!betas.isEmpty()) options.putHeader("anthropic-beta", String.join(",", betas));
-    }
-
-    private void relay(HttpClientResponse upstream, HttpServerResponse out, String taskId, boolean metered) {
-        if (out.closed()) {
-            upstream.request().reset();
-            return;
-        }
-        out.setStatusCode(upstream.statusCode());
-        upstream.headers().forEach((name, value) -> {
-            if (!NOT_FORWARDED.contains(name.toLowerCase(Locale.ROOT)) && !name.equalsIgnoreCase("set-cookie")) {
-                out.headers().add(name, value);
-            }
-        });
-        out.setChunked(true);
-        UsageMeter meter = metered && upstream.statusCode() == 200
-                ? new UsageMeter(upstream.getHeader(HttpHeaders.CONTENT_TYPE)) : null;
-        upstream.handler(chunk -> {
-            if (meter != null) meter.accept(chunk);
-            out.write(chunk);
-            if (out.writeQueueFull()) {
-                upstream.pause();
-                out.drainHandler(v -> upstream.resume());
-            }
-        });
-        upstream.exceptionHandler(e -> {
-            LOG.warn("task {}: upstream response broke off: {}", taskId, redactor.redact(String.valueOf(e.getMessage())));
-            if (!out.closed()) out.reset();
-        });
-        upstream.endHandler(v -> {
-            if (!out.closed()) out.end();
-            if (meter != null) meter.finish().ifPresent(usage -> record(taskId, usage));
-        });
-        LOG.debug("task {}: {} {} -> {}", taskId, upstream.request().getMethod(), upstream.request().path(), upstream.statusCode());
     }
 
     private void record(String taskId, Usage usage) {
@@ -315,8 +217,8 @@ public final class ApiProxyVerticle extends VerticleBase {
         if (t != null) t.add(usage);
         JsonObject data = usage.toJson().put("cost_is_estimate", true);
         if (t != null) data.put("total", t.toJson(taskId));
-        vertx.executeBlocking(() -> eventLog.append(EventTypes.TASK_USAGE, taskId, data))
-                .onSuccess((TaskEvent event) -> vertx.eventBus().publish(Addresses.EVENTS, event.toJson(), dev.microvm.orchestrator.node.EventSink.LOCAL))
+        // ordered: a later total is never appended before an earlier one
+        vertx.executeBlocking(() -> events.appendAndPublish(EventTypes.TASK_USAGE, taskId, data))
                 .onFailure(e -> LOG.warn("task {}: could not record API usage: {}", taskId, e.toString()));
     }
 
@@ -332,7 +234,7 @@ public final class ApiProxyVerticle extends VerticleBase {
     }
 
     /** An error in the API's own shape, so Claude Code reports it sensibly. */
-    private static void reject(HttpServerRequest req, int status, String type, String message) {
+    static void reject(HttpServerRequest req, int status, String type, String message) {
         JsonObject body = new JsonObject().put("type", "error")
                 .put("error", new JsonObject().put("type", type).put("message", message));
         HttpServerResponse out = req.response();

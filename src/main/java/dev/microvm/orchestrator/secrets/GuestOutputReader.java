@@ -3,10 +3,7 @@ package dev.microvm.orchestrator.secrets;
 import dev.microvm.orchestrator.secrets.GuestOutputException.Reason;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.ByteBuffer;
-import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -42,7 +39,7 @@ public final class GuestOutputReader {
 
     /**
      * @param guestDir the directory shared into the guest (host-created, so trusted itself)
-     * @param maxBytes the most bytes {@link #read} returns and {@link #copyTo} copies
+     * @param maxBytes the most bytes {@link #read} returns
      */
     public GuestOutputReader(Path guestDir, long maxBytes) {
         if (maxBytes < 0) throw new IllegalArgumentException("maxBytes must not be negative");
@@ -52,7 +49,7 @@ public final class GuestOutputReader {
 
     /** Reads at most the cap of bytes; {@link GuestFile#truncated()} tells whether there was more. */
     public GuestFile read(String name) throws IOException {
-        if (maxBytes > Integer.MAX_VALUE - 16) throw new IllegalStateException("cap too large to read into memory; use copyTo");
+        if (maxBytes > Integer.MAX_VALUE - 16) throw new IllegalStateException("cap too large to read into memory");
         Path file = check(name);
         long size = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).size();
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
@@ -67,12 +64,7 @@ public final class GuestOutputReader {
 
     /** Like {@link #read}, but an absent file is empty rather than an error. */
     public java.util.Optional<GuestFile> readIfPresent(String name) throws IOException {
-        try {
-            return java.util.Optional.of(read(name));
-        } catch (GuestOutputException e) {
-            if (e.reason() == Reason.MISSING) return java.util.Optional.empty();
-            throw e;
-        }
+        return unlessMissing(() -> read(name));
     }
 
     /** The last bytes of the file, at most the cap (for logs whose end matters); empty when absent. */
@@ -105,8 +97,17 @@ public final class GuestOutputReader {
 
     /** The checked path of {@code name}, or empty when the guest left no such file. */
     private java.util.Optional<Path> checkedIfPresent(String name) throws IOException {
+        return unlessMissing(() -> check(name));
+    }
+
+    private interface GuestRead<T> {
+        T get() throws IOException;
+    }
+
+    /** The result, or empty when the guest left no such file; every other refusal stands. */
+    private static <T> java.util.Optional<T> unlessMissing(GuestRead<T> read) throws IOException {
         try {
-            return java.util.Optional.of(check(name));
+            return java.util.Optional.of(read.get());
         } catch (GuestOutputException e) {
             if (e.reason() == Reason.MISSING) return java.util.Optional.empty();
             throw e;
@@ -117,36 +118,6 @@ public final class GuestOutputReader {
         ByteBuffer buf = ByteBuffer.allocate(length);
         while (buf.hasRemaining() && ch.read(buf, start + buf.position()) > 0) { /* fill */ }
         return Arrays.copyOf(buf.array(), buf.position());
-    }
-
-    /**
-     * Copies the file into a host-owned location (for a bundle the host hands to git), refusing
-     * files larger than the cap instead of truncating them.
-     *
-     * @return the number of bytes copied
-     */
-    public long copyTo(String name, Path target) throws IOException {
-        Path file = check(name);
-        long size = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).size();
-        if (size > maxBytes) throw new IOException("guest file " + name + " is " + size + " bytes, more than the limit of " + maxBytes);
-        OutputStream out = Files.newOutputStream(target, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-        boolean complete = false;
-        try (out;
-             FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
-             InputStream in = Channels.newInputStream(ch)) {
-            byte[] chunk = new byte[64 * 1024];
-            long total = 0;
-            int n;
-            while ((n = in.read(chunk)) >= 0) {
-                total += n;
-                if (total > maxBytes) throw new IOException("guest file " + name + " grew past the limit of " + maxBytes + " bytes");
-                out.write(chunk, 0, n);
-            }
-            complete = true;
-            return total;
-        } finally {
-            if (!complete) Files.deleteIfExists(target); // only ever our own partial copy: CREATE_NEW made it
-        }
     }
 
     /** Whether a file of that name exists and passes every check. */

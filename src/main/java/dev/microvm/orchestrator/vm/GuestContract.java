@@ -1,14 +1,9 @@
 package dev.microvm.orchestrator.vm;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-
 /**
  * What host and guest agree on: mount tags, the slot disk id, guest paths, the io files and the
- * in-guest task runner. The runner script ({@code nixos-vm/runner/mvo-runner.sh}, on the classpath
- * as {@value #RUNNER_RESOURCE}) holds the same values; a test keeps the two in step.
+ * in-guest task runner. The runner script ({@code nixos-vm/runner/mvo-runner.sh}) holds the same
+ * values; a test keeps the two in step.
  *
  * <pre>
  * io/task.env      host → guest  KEY='value' lines sourced by the runner
@@ -57,30 +52,4 @@ public final class GuestContract {
 
     /** The runner prints this line (to the console) once the guest has booted and mounted its shares. */
     public static final String READY_MARKER = "mvo-runner: task runner started";
-
-    public static final String RUNNER_RESOURCE = "/guest/mvo-runner.sh";
-    public static final String CMDLINE_RESOURCE = "/guest/kernel-cmdline";
-
-    /** Kernel parameters every image needs (nixos-vm/runner/kernel-cmdline); callers add the console. */
-    public static final String BASE_CMDLINE = resource(CMDLINE_RESOURCE).strip();
-
-    /** Kernel command line for a guest whose console is {@code consoleDevice} (ttyS0, hvc0). */
-    public static String kernelCmdline(String consoleDevice, String imageSpecific) {
-        String extra = imageSpecific == null || imageSpecific.isBlank() ? "" : " " + imageSpecific.strip();
-        return "console=" + consoleDevice + " " + BASE_CMDLINE + extra;
-    }
-
-    /** The in-guest task runner, as shipped on the classpath. */
-    public static String runnerScript() {
-        return resource(RUNNER_RESOURCE);
-    }
-
-    private static String resource(String name) {
-        try (InputStream in = GuestContract.class.getResourceAsStream(name)) {
-            if (in == null) throw new IllegalStateException("guest file missing from classpath: " + name);
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
 }

@@ -13,7 +13,7 @@ import java.util.Optional;
  */
 public interface HypervisorDriver {
 
-    /** Short name used in config and handles: "qemu", "vfkit", "process". */
+    /** Short name used in config and handles: "qemu", "vfkit", or a {@link DriverProvider}'s. */
     String name();
 
     /** Spawns the VM; returns once the hypervisor process exists. */
@@ -93,6 +93,11 @@ public interface HypervisorDriver {
      */
     default boolean mapsShareOwnership() {
         return false;
+    }
+
+    /** False for a driver that runs the task runner without booting a guest image (no manifest is read). */
+    default boolean bootsImages() {
+        return true;
     }
 
     /** Guest architectures this driver boots (an image of another architecture is refused). */

@@ -1,7 +1,6 @@
 package dev.microvm.orchestrator.worker;
 
 import dev.microvm.orchestrator.config.StatePaths;
-import dev.microvm.orchestrator.events.StreamJsonProgress;
 import io.vertx.core.json.JsonObject;
 
 import java.io.IOException;

@@ -40,6 +40,7 @@ class AllowCommandTest {
         String err = stderrOf(() -> code[0] = Main.run("allow", repo.toString(), "--alias", "demo", "--network", "open", "--state-dir", state.toString()));
         assertThat(code[0]).isEqualTo(2);
         assertThat(err).contains("error: repository demo: repository setting 'network' must be one of full, allowlist, api-only, none (got \"open\")");
+        assertThat(new RepoRegistry(new StatePaths(state), Clock.systemUTC()).list()).as("nothing registered").isEmpty();
 
         assertThat(Main.run("allow", repo.toString(), "--alias", "demo", "--merge-strategy", "Branch", "--network", "allowlist",
                 "--allow-domain", "registry.npmjs.org", "--state-dir", state.toString())).isZero();

@@ -2,7 +2,7 @@ package dev.microvm.orchestrator.cluster;
 
 import dev.microvm.orchestrator.cli.Main;
 import dev.microvm.orchestrator.config.StatePaths;
-import dev.microvm.orchestrator.events.AccessToken;
+import dev.microvm.orchestrator.secrets.AccessToken;
 import dev.microvm.orchestrator.testing.FreePorts;
 import dev.microvm.orchestrator.testing.GitRepos;
 import io.vertx.core.Vertx;

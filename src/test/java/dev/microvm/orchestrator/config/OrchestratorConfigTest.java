@@ -50,7 +50,7 @@ class OrchestratorConfigTest {
                 Arguments.of("{\"allowed_domains\": \"example.com\"}", "configuration key 'allowed_domains' must be a list of non-empty strings (got \"example.com\")"),
                 Arguments.of("{\"allowed_domains\": [\"10.1.2.3\"]}", "allowed_domains in config.json: '10.1.2.3' is an IP address"),
                 Arguments.of("{\"driver\": 3}", "configuration key 'driver' must be a non-empty string (got 3)"),
-                Arguments.of("{\"driver\": \"xen\"}", "driver must be one of"),
+                Arguments.of("{\"driver\": \"Xen!\"}", "driver must be a driver name such as qemu or vfkit"),
                 Arguments.of("{\"slot\": 2}", "config.json: unknown configuration key 'slot'; known configuration keys: accelerator, allowed_domains, api_proxy_port"),
                 Arguments.of("[1, 2]", "is not valid JSON"));
     }

@@ -12,6 +12,7 @@ import dev.microvm.orchestrator.secrets.CredentialKind;
 import dev.microvm.orchestrator.secrets.EgressProxyVerticle;
 import dev.microvm.orchestrator.secrets.Redactor;
 import dev.microvm.orchestrator.secrets.Secret;
+import dev.microvm.orchestrator.task.TaskOptions;
 import dev.microvm.orchestrator.testing.GitRepos;
 import dev.microvm.orchestrator.testing.NodeFixture;
 import dev.microvm.orchestrator.testing.TestInternet;
@@ -76,7 +77,7 @@ class AllowlistNetworkVmTest {
             try (NodeFixture f = NodeFixture.start(state.root, config, Drivers.create(config, state.paths))) {
                 ApiProxyVerticle proxy = new ApiProxyVerticle(new ApiProxyConfig("127.0.0.1", 0, URI.create("http://127.0.0.1:" + api.port())),
                         new Credential(CredentialKind.API_KEY, Secret.of("sk-ant-api03-allowlist-test"), "test"),
-                        new EventLog(state.paths.eventLog(), Clock.systemUTC()), Redactor.global());
+                        f.node.events(), Redactor.global());
                 f.node.vertx().deployVerticle(proxy).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
                 f.node.vertx().deployVerticle(new EgressProxyVerticle(resolver)).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
                 String port = ":" + internet.port;

@@ -1,7 +1,6 @@
 package dev.microvm.orchestrator.e2e;
 
 import dev.microvm.orchestrator.config.OrchestratorConfig;
-import dev.microvm.orchestrator.events.EventLog;
 import dev.microvm.orchestrator.secrets.ApiProxyConfig;
 import dev.microvm.orchestrator.secrets.ApiProxyVerticle;
 import dev.microvm.orchestrator.secrets.Credential;
@@ -18,7 +17,6 @@ import org.junit.jupiter.api.io.TempDir;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
@@ -53,7 +51,7 @@ class ApiOnlyNetworkVmTest {
             try (NodeFixture f = NodeFixture.start(state.root, config, Drivers.create(config, state.paths))) {
                 ApiProxyVerticle proxy = new ApiProxyVerticle(new ApiProxyConfig("127.0.0.1", 0, URI.create("http://127.0.0.1:" + api.port())),
                         new Credential(CredentialKind.API_KEY, Secret.of("sk-ant-api03-network-test"), "test"),
-                        new EventLog(state.paths.eventLog(), Clock.systemUTC()), Redactor.global());
+                        f.node.events(), Redactor.global());
                 f.node.vertx().deployVerticle(proxy).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
 
                 String restricted = f.submit("project", "probe the network", new JsonObject()

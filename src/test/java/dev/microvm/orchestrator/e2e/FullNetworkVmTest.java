@@ -2,9 +2,8 @@ package dev.microvm.orchestrator.e2e;
 
 import dev.microvm.orchestrator.cluster.DaemonChannelVerticle;
 import dev.microvm.orchestrator.config.OrchestratorConfig;
-import dev.microvm.orchestrator.events.EventLog;
-import dev.microvm.orchestrator.events.EventStreamOptions;
-import dev.microvm.orchestrator.events.EventStreamVerticle;
+import dev.microvm.orchestrator.stream.EventStreamOptions;
+import dev.microvm.orchestrator.stream.EventStreamVerticle;
 import dev.microvm.orchestrator.secrets.ApiProxyConfig;
 import dev.microvm.orchestrator.secrets.ApiProxyVerticle;
 import dev.microvm.orchestrator.secrets.Credential;
@@ -22,7 +21,6 @@ import org.junit.jupiter.api.io.TempDir;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
@@ -65,7 +63,7 @@ class FullNetworkVmTest {
             try (NodeFixture f = NodeFixture.start(state.root, config, Drivers.create(config, state.paths))) {
                 ApiProxyVerticle proxy = new ApiProxyVerticle(new ApiProxyConfig("127.0.0.1", 0, URI.create("http://127.0.0.1:" + api.port())),
                         new Credential(CredentialKind.API_KEY, Secret.of("sk-ant-api03-full-network-test"), "test"),
-                        new EventLog(state.paths.eventLog(), Clock.systemUTC()), Redactor.global());
+                        f.node.events(), Redactor.global());
                 EventStreamVerticle dashboard = new EventStreamVerticle(EventStreamOptions.loopback(0), state.paths);
                 DaemonChannelVerticle channel = new DaemonChannelVerticle(state.paths, "full-net-test");
                 for (var v : new io.vertx.core.Deployable[]{proxy, dashboard, channel}) {

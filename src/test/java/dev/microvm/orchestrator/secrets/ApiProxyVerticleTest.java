@@ -4,6 +4,7 @@ import dev.microvm.orchestrator.events.EventLog;
 import dev.microvm.orchestrator.events.EventTypes;
 import dev.microvm.orchestrator.events.TaskEvent;
 import dev.microvm.orchestrator.node.Addresses;
+import dev.microvm.orchestrator.node.EventSink;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -61,7 +62,7 @@ class ApiProxyVerticleTest {
     private void deployProxy(CredentialKind kind, String secret) throws Exception {
         int upstreamPort = upstream.start(vertx);
         var config = new ApiProxyConfig("127.0.0.1", 0, URI.create("http://127.0.0.1:" + upstreamPort));
-        proxy = new ApiProxyVerticle(config, new Credential(kind, Secret.of(secret), "test"), eventLog, new Redactor());
+        proxy = new ApiProxyVerticle(config, new Credential(kind, Secret.of(secret), "test"), new EventSink(vertx, eventLog), new Redactor());
         await(vertx.deployVerticle(proxy));
     }
 
@@ -245,7 +246,7 @@ class ApiProxyVerticleTest {
         FakeMessagesApi.Received got = upstream.received.getFirst();
         assertThat(got.header("authorization")).isEqualTo("Bearer " + REAL_OAUTH);
         assertThat(got.header("x-api-key")).isNull();
-        assertThat(got.header("anthropic-beta")).isEqualTo("claude-code-20250219," + ApiProxyVerticle.OAUTH_BETA);
+        assertThat(got.header("anthropic-beta")).isEqualTo("claude-code-20250219," + UpstreamRelay.OAUTH_BETA);
     }
 
     @Test
@@ -278,7 +279,7 @@ class ApiProxyVerticleTest {
     @Test
     void anUnreachableUpstreamGivesA502InTheApisErrorShape() throws Exception {
         var config = new ApiProxyConfig("127.0.0.1", 0, URI.create("http://127.0.0.1:1"));
-        proxy = new ApiProxyVerticle(config, new Credential(CredentialKind.API_KEY, Secret.of(REAL_KEY), "test"), eventLog, new Redactor());
+        proxy = new ApiProxyVerticle(config, new Credential(CredentialKind.API_KEY, Secret.of(REAL_KEY), "test"), new EventSink(vertx, eventLog), new Redactor());
         await(vertx.deployVerticle(proxy));
         String token = register("task-1").getString("token");
         HttpResponse<String> r = send(post("/v1/messages").header("x-api-key", token));

@@ -1,9 +1,10 @@
 package dev.microvm.orchestrator.secrets;
 
-import ch.qos.logback.classic.Level;
 import dev.microvm.orchestrator.events.EventLog;
+import ch.qos.logback.classic.Level;
 import dev.microvm.orchestrator.events.EventTypes;
 import dev.microvm.orchestrator.node.Addresses;
+import dev.microvm.orchestrator.node.EventSink;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.Tag;
@@ -54,7 +55,7 @@ class ClaudeCodeThroughProxyTest {
             EventLog events = new EventLog(tmp.resolve("events.jsonl"), Clock.systemUTC());
             ApiProxyVerticle proxy = new ApiProxyVerticle(
                     new ApiProxyConfig("127.0.0.1", 0, URI.create("http://127.0.0.1:" + upstreamPort)),
-                    new Credential(CredentialKind.API_KEY, Secret.of(CANARY), "test"), events, Redactor.global());
+                    new Credential(CredentialKind.API_KEY, Secret.of(CANARY), "test"), new EventSink(vertx, events), Redactor.global());
             await(vertx.deployVerticle(proxy));
             String placeholder = await(vertx.eventBus().<JsonObject>request(Addresses.PROXY_REGISTER,
                     new JsonObject().put("task_id", "canary-task"))).body().getString("token");

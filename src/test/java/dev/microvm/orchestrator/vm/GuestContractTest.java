@@ -16,7 +16,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /** Host and guest agree: the Java constants, the runner script and the Nix image definition. */
 class GuestContractTest {
-    final String runner = GuestContract.runnerScript();
+    final String runner = GuestRunnerFiles.runnerScript();
 
     @Test
     void the_runner_uses_the_same_tags_disk_id_and_paths_as_the_host() {
@@ -39,7 +39,7 @@ class GuestContractTest {
     void the_classpath_copy_is_the_source_file() throws Exception {
         Path src = TestGuest.projectDir().resolve("nixos-vm/runner/mvo-runner.sh");
         assertThat(runner).isEqualTo(Files.readString(src));
-        assertThat(GuestContract.kernelCmdline("ttyS0", "x=1"))
+        assertThat(GuestRunnerFiles.kernelCmdline("ttyS0", "x=1"))
                 .isEqualTo("console=ttyS0 " + Files.readString(TestGuest.projectDir().resolve("nixos-vm/runner/kernel-cmdline")).strip() + " x=1");
     }
 

@@ -71,7 +71,7 @@ public final class TaskFixture {
         if (withDisk) disks.add(new VmSpec.Disk(root.resolve("slot.img"), false, GuestContract.DISK_SLOT));
         Path control = root.resolve("ctl");
         return new VmSpec(name, 1, 512,
-                new VmSpec.Boot(kernel, initrd, GuestContract.kernelCmdline("ttyS0", extraCmdline)),
+                new VmSpec.Boot(kernel, initrd, GuestRunnerFiles.kernelCmdline("ttyS0", extraCmdline)),
                 disks,
                 List.of(new VmSpec.Share(workspace, GuestContract.TAG_WORKSPACE, false),
                         new VmSpec.Share(io, GuestContract.TAG_IO, false)),

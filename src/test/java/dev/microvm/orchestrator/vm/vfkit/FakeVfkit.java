@@ -1,6 +1,6 @@
 package dev.microvm.orchestrator.vm.vfkit;
 
-import dev.microvm.orchestrator.vm.GuestContract;
+import dev.microvm.orchestrator.vm.GuestRunnerFiles;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -25,7 +25,7 @@ final class FakeVfkit {
         Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
         Files.move(tmp, exe, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         Path runner = dir.resolve("mvo-runner.sh.tmp");
-        Files.writeString(runner, GuestContract.runnerScript());
+        Files.writeString(runner, GuestRunnerFiles.runnerScript());
         Files.move(runner, dir.resolve("mvo-runner.sh"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         return exe;
     }

@@ -2,6 +2,7 @@ package dev.microvm.orchestrator.vm.vfkit;
 
 import dev.microvm.orchestrator.vm.DriverContract;
 import dev.microvm.orchestrator.vm.GuestContract;
+import dev.microvm.orchestrator.vm.GuestRunnerFiles;
 import dev.microvm.orchestrator.vm.HypervisorDriver;
 import dev.microvm.orchestrator.vm.SlotDisk;
 import dev.microvm.orchestrator.vm.TaskFixture;
@@ -25,7 +26,7 @@ class VfkitDriverContractTest extends DriverContract {
         Path initrd = Files.writeString(tmp.resolve("initrd"), "initrd");
         SlotDisk.ensure(task.slotDisk, 64L << 20);
         String extra = guestIgnoresStop ? "mvo.test.ignore_shutdown=1" : null;
-        return new VmSpec(name, 2, 1024, new VmSpec.Boot(kernel, initrd, GuestContract.kernelCmdline("hvc0", extra)),
+        return new VmSpec(name, 2, 1024, new VmSpec.Boot(kernel, initrd, GuestRunnerFiles.kernelCmdline("hvc0", extra)),
                 List.of(new VmSpec.Disk(task.slotDisk, false, GuestContract.DISK_SLOT)),
                 List.of(new VmSpec.Share(task.workspace, GuestContract.TAG_WORKSPACE, false),
                         new VmSpec.Share(task.io, GuestContract.TAG_IO, false)),

@@ -1,0 +1,6 @@
+package dev.microvm.orchestrator.archfixture.cli;
+
+/** ArchitectureTest fixture: a front. */
+public final class FixtureFront {
+
+}
