@@ -58,15 +58,20 @@ public final class ClusterNodeVerticle extends VerticleBase {
         return result.future();
     }
 
+    /** This host's offer: its slots and its driver's fingerprint (an unhealthy driver takes no task). */
     private void info(Message<JsonObject> msg) {
-        vertx.eventBus().<JsonObject>request(Addresses.SLOT_LIST, new JsonObject()).onComplete(ar -> {
+        var bus = vertx.eventBus();
+        Future<JsonObject> slotList = bus.<JsonObject>request(Addresses.SLOT_LIST, new JsonObject()).map(Message::body);
+        Future<JsonObject> driver = bus.<JsonObject>request(Addresses.NODE_DRIVER, new JsonObject()).map(Message::body);
+        Future.all(slotList, driver).onComplete(ar -> {
             if (ar.failed()) {
-                msg.fail(500, "slot allocator did not answer: " + ar.cause().getMessage());
+                msg.fail(500, "this node did not describe itself: " + ar.cause().getMessage());
                 return;
             }
-            JsonObject slots = ar.result().body();
+            JsonObject slots = slotList.result();
             msg.reply(new JsonObject().put("node", self).put("slots", slots.getInteger("max_slots", 0))
-                    .put("busy", size(slots.getJsonArray("active"))).put("queued", size(slots.getJsonArray("queued"))));
+                    .put("busy", size(slots.getJsonArray("active"))).put("queued", size(slots.getJsonArray("queued")))
+                    .put("healthy", driver.result().getBoolean("healthy", false)).put("fingerprint", driver.result()));
         });
     }
 
@@ -90,7 +95,7 @@ public final class ClusterNodeVerticle extends VerticleBase {
                 JsonObject n = f.result();
                 nodes.add(n);
                 if ("up".equals(n.getString("state"))) {
-                    loads.add(new Placement.HostLoad(n.getString("node"), n.getInteger("slots", 0), n.getInteger("busy", 0), n.getInteger("queued", 0)));
+                    loads.add(Placement.HostLoad.of(n, 0));
                 }
             }
             msg.reply(new JsonObject().put("self", self).put("nodes", nodes)

@@ -137,7 +137,7 @@ public final class RemoteTasksVerticle extends VerticleBase {
                 String node = n.getString("node");
                 int notStarted = node.equals(self) ? placedHere.size()
                         : (int) remotes.values().stream().filter(x -> x.node.equals(node) && !x.started).count();
-                loads.add(new Placement.HostLoad(node, n.getInteger("slots", 0), n.getInteger("busy", 0) + notStarted, n.getInteger("queued", 0)));
+                loads.add(Placement.HostLoad.of(n, notStarted));
             }
             String target = Placement.choose(self, loads).orElse(self);
             if (target.equals(self)) return here(r);

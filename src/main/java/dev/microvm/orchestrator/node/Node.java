@@ -9,6 +9,8 @@ import dev.microvm.orchestrator.events.EventRetentionVerticle;
 import dev.microvm.orchestrator.slot.SlotAllocatorVerticle;
 import dev.microvm.orchestrator.task.TaskManagerVerticle;
 import dev.microvm.orchestrator.task.TaskStore;
+import dev.microvm.orchestrator.vm.DriverFingerprint;
+import dev.microvm.orchestrator.vm.Drivers;
 import dev.microvm.orchestrator.vm.HypervisorDriver;
 import dev.microvm.orchestrator.worker.TaskOperations;
 import dev.microvm.orchestrator.worker.TaskOwnership;
@@ -75,14 +77,18 @@ public final class Node {
         TaskOperations ops = new TaskOperations(paths, config, store, events, driver, ownership, o.redactor(), o.credentials());
         Map<String, java.util.function.Function<io.vertx.core.json.JsonObject, io.vertx.core.json.JsonObject>> operations = ops.operations();
         int workers = Math.max(4, config.slots() * 2 + 4);
-        return vertx.deployVerticle(() -> new WorkerPoolVerticle(operations),
-                        new DeploymentOptions().setThreadingModel(ThreadingModel.WORKER).setInstances(workers))
+        DriverHealthVerticle health = new DriverHealthVerticle(() -> DriverFingerprint.check(driver,
+                () -> Drivers.image(config, driver).map(i -> i.dir().getFileName() + " (" + i.architecture() + ")").orElse(null), o.clock()));
+        return vertx.deployVerticle(health)
+                .compose(v -> vertx.deployVerticle(() -> new WorkerPoolVerticle(operations),
+                        new DeploymentOptions().setThreadingModel(ThreadingModel.WORKER).setInstances(workers)))
                 .compose(v -> vertx.deployVerticle(new SlotAllocatorVerticle(paths, config.slots(), this::taskUnfinished, events)))
                 .compose(v -> vertx.deployVerticle(new TaskManagerVerticle(paths, config, store, repos, events, o.clock(), nodeId,
-                        driver.networkSupport(), driver.name())))
+                        health::current)))
                 .compose(v -> vertx.deployVerticle(new EventRetentionVerticle(new EventRetention(events.log(), o.clock(),
                         Duration.ofDays(config.eventRetentionDays()), config.eventRetentionBytes()))))
-                .onSuccess(v -> LOG.info("node {} up: {} slots, driver {}, state {}", nodeId, config.slots(), driver.name(), paths.root()))
+                .onSuccess(v -> LOG.info("node {} up: {} slots, driver {} ({}), state {}", nodeId, config.slots(), driver.name(),
+                        health.current().detail(), paths.root()))
                 .mapEmpty();
     }
 

@@ -7,7 +7,8 @@ import dev.microvm.orchestrator.config.StatePaths;
 import dev.microvm.orchestrator.events.EventTypes;
 import dev.microvm.orchestrator.node.Addresses;
 import dev.microvm.orchestrator.node.EventSink;
-import dev.microvm.orchestrator.vm.HypervisorDriver;
+import dev.microvm.orchestrator.vm.DriverFingerprint;
+import dev.microvm.orchestrator.vm.NetworkSupport;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
@@ -26,6 +27,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.function.Supplier;
 
 /**
  * Entry point for task requests on a node: submits, lists, reads, cancels, merges and cleans up
@@ -48,14 +50,12 @@ public final class TaskManagerVerticle extends VerticleBase {
     private final Map<String, String> deployments = new HashMap<>();
     private long adoptTimer = -1;
     private boolean adopting;
-    private final HypervisorDriver.NetworkSupport networks;
-    private final String driverName;
+    private final Supplier<DriverFingerprint> driver;
 
-    /** @param networks the network policies this host's driver enforces ({@code driverName} names it in refusals) */
+    /** @param driver this node's driver as last checked: its network policies, and whether it takes tasks at all */
     public TaskManagerVerticle(StatePaths paths, OrchestratorConfig config, TaskStore store, RepoRegistry repos,
-                               EventSink events, Clock clock, String nodeId, HypervisorDriver.NetworkSupport networks, String driverName) {
-        this.networks = networks;
-        this.driverName = driverName;
+                               EventSink events, Clock clock, String nodeId, Supplier<DriverFingerprint> driver) {
+        this.driver = driver;
         this.paths = paths;
         this.config = config;
         this.store = store;
@@ -125,6 +125,7 @@ public final class TaskManagerVerticle extends VerticleBase {
      */
     private String defaultPolicy() {
         String policy = config.defaultNetwork();
+        NetworkSupport networks = driver.get().capabilities().networks();
         if (!"full".equals(policy) || networks.enforces(policy)) return policy;
         for (String stricter : java.util.List.of("allowlist", "api-only")) {
             if (networks.enforces(stricter)) return stricter;
@@ -139,7 +140,8 @@ public final class TaskManagerVerticle extends VerticleBase {
      */
     private TaskOptions settleNetwork(TaskOptions merged, RepoRegistry.Repo repo, TaskOptions own) {
         String policy = merged.network() != null ? merged.network() : defaultPolicy();
-        if (!networks.enforces(policy)) throw new IllegalArgumentException(networks.refusal(driverName, policy));
+        NetworkSupport networks = driver.get().capabilities().networks();
+        if (!networks.enforces(policy)) throw new IllegalArgumentException(networks.refusal(driver.get().driver(), policy));
         if (!own.allowedDomains().isEmpty() && !"allowlist".equals(policy)) {
             throw new IllegalArgumentException("allowed_domains applies to network allowlist only; this task's network is '" + policy
                     + "' (add network: allowlist)");
@@ -206,6 +208,8 @@ public final class TaskManagerVerticle extends VerticleBase {
      * caller that saw a timeout never finds a task it was told nothing about.
      */
     private Future<JsonObject> enqueue(TaskRecord record, Long acceptBefore) {
+        java.util.Optional<String> unhealthy = driver.get().refusal();
+        if (unhealthy.isPresent()) return Future.failedFuture(new ReplyException(ReplyFailure.RECIPIENT_FAILURE, 503, unhealthy.get()));
         JsonObject event = new JsonObject().put("type", EventTypes.TASK_STATE).put("task_id", record.id())
                 .put("data", new JsonObject().put("state", "queued").put("repo", record.repo()).put("caller", record.caller())
                         .put("description", abbreviate(record.description(), 200)));
@@ -332,7 +336,8 @@ public final class TaskManagerVerticle extends VerticleBase {
     private Future<JsonObject> nodeList() {
         return Future.succeededFuture(new JsonObject().put("nodes", new JsonArray().add(new JsonObject()
                 .put("node_id", nodeId).put("slots", config.slots()).put("driver", config.driver())
-                .put("owned_tasks", deployments.size()).put("state", "up"))));
+                .put("owned_tasks", deployments.size()).put("state", "up")
+                .put("healthy", driver.get().healthy()).put("fingerprint", driver.get().toJson()))));
     }
 
     // ---------------------------------------------------------------- recovery

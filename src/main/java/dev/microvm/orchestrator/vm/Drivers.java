@@ -30,14 +30,15 @@ public final class Drivers {
 
     /**
      * The configured guest image, read through its manifest and checked against the driver, or
-     * empty for the host-process driver (which boots nothing).
+     * empty for a driver that boots no image.
      */
     public static java.util.Optional<GuestImage> image(OrchestratorConfig config, HypervisorDriver driver) {
-        if ("process".equals(driver.name())) return java.util.Optional.empty(); // no kernel is booted
+        DriverCapabilities can = driver.capabilities();
+        if (!can.bootsImages()) return java.util.Optional.empty();
         GuestImage image = GuestImage.load(config.guestDir());
-        if (!driver.architectures().contains(image.architecture())) {
+        if (!can.architectures().contains(image.architecture())) {
             throw new GuestImage.InvalidImage("guest image " + image.dir() + ": field 'architecture' is " + image.architecture()
-                    + ", but the " + driver.name() + " driver here boots " + driver.architectures() + " guests");
+                    + ", but the " + driver.name() + " driver here boots " + new java.util.TreeSet<>(can.architectures()) + " guests");
         }
         return java.util.Optional.of(image);
     }

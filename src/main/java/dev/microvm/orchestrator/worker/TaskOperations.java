@@ -150,7 +150,7 @@ public final class TaskOperations {
             }
             PreparedWorkspace prepared = new WorkspacePreparer().prepare(new PrepareRequest(userRepo, workspace,
                     r.options().baseRef(), r.options().includeUncommitted(), r.options().untrackedPatterns(), seenByAgent, r.id()));
-            if (image.isPresent() && driver.mapsShareOwnership()) {
+            if (image.isPresent() && driver.capabilities().mapsShareOwnership()) {
                 // the agent is an unprivileged guest user and must own the workspace it edits
                 MappedOwnership.stamp(workspace, image.get().agentUser().uid(), image.get().agentUser().gid());
             }
@@ -215,12 +215,12 @@ public final class TaskOperations {
         return store.load(r.parentTaskId()).map(TaskRecord::prepared).map(p -> p.getString("base_branch")).orElse(null);
     }
 
+    /** Each handle the driver starts is recorded before the guest is waited for (a retry replaces it). */
     private VmHandle boot(TaskRecord r, VmSpec spec) throws VmException, IOException, InterruptedException {
-        VmHandle handle = driver.start(spec);
-        AtomicFiles.write(paths.taskHandle(r.id()), handle.toJson().encodePrettily());
-        handles.put(r.id(), handle);
-        driver.awaitReady(handle, Duration.ofSeconds(config.bootTimeoutSeconds()));
-        return handle;
+        return driver.boot(spec, Duration.ofSeconds(config.bootTimeoutSeconds()), handle -> {
+            AtomicFiles.write(paths.taskHandle(r.id()), handle.toJson().encodePrettily());
+            handles.put(r.id(), handle);
+        });
     }
 
     private JsonObject vmStart(JsonObject b) {
@@ -228,15 +228,7 @@ public final class TaskOperations {
         try {
             JsonObject prepared = r.prepared() == null ? new JsonObject() : r.prepared();
             VmSpec spec = specFor(r, network(r, prepared.getInteger("proxy_port", 0), prepared.getInteger("egress_port", 0)));
-            VmHandle handle;
-            try {
-                handle = boot(r, spec);
-            } catch (VmException e) {
-                // the guest never reached the runner (nothing ran): the driver now uses TCG, start again
-                if (!dev.microvm.orchestrator.vm.qemu.QemuDriver.KVM_FAILED.equals(e.reason())) throw e;
-                LOG.warn("task {}: {}", r.id(), e.getMessage());
-                handle = boot(r, spec);
-            }
+            VmHandle handle = boot(r, spec);
             return new JsonObject().put("pid", handle.pid());
         } catch (VmException e) {
             throw new WorkerFailure(e.reason(), e.getMessage(), e);
@@ -280,7 +272,7 @@ public final class TaskOperations {
                 control, Map.of("task_id", r.id(), "slot", String.valueOf(r.slot())));
     }
 
-    /** The configured image, read through its manifest; empty for the host-process driver. */
+    /** The configured image, read through its manifest; empty for a driver that boots none. */
     private Optional<GuestImage> guestImage() {
         try {
             return Drivers.image(config, driver);
