@@ -68,11 +68,11 @@ final class QemuProbe {
         try {
             boolean exited = p.waitFor(wait.toMillis(), TimeUnit.MILLISECONDS);
             if (!exited) {
-                p.destroyForcibly();
+                p.destroyForcibly(); // closes its streams too: what it printed is of no interest then
                 p.waitFor(2, TimeUnit.SECONDS);
+                return new Ran(false, -1, "");
             }
-            String out = new String(p.getInputStream().readNBytes(16_384), StandardCharsets.UTF_8);
-            return new Ran(exited, exited ? p.exitValue() : -1, out);
+            return new Ran(true, p.exitValue(), new String(p.getInputStream().readNBytes(16_384), StandardCharsets.UTF_8));
         } catch (InterruptedException e) {
             p.destroyForcibly();
             Thread.currentThread().interrupt();
