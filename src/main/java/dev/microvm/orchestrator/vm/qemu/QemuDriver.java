@@ -188,7 +188,7 @@ public final class QemuDriver extends DetachedVmDriver {
     /**
      * {@code auto} chose KVM and a guest did not reach the task runner under it (QEMU hung or
      * crashed: /dev/kvm opening proves little, nested KVM does both). The driver switches to TCG and
-     * the caller may start the VM again ({@link #KVM_FAILED}). If that TCG boot succeeds, KVM is
+     * {@link #boot} starts the VM again ({@link #KVM_FAILED}). If that TCG boot succeeds, KVM is
      * recorded as unusable on this host; if it fails too, the image was at fault and KVM stays.
      */
     @Override
