@@ -147,7 +147,7 @@ class DashboardBrowserTest {
                 && d.findElement(By.id("nodes")).getText().contains("node-a"));
         // one line per node: driver, version, accelerator and whether it can boot a guest (the reason on hover)
         assertThat(browser.findElement(By.id("nodes")).getText()).contains("qemu 7.2.22 tcg").contains("unhealthy");
-        assertThat(browser.findElement(By.cssSelector("#nodes li .muted")).getAttribute("title")).contains("no mvo-image.json");
+        assertThat(browser.findElement(By.cssSelector("#nodes li > .muted")).getAttribute("title")).contains("no mvo-image.json");
 
         // the task is submitted and starts
         record("fix-greeting-7f3a", "queued", "web", "Add type hints to greet() and make the greeting polite");
