@@ -141,7 +141,9 @@ public final class TaskOperations {
         try {
             deleteTree(workspace);
             Path objects = UserObjects.directory(userRepo);
-            String seenByAgent = driver.guestPath(new VmSpec.Share(objects, GuestContract.TAG_OBJECTS, true));
+            // the user's objects are shared read-only where the driver can (alternates); elsewhere they are cloned
+            String seenByAgent = driver.capabilities().readOnlyShares()
+                    ? driver.guestPath(new VmSpec.Share(objects, GuestContract.TAG_OBJECTS, true)) : null;
             Optional<GuestImage> image = guestImage();
             if (r.options().agentCommand() == null && image.isPresent() && image.get().agent(DEFAULT_AGENT).isEmpty()) {
                 throw new WorkerFailure("agent_not_found", "agent `" + DEFAULT_AGENT + "` not found in guest image " + image.get().dir()

@@ -134,13 +134,14 @@ public class ProcessDriver extends DetachedVmDriver {
     }
 
     /**
-     * A test double: the "agent" is a host process, so no policy is enforced; it accepts each to
-     * exercise the lifecycle. It boots no image and reaches the host on its loopback.
+     * A test double: the "agent" is a host process, so neither network policies nor read-only
+     * shares are enforced; it accepts them to exercise the same path as QEMU. It boots no image
+     * and reaches the host on its loopback.
      */
     @Override
     public DriverCapabilities capabilities() {
         String none = "not enforced: the process driver is a test double that runs the agent on the host";
-        return new DriverCapabilities(false, false,
+        return new DriverCapabilities(true, false,
                 NetworkSupport.of(java.util.Map.of("full", none, "allowlist", none, "api-only", none, "none", none), java.util.Map.of()),
                 new DriverCapabilities.GuestRoute("loopback", "127.0.0.1"), java.util.Set.of("x86_64", "aarch64"), false, false);
     }
