@@ -538,9 +538,16 @@
       const load = [];
       if (node.running != null) load.push(node.running + ' running');
       else if (node.owned_tasks != null) load.push(node.owned_tasks + (node.owned_tasks === 1 ? ' task' : ' tasks'));
-      if (node.driver) load.push(node.driver);
+      const fp = node.fingerprint;
+      if (fp) load.push([fp.driver, fp.version, fp.accelerator].filter(Boolean).join(' '));
+      else if (node.driver) load.push(node.driver);
       if (node.slots != null) load.push(node.slots + ' slots');
-      li.appendChild(el('span', 'muted', load.join(' · ')));
+      const right = el('span', 'muted', load.join(' · '));
+      if (fp) {
+        right.title = fp.detail || '';
+        right.appendChild(el('span', fp.healthy ? 'healthy' : 'unhealthy', fp.healthy ? ' · healthy' : ' · unhealthy'));
+      }
+      li.appendChild(right);
       ul.appendChild(li);
     }
     if (!n.length) ul.appendChild(el('li', 'muted', 'No nodes reported.'));

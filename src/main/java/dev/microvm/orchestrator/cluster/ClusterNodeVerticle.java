@@ -4,6 +4,7 @@ import dev.microvm.orchestrator.node.Addresses;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.json.JsonArray;
+import io.vertx.core.eventbus.Message;
 import io.vertx.core.json.JsonObject;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -57,12 +58,17 @@ public final class ClusterNodeVerticle extends VerticleBase {
         return result.future();
     }
 
+    /** This host's offer: its slots and its driver's fingerprint (an unhealthy driver takes no task). */
     private Future<JsonObject> info() {
-        return vertx.eventBus().<JsonObject>request(Addresses.SLOT_LIST, new JsonObject()).transform(ar -> {
-            if (ar.failed()) return Future.failedFuture(new IllegalStateException("slot allocator did not answer: " + ar.cause().getMessage()));
-            JsonObject slots = ar.result().body();
+        var bus = vertx.eventBus();
+        Future<JsonObject> slotList = bus.<JsonObject>request(Addresses.SLOT_LIST, new JsonObject()).map(Message::body);
+        Future<JsonObject> driver = bus.<JsonObject>request(Addresses.NODE_DRIVER, new JsonObject()).map(Message::body);
+        return Future.all(slotList, driver).transform(ar -> {
+            if (ar.failed()) return Future.failedFuture(new IllegalStateException("this node did not describe itself: " + ar.cause().getMessage()));
+            JsonObject slots = slotList.result();
             return Future.succeededFuture(new JsonObject().put("node", self).put("slots", slots.getInteger("max_slots", 0))
-                    .put("busy", size(slots.getJsonArray("active"))).put("queued", size(slots.getJsonArray("queued"))));
+                    .put("busy", size(slots.getJsonArray("active"))).put("queued", size(slots.getJsonArray("queued")))
+                    .put("healthy", driver.result().getBoolean("healthy", false)).put("fingerprint", driver.result()));
         });
     }
 
@@ -86,7 +92,7 @@ public final class ClusterNodeVerticle extends VerticleBase {
                 JsonObject n = f.result();
                 nodes.add(n);
                 if ("up".equals(n.getString("state"))) {
-                    loads.add(new Placement.HostLoad(n.getString("node"), n.getInteger("slots", 0), n.getInteger("busy", 0), n.getInteger("queued", 0)));
+                    loads.add(Placement.HostLoad.of(n, 0));
                 }
             }
             return Future.succeededFuture(new JsonObject().put("self", self).put("nodes", nodes)

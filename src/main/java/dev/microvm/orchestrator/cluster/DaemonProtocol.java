@@ -30,7 +30,7 @@ final class DaemonProtocol {
             Addresses.TASK_SUBMIT, Addresses.TASK_CONTINUE, Addresses.TASK_GET, Addresses.TASK_LIST,
             Addresses.TASK_LOGS, Addresses.TASK_DIFF, Addresses.TASK_CANCEL, Addresses.TASK_MERGE,
             Addresses.TASK_CLEANUP, Addresses.REPO_LIST, Addresses.SLOT_LIST, Addresses.NODE_LIST,
-            Addresses.CLUSTER_NODES);
+            Addresses.NODE_DRIVER, Addresses.CLUSTER_NODES);
 
     private DaemonProtocol() {}
 

@@ -105,7 +105,7 @@ public final class RemoteTasksVerticle extends VerticleBase {
                 if (!"up".equals(n.getString("state"))) continue;
                 String node = n.getString("node");
                 int notStarted = node.equals(self) ? placedHere.size() : records.notStartedOn(node);
-                loads.add(new Placement.HostLoad(node, n.getInteger("slots", 0), n.getInteger("busy", 0) + notStarted, n.getInteger("queued", 0)));
+                loads.add(Placement.HostLoad.of(n, notStarted));
             }
             String target = Placement.choose(self, loads).orElse(self);
             if (target.equals(self)) return here(r);

@@ -65,7 +65,9 @@ final class McpTools {
         specs.add(tool("list_repos", (ex, req, args) -> forward(Addresses.REPO_LIST, new JsonObject())
                 .map(r -> r.put("repos", r.getJsonArray("repos", new JsonArray())))));
         specs.add(tool("list_tasks", (ex, req, args) -> listTasks(args)));
-        specs.add(tool("list_slots", (ex, req, args) -> forward(Addresses.SLOT_LIST, new JsonObject())));
+        specs.add(tool("list_slots", (ex, req, args) -> forward(Addresses.SLOT_LIST, new JsonObject())
+                .compose(slots -> bus.request(Addresses.NODE_DRIVER, new JsonObject()).map(driver -> slots.put("fingerprint", driver))
+                        .otherwise(e -> slots))));
         specs.add(tool("wait_next_event", this::waitNextEvent));
         return specs;
     }

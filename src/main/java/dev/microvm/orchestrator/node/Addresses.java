@@ -86,11 +86,20 @@ public final class Addresses {
     // ---- nodes ----
     /** Request {} → reply {nodes:[{node_id, host, slots, running, ...}]}. */
     public static final String NODE_LIST = P + "node.list";
+    /**
+     * Local: request {recheck?} → reply this node's driver fingerprint {driver, hypervisor, version,
+     * accelerator, healthy, detail, checked_at, capabilities:{...}, details:{...}} (vm/DriverFingerprint).
+     * With recheck true the driver is checked again first.
+     */
+    public static final String NODE_DRIVER = P + "node.driver";
 
     // ---- cluster (between hosts) ----
-    /** Node-qualified, on every member: {@code onNode(CLUSTER_NODE_INFO, node)}. Request {} → reply {node, slots, busy, queued}. */
+    /**
+     * Node-qualified, on every member: {@code onNode(CLUSTER_NODE_INFO, node)}. Request {} → reply
+     * {node, slots, busy, queued, healthy, fingerprint}: an unhealthy member is not offered tasks.
+     */
     public static final String CLUSTER_NODE_INFO = P + "cluster.node.info";
-    /** Local: request {} → reply {nodes:[{node, slots, busy, queued, state}], self}: every member's offer, lost ones marked. */
+    /** Local: request {} → reply {nodes:[{node, slots, busy, queued, healthy, fingerprint, state}], self}: every member's offer, lost ones marked. */
     public static final String CLUSTER_NODES = P + "cluster.nodes";
 
     /**

@@ -10,6 +10,8 @@ import dev.microvm.orchestrator.slot.SlotAllocatorVerticle;
 import dev.microvm.orchestrator.task.TaskManagerVerticle;
 import dev.microvm.orchestrator.task.TaskPlacement;
 import dev.microvm.orchestrator.task.TaskStore;
+import dev.microvm.orchestrator.vm.DriverFingerprint;
+import dev.microvm.orchestrator.vm.Drivers;
 import dev.microvm.orchestrator.vm.HypervisorDriver;
 import dev.microvm.orchestrator.worker.TaskOwnership;
 import dev.microvm.orchestrator.worker.WorkerPoolVerticle;
@@ -85,13 +87,17 @@ public final class Node {
 
     private Future<Void> deploy(Options o) {
         var routes = WorkerRoutes.forNode(paths, config, store, events, driver, ownership, o.redactor(), o.credentials());
-        return vertx.deployVerticle(new WorkerPoolVerticle(routes, WorkerPoolVerticle.PoolSizes.forSlots(config.slots())))
+        DriverHealthVerticle health = new DriverHealthVerticle(() -> DriverFingerprint.check(driver,
+                () -> Drivers.image(config, driver).map(i -> i.dir().getFileName() + " (" + i.architecture() + ")").orElse(null), o.clock()));
+        return vertx.deployVerticle(health)
+                .compose(v -> vertx.deployVerticle(new WorkerPoolVerticle(routes, WorkerPoolVerticle.PoolSizes.forSlots(config.slots()))))
                 .compose(v -> vertx.deployVerticle(new SlotAllocatorVerticle(paths, config.slots(), this::taskUnfinished, events)))
                 .compose(v -> vertx.deployVerticle(new TaskManagerVerticle(paths, config, store, repos, events, o.clock(), nodeId,
-                        driver.networkSupport(), driver.name(), o.placement())))
+                        health::current, o.placement())))
                 .compose(v -> vertx.deployVerticle(new EventRetentionVerticle(new EventRetention(events.log(), o.clock(),
                         Duration.ofDays(config.eventRetentionDays()), config.eventRetentionBytes()))))
-                .onSuccess(v -> LOG.info("node {} up: {} slots, driver {}, state {}", nodeId, config.slots(), driver.name(), paths.root()))
+                .onSuccess(v -> LOG.info("node {} up: {} slots, driver {} ({}), state {}", nodeId, config.slots(), driver.name(),
+                        health.current().detail(), paths.root()))
                 .mapEmpty();
     }
 

@@ -1,5 +1,7 @@
 package dev.microvm.orchestrator.stream;
 
+import dev.microvm.orchestrator.task.FailureReason;
+
 import dev.microvm.orchestrator.config.StatePaths;
 import dev.microvm.orchestrator.node.Addresses;
 import io.vertx.core.eventbus.DeliveryOptions;
@@ -78,8 +80,10 @@ final class RestApi {
                 switch (re.failureType()) {
                     case NO_HANDLERS -> error(ctx, 503, "not available on this node (" + address + " has no handler)");
                     case TIMEOUT -> error(ctx, 504, "timed out waiting for " + address);
-                    default -> error(ctx, re.failureCode() >= 400 && re.failureCode() < 600 ? re.failureCode() : 502,
-                            String.valueOf(re.getMessage()));
+                    default -> FailureReason.fromCode(re.failureCode()).ifPresentOrElse(
+                            reason -> error(ctx, statusOf(reason), String.valueOf(re.getMessage()), reason),
+                            () -> error(ctx, re.failureCode() >= 400 && re.failureCode() < 600 ? re.failureCode() : 502,
+                                    String.valueOf(re.getMessage())));
                 }
             } else {
                 error(ctx, 502, String.valueOf(ar.cause().getMessage()));
@@ -106,7 +110,23 @@ final class RestApi {
     }
 
     static void error(RoutingContext ctx, int status, String message) {
-        ctx.response().setStatusCode(status).putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
-                .end(new JsonObject().put("error", message).encode());
+        error(ctx, status, message, null);
+    }
+
+    private static void error(RoutingContext ctx, int status, String message, FailureReason reason) {
+        JsonObject body = new JsonObject().put("error", message);
+        if (reason != null) body.put("reason", reason.wireName());
+        ctx.response().setStatusCode(status).putHeader(HttpHeaders.CONTENT_TYPE, "application/json").end(body.encode());
+    }
+
+    /** The HTTP status of a failure that carries a reason: the caller's fault, this node's, or the operation's. */
+    static int statusOf(FailureReason reason) {
+        return switch (reason) {
+            case INVALID_REQUEST, INVALID_TASK_ID, INVALID_PAGE -> 400;
+            case REQUEST_EXPIRED -> 408;
+            case DRIVER_UNHEALTHY, NODE_LOST, SLOT_UNAVAILABLE -> 503;
+            case INTERNAL_ERROR, UNKNOWN -> 500;
+            default -> 422;
+        };
     }
 }

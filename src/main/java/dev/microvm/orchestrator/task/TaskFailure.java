@@ -37,6 +37,11 @@ public final class TaskFailure extends RuntimeException {
      * a {@code TaskFailure} or a reply failed with a reason code, otherwise {@code fallback}.
      */
     public static TaskFailure of(Throwable cause, FailureReason fallback) {
+        // a future's wrappers (ExecutionException, CompletionException) carry the failure as their cause
+        while ((cause instanceof java.util.concurrent.ExecutionException || cause instanceof java.util.concurrent.CompletionException)
+                && cause.getCause() != null) {
+            cause = cause.getCause();
+        }
         if (cause instanceof TaskFailure f) return f;
         String message = cause.getMessage() == null ? cause.toString() : cause.getMessage();
         if (cause instanceof ReplyException re && re.failureType() == ReplyFailure.RECIPIENT_FAILURE) {

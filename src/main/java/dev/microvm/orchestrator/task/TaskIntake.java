@@ -3,12 +3,14 @@ package dev.microvm.orchestrator.task;
 import dev.microvm.orchestrator.config.AllowedDomains;
 import dev.microvm.orchestrator.config.OrchestratorConfig;
 import dev.microvm.orchestrator.config.RepoRegistry;
-import dev.microvm.orchestrator.vm.HypervisorDriver;
+import dev.microvm.orchestrator.vm.DriverFingerprint;
+import dev.microvm.orchestrator.vm.NetworkSupport;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
 import java.nio.file.Files;
 import java.time.Clock;
+import java.util.function.Supplier;
 import java.util.List;
 
 /**
@@ -20,16 +22,15 @@ final class TaskIntake {
     private final RepoRegistry repos;
     private final Clock clock;
     private final String nodeId;
-    private final HypervisorDriver.NetworkSupport networks;
-    private final String driverName;
+    private final Supplier<DriverFingerprint> driver;
 
-    TaskIntake(OrchestratorConfig config, RepoRegistry repos, Clock clock, String nodeId, HypervisorDriver.NetworkSupport networks, String driverName) {
+    /** @param driver this node's driver as last checked: the network policies it enforces */
+    TaskIntake(OrchestratorConfig config, RepoRegistry repos, Clock clock, String nodeId, Supplier<DriverFingerprint> driver) {
         this.config = config;
         this.repos = repos;
         this.clock = clock;
         this.nodeId = nodeId;
-        this.networks = networks;
-        this.driverName = driverName;
+        this.driver = driver;
     }
 
     /** Checks what needs no I/O; throws IllegalArgumentException with words a user can act on. */
@@ -80,6 +81,7 @@ final class TaskIntake {
      */
     private String defaultPolicy() {
         String policy = config.defaultNetwork();
+        NetworkSupport networks = driver.get().capabilities().networks();
         if (!"full".equals(policy) || networks.enforces(policy)) return policy;
         for (String stricter : List.of("allowlist", "api-only")) {
             if (networks.enforces(stricter)) return stricter;
@@ -94,7 +96,8 @@ final class TaskIntake {
      */
     private TaskOptions settleNetwork(TaskOptions merged, RepoRegistry.Repo repo, TaskOptions own) {
         String policy = merged.network() != null ? merged.network() : defaultPolicy();
-        if (!networks.enforces(policy)) throw new IllegalArgumentException(networks.refusal(driverName, policy));
+        NetworkSupport networks = driver.get().capabilities().networks();
+        if (!networks.enforces(policy)) throw new IllegalArgumentException(networks.refusal(driver.get().driver(), policy));
         if (!own.allowedDomains().isEmpty() && !"allowlist".equals(policy)) {
             throw new IllegalArgumentException("allowed_domains applies to network allowlist only; this task's network is '" + policy
                     + "' (add network: allowlist)");

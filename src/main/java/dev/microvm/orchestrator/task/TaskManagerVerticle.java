@@ -6,7 +6,8 @@ import dev.microvm.orchestrator.config.StatePaths;
 import dev.microvm.orchestrator.events.EventTypes;
 import dev.microvm.orchestrator.node.Addresses;
 import dev.microvm.orchestrator.node.EventSink;
-import dev.microvm.orchestrator.vm.HypervisorDriver;
+import dev.microvm.orchestrator.vm.DriverFingerprint;
+import dev.microvm.orchestrator.vm.NetworkSupport;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
@@ -25,6 +26,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * Entry point for task requests on a node: submits, cancels, merges and cleans up tasks (reads go
@@ -56,11 +58,13 @@ public final class TaskManagerVerticle extends VerticleBase {
     private TaskQueries queries;
     private TaskRecovery recovery;
     private long adoptTimer = -1;
+    private final Supplier<DriverFingerprint> driver;
 
-    /** @param networks the network policies this host's driver enforces ({@code driverName} names it in refusals) */
+    /** @param driver this node's driver as last checked: its network policies, and whether it takes tasks at all */
     public TaskManagerVerticle(StatePaths paths, OrchestratorConfig config, TaskStore store, RepoRegistry repos,
-                               EventSink events, Clock clock, String nodeId, HypervisorDriver.NetworkSupport networks, String driverName,
+                               EventSink events, Clock clock, String nodeId, Supplier<DriverFingerprint> driver,
                                TaskPlacement placement) {
+        this.driver = driver;
         this.paths = paths;
         this.config = config;
         this.store = store;
@@ -68,7 +72,7 @@ public final class TaskManagerVerticle extends VerticleBase {
         this.clock = clock;
         this.nodeId = nodeId;
         this.placement = placement;
-        this.intake = new TaskIntake(config, repos, clock, nodeId, networks, driverName);
+        this.intake = new TaskIntake(config, repos, clock, nodeId, driver);
     }
 
     @Override
@@ -144,6 +148,8 @@ public final class TaskManagerVerticle extends VerticleBase {
      * closed as FAILED ({@code request_expired}) before the refusal, so adoption never runs it.
      */
     private Future<JsonObject> enqueue(TaskRecord record, Long acceptBefore) {
+        java.util.Optional<String> unhealthy = driver.get().refusal();
+        if (unhealthy.isPresent()) return Future.failedFuture(new TaskFailure(FailureReason.DRIVER_UNHEALTHY, unhealthy.get()));
         long deadline = acceptBefore != null ? acceptBefore : clock.millis() + OWN_DEADLINE_MS;
         JsonObject event = new JsonObject().put("type", EventTypes.TASK_STATE).put("task_id", record.id())
                 .put("data", new JsonObject().put("state", "queued").put("repo", record.repo()).put("caller", record.caller())
@@ -249,7 +255,8 @@ public final class TaskManagerVerticle extends VerticleBase {
     private Future<JsonObject> nodeList() {
         return Future.succeededFuture(new JsonObject().put("nodes", new JsonArray().add(new JsonObject()
                 .put("node_id", nodeId).put("slots", config.slots()).put("driver", config.driver())
-                .put("owned_tasks", tracked.size()).put("state", "up"))));
+                .put("owned_tasks", tracked.size()).put("state", "up")
+                .put("healthy", driver.get().healthy()).put("fingerprint", driver.get().toJson()))));
     }
 
     // ---------------------------------------------------------------- plumbing

@@ -61,11 +61,12 @@ public final class Drivers {
      * empty for a driver that boots no image.
      */
     public static Optional<GuestImage> image(OrchestratorConfig config, HypervisorDriver driver) {
-        if (!driver.bootsImages()) return Optional.empty();
+        DriverCapabilities can = driver.capabilities();
+        if (!can.bootsImages()) return Optional.empty();
         GuestImage image = GuestImage.load(config.guestDir());
-        if (!driver.architectures().contains(image.architecture())) {
+        if (!can.architectures().contains(image.architecture())) {
             throw new GuestImage.InvalidImage("guest image " + image.dir() + ": field 'architecture' is " + image.architecture()
-                    + ", but the " + driver.name() + " driver here boots " + driver.architectures() + " guests");
+                    + ", but the " + driver.name() + " driver here boots " + new java.util.TreeSet<>(can.architectures()) + " guests");
         }
         return Optional.of(image);
     }

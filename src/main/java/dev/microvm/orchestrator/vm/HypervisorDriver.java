@@ -1,5 +1,6 @@
 package dev.microvm.orchestrator.vm;
 
+import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -59,6 +60,25 @@ public interface HypervisorDriver {
      */
     default void awaitReady(VmHandle handle, Duration timeout) throws VmException, InterruptedException {}
 
+    /** Receives a started VM's handle before the guest is waited for (to persist it: recovery needs it). */
+    @FunctionalInterface
+    interface StartedHook {
+        void started(VmHandle handle) throws IOException;
+    }
+
+    /**
+     * Starts the VM, hands its handle to {@code started}, and waits until the guest is ready. A
+     * driver that can tell a guest failed because of its own setting (an accelerator that does not
+     * boot guests here) may change that setting and boot again; {@code started} then sees each
+     * handle in turn and the last one is returned.
+     */
+    default VmHandle boot(VmSpec spec, Duration readyTimeout, StartedHook started) throws VmException, IOException, InterruptedException {
+        VmHandle handle = start(spec);
+        started.started(handle);
+        awaitReady(handle, readyTimeout);
+        return handle;
+    }
+
     /** Where the guest sees {@code share}: the path to write into alternates and the like. */
     default String guestPath(VmSpec.Share share) {
         return switch (share.tag()) {
@@ -85,60 +105,15 @@ public interface HypervisorDriver {
         return Optional.empty();
     }
 
-    /**
-     * True when the guest sees ownership and mode of shared files through the hypervisor's own
-     * mapping (QEMU 9p {@code security_model=mapped-xattr}) rather than the host's: the host then
-     * stamps a prepared workspace with the guest agent's ownership ({@link MappedOwnership}), and
-     * nothing the guest does (setuid bits, device nodes) reaches the host's own metadata.
-     */
-    default boolean mapsShareOwnership() {
-        return false;
-    }
-
-    /** False for a driver that runs the task runner without booting a guest image (no manifest is read). */
-    default boolean bootsImages() {
-        return true;
-    }
-
-    /** Guest architectures this driver boots (an image of another architecture is refused). */
-    default java.util.Set<String> architectures() {
-        return java.util.Set.of("x86_64", "aarch64");
-    }
+    /** What this driver can do on this host (read-only shares, network policies, architectures…). */
+    DriverCapabilities capabilities();
 
     /**
-     * The network policies ({@code full}, {@code allowlist}, {@code api-only}, {@code none}) this
-     * driver enforces on this host. A task asking for another one is refused before any VM starts,
-     * with {@link NetworkSupport#refusal}: a policy is never silently weakened.
+     * Looks at the hypervisor on this host: its version, the accelerator guests would get, and
+     * whether a guest could boot now. Blocking but cheap (about a second at most): it runs at node
+     * start and every minute.
      */
-    default NetworkSupport networkSupport() {
-        return NetworkSupport.of(java.util.Map.of("none", ""), java.util.Map.of());
-    }
-
-    /**
-     * @param enforced policy → how this driver enforces it (shown to users)
-     * @param refused  policy → why this driver cannot enforce it on this host
-     */
-    record NetworkSupport(java.util.Map<String, String> enforced, java.util.Map<String, String> refused) {
-        public NetworkSupport {
-            enforced = java.util.Map.copyOf(enforced);
-            refused = java.util.Map.copyOf(refused);
-        }
-
-        public static NetworkSupport of(java.util.Map<String, String> enforced, java.util.Map<String, String> refused) {
-            return new NetworkSupport(enforced, refused);
-        }
-
-        public boolean enforces(String policy) {
-            return enforced.containsKey(policy);
-        }
-
-        /** The message a refused task carries. */
-        public String refusal(String driver, String policy) {
-            String why = refused.getOrDefault(policy, "the " + driver + " driver does not enforce it");
-            return "network '" + policy + "' cannot be enforced here: " + why + ". This host enforces: "
-                    + String.join(", ", new java.util.TreeSet<>(enforced.keySet())) + " (choose one with the run_task option network, or default_network in config.json)";
-        }
-    }
+    DriverProbe probe();
 
     enum VmStatus { RUNNING, STOPPED, LOST }
 

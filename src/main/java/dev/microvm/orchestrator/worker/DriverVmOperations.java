@@ -51,16 +51,7 @@ public final class DriverVmOperations implements VmOperations {
         TaskRecord r = KnownTasks.load(store, taskId);
         try {
             VmSpec spec = specs.specFor(r);
-            VmHandle handle;
-            try {
-                handle = boot(r, spec);
-            } catch (VmException e) {
-                // the guest never reached the runner (nothing ran): the driver now uses TCG, start again
-                if (!dev.microvm.orchestrator.vm.qemu.QemuDriver.KVM_FAILED.equals(e.reason())) throw e;
-                LOG.warn("task {}: {}", r.id(), e.getMessage());
-                handle = boot(r, spec);
-            }
-            return handle.pid();
+            return boot(r, spec).pid();
         } catch (VmException e) {
             throw new WorkerFailure(e.reason(), e.getMessage(), e);
         } catch (IOException e) {
@@ -73,12 +64,12 @@ public final class DriverVmOperations implements VmOperations {
         }
     }
 
+    /** Each handle the driver starts is recorded before the guest is waited for (a retry replaces it). */
     private VmHandle boot(TaskRecord r, VmSpec spec) throws VmException, IOException, InterruptedException {
-        VmHandle handle = driver.start(spec);
-        AtomicFiles.write(paths.taskHandle(r.id()), handle.toJson().encodePrettily());
-        handles.put(r.id(), handle);
-        driver.awaitReady(handle, Duration.ofSeconds(config.bootTimeoutSeconds()));
-        return handle;
+        return driver.boot(spec, Duration.ofSeconds(config.bootTimeoutSeconds()), handle -> {
+            AtomicFiles.write(paths.taskHandle(r.id()), handle.toJson().encodePrettily());
+            handles.put(r.id(), handle);
+        });
     }
 
     @Override

@@ -59,7 +59,9 @@ public final class GitWorkspaceOperations implements WorkspaceOperations {
         try {
             FileTrees.delete(workspace);
             Path objects = UserObjects.directory(userRepo);
-            String seenByAgent = driver.guestPath(new VmSpec.Share(objects, GuestContract.TAG_OBJECTS, true));
+            // the user's objects are shared read-only where the driver can (alternates); elsewhere they are cloned
+            String seenByAgent = driver.capabilities().readOnlyShares()
+                    ? driver.guestPath(new VmSpec.Share(objects, GuestContract.TAG_OBJECTS, true)) : null;
             Optional<GuestImage> image = specs.guestImage();
             if (r.options().agentCommand() == null && image.isPresent() && image.get().agent(VmSpecs.DEFAULT_AGENT).isEmpty()) {
                 throw new WorkerFailure("agent_not_found", "agent `" + VmSpecs.DEFAULT_AGENT + "` not found in guest image " + image.get().dir()
@@ -68,7 +70,7 @@ public final class GitWorkspaceOperations implements WorkspaceOperations {
             }
             PreparedWorkspace prepared = new WorkspacePreparer().prepare(new PrepareRequest(userRepo, workspace,
                     r.options().baseRef(), r.options().includeUncommitted(), r.options().untrackedPatterns(), seenByAgent, r.id()));
-            if (image.isPresent() && driver.mapsShareOwnership()) {
+            if (image.isPresent() && driver.capabilities().mapsShareOwnership()) {
                 // the agent is an unprivileged guest user and must own the workspace it edits
                 MappedOwnership.stamp(workspace, image.get().agentUser().uid(), image.get().agentUser().gid());
             }

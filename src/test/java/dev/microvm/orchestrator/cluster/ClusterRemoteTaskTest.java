@@ -74,6 +74,11 @@ class ClusterRemoteTaskTest {
         Path repo = GitRepos.create(tmp.resolve("project"));
         alphaNode.repos().allow(repo, "project");
         awaitUp(2);
+        for (Object o : request(Addresses.CLUSTER_NODES, new JsonObject()).getJsonArray("nodes")) {
+            JsonObject offer = (JsonObject) o;
+            assertThat(offer.getBoolean("healthy")).as("each member offers its driver's health: " + offer.encode()).isTrue();
+            assertThat(offer.getJsonObject("fingerprint").getString("driver")).isEqualTo("process");
+        }
 
         JsonObject home = submit("occupy alpha", "sleep 20 && echo a > a.txt && git add a.txt && git commit -q -m a");
         assertThat(home.getString("node")).isEqualTo("alpha");

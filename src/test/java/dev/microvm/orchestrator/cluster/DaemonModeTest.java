@@ -46,9 +46,9 @@ class DaemonModeTest {
         Path repo = GitRepos.create(tmp.resolve("repo"));
         StatePaths paths = new StatePaths(state);
         Files.createDirectories(state);
-        // no guest image here: tasks are accepted and routed, then fail at boot; that is enough to see who ran them
+        // a guest image that loads but cannot boot: tasks are accepted and routed, then fail at boot; that is enough to see who ran them
         Files.writeString(paths.configFile(), new JsonObject().put("slots", 1).put("http_port", 0)
-                .put("guest_dir", tmp.resolve("no-guest").toString()).put("accelerator", "tcg").encode());
+                .put("guest_dir", unbootableGuest(tmp.resolve("guest")).toString()).put("accelerator", "tcg").encode());
         assertThat(Main.run("allow", repo.toString(), "--alias", "demo", "--state-dir", state.toString())).isZero();
 
         daemon = JavaProcess.builder(Main.class, "serve", "--state-dir", state.toString())
@@ -91,6 +91,19 @@ class DaemonModeTest {
         JsonArray after = c.call("list_tasks", new JsonObject()).getJsonObject("structuredContent").getJsonArray("tasks");
         assertThat(after.encode()).contains(taskId);
         assertThat(Files.readString(tmp.resolve("mcp-c.log"))).doesNotContain("attached to daemon");
+    }
+
+    /** A manifest that loads (so the node's driver is healthy) naming a kernel QEMU refuses at once. */
+    private static Path unbootableGuest(Path dir) throws Exception {
+        Files.createDirectories(dir);
+        Files.write(dir.resolve("vmlinux"), new byte[4096]);
+        Files.write(dir.resolve("initrd.cpio.gz"), new byte[4096]);
+        Files.writeString(dir.resolve("mvo-image.json"), new JsonObject().put("manifest_version", 1).put("image_version", "unbootable")
+                .put("architecture", "x86_64").put("kernel", "vmlinux").put("initrd", "initrd.cpio.gz").put("cmdline", "panic=-1")
+                .put("console", "ttyS0").put("disks", new JsonArray())
+                .put("agent_user", new JsonObject().put("name", "agent").put("uid", 1000).put("gid", 1000).put("home", "/home/agent"))
+                .put("agents", new JsonArray()).encode());
+        return dir;
     }
 
     @Test

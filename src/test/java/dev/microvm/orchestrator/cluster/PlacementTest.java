@@ -39,6 +39,17 @@ class PlacementTest {
         assertThat(Placement.choose("gone", List.of(host("b", 1, 0, 0)))).contains("b");
     }
 
+    @Test
+    void aHostWhoseDriverIsUnhealthyIsNeverChosenNotEvenAtHome() {
+        Placement.HostLoad sickHome = new Placement.HostLoad("a", 4, 0, 0, false);
+        assertThat(Placement.choose("a", List.of(sickHome, host("b", 2, 1, 0)))).contains("b");
+        assertThat(Placement.choose("a", List.of(sickHome))).isEmpty();
+        Placement.HostLoad offered = Placement.HostLoad.of(new io.vertx.core.json.JsonObject().put("node", "b").put("slots", 2)
+                .put("busy", 0).put("queued", 0).put("healthy", false), 0);
+        assertThat(offered.free()).isZero();
+        assertThat(Placement.choose("a", List.of(host("a", 1, 1, 0), offered))).isEmpty();
+    }
+
     @Property
     void theChosenHostAlwaysHasAFreeSlotAndHomeIsPreferred(@ForAll @Size(min = 1, max = 6) List<@IntRange(min = 0, max = 4) Integer> slots,
                                                            @ForAll @Size(min = 6, max = 6) List<@IntRange(min = 0, max = 5) Integer> busy) {

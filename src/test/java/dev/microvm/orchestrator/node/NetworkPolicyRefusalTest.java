@@ -5,6 +5,8 @@ import dev.microvm.orchestrator.config.RepoRegistry;
 import dev.microvm.orchestrator.config.StatePaths;
 import dev.microvm.orchestrator.testing.GitRepos;
 import dev.microvm.orchestrator.testing.NodeFixture;
+import dev.microvm.orchestrator.vm.DriverCapabilities;
+import dev.microvm.orchestrator.vm.NetworkSupport;
 import dev.microvm.orchestrator.vm.fake.ProcessDriver;
 import dev.microvm.orchestrator.vm.vfkit.VfkitDriver;
 import dev.microvm.orchestrator.vm.vfkit.VfkitOptions;
@@ -66,9 +68,9 @@ class NetworkPolicyRefusalTest {
     void aDefaultFullTheHostCannotEnforceBecomesTheStricterAllowlistButAnExplicitFullIsRefused() throws Exception {
         var withoutFull = new ProcessDriver() {
             @Override
-            public NetworkSupport networkSupport() {
-                return NetworkSupport.of(java.util.Map.of("allowlist", "egress proxy", "api-only", "restrict", "none", "no NIC"),
-                        java.util.Map.of("full", "it needs root"));
+            public DriverCapabilities capabilities() {
+                return super.capabilities().withNetworks(NetworkSupport.of(java.util.Map.of("allowlist", "egress proxy", "api-only", "restrict", "none", "no NIC"),
+                        java.util.Map.of("full", "it needs root")));
             }
         };
         try (NodeFixture f = node(withoutFull, new JsonObject())) {

@@ -99,7 +99,9 @@ class DashboardBrowserTest {
             m.reply(new JsonObject().put("max_slots", 4).put("active", active).put("available", available).put("queued", new JsonArray()));
         });
         bus.<JsonObject>consumer(Addresses.NODE_LIST, m -> m.reply(new JsonObject().put("nodes", new JsonArray()
-                .add(new JsonObject().put("node_id", "node-a").put("host", "build-1").put("slots", 4).put("running", 2)))));
+                .add(new JsonObject().put("node_id", "node-a").put("host", "build-1").put("slots", 4).put("running", 2)
+                        .put("healthy", false).put("fingerprint", new JsonObject().put("driver", "qemu").put("version", "7.2.22")
+                                .put("accelerator", "tcg").put("healthy", false).put("detail", "guest image: no mvo-image.json"))))));
         bus.<JsonObject>consumer(Addresses.REPO_LIST, m -> m.reply(new JsonObject().put("repos", new JsonArray())));
     }
 
@@ -144,6 +146,9 @@ class DashboardBrowserTest {
         waiting().until(d -> d.findElements(By.cssSelector("#task-rows tr")).size() == 3);
         waiting().until(d -> d.findElements(By.cssSelector("#nodes li")).size() == 1
                 && d.findElement(By.id("nodes")).getText().contains("node-a"));
+        // one line per node: driver, version, accelerator and whether it can boot a guest (the reason on hover)
+        assertThat(browser.findElement(By.id("nodes")).getText()).contains("qemu 7.2.22 tcg").contains("unhealthy");
+        assertThat(browser.findElement(By.cssSelector("#nodes li > .muted")).getAttribute("title")).contains("no mvo-image.json");
 
         // the task is submitted and starts
         record("fix-greeting-7f3a", "queued", "web", "Add type hints to greet() and make the greeting polite");

@@ -1,5 +1,8 @@
 package dev.microvm.orchestrator.stream;
 
+import dev.microvm.orchestrator.task.FailureReason;
+import dev.microvm.orchestrator.task.TaskFailure;
+
 import dev.microvm.orchestrator.node.Addresses;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -30,6 +33,7 @@ class RestApiTest {
         });
         bus.<JsonObject>consumer(Addresses.TASK_GET, m -> {
             if (m.body().getString("task_id").equals("t1")) m.reply(new JsonObject().put("task_id", "t1").put("state", "running"));
+            else if (m.body().getString("task_id").equals("tsick")) TaskFailure.reply(m, FailureReason.DRIVER_UNHEALTHY, "this node's driver cannot boot a guest");
             else m.fail(404, "no task " + m.body().getString("task_id"));
         });
         bus.<JsonObject>consumer(Addresses.TASK_LOGS, m -> {
@@ -75,6 +79,14 @@ class RestApiTest {
         String r = get("/api/tasks/nope");
         assertThat(StreamServer.status(r)).isEqualTo(404);
         assertThat(body(r).getString("error")).contains("no task nope");
+    }
+
+    @Test
+    void aFailureWithAReasonKeepsItsReasonAndGetsAMatchingStatus() {
+        String r = get("/api/tasks/tsick");
+        assertThat(StreamServer.status(r)).isEqualTo(503);
+        assertThat(body(r).getString("reason")).isEqualTo("driver_unhealthy");
+        assertThat(body(r).getString("error")).contains("cannot boot a guest");
     }
 
     @Test

@@ -53,13 +53,7 @@ public final class QemuArgv {
         a.add(opt.binary());
         a.addAll(List.of("-name", "guest=" + spec.name() + ",process=" + VmTags.tag(spec.name())));
         a.addAll(List.of("-machine", opt.machine()));
-        if (opt.accelerator() == QemuOptions.Accelerator.KVM) {
-            a.addAll(List.of("-accel", "kvm", "-cpu", "host"));
-        } else {
-            // TCG's default CPU model lacks instructions today's agents use (Claude Code's native
-            // binary dies with SIGILL on it); "max" offers everything TCG can emulate.
-            a.addAll(List.of("-accel", "tcg", "-cpu", "max"));
-        }
+        a.addAll(accelerator(opt));
         a.addAll(List.of("-m", Integer.toString(spec.memoryMiB()), "-smp", Integer.toString(spec.cpus())));
         a.addAll(List.of("-nodefaults", "-no-user-config", "-display", "none", "-monitor", "none", "-no-reboot"));
         a.addAll(List.of("-serial", "file:" + spec.consoleLog()));
@@ -99,6 +93,14 @@ public final class QemuArgv {
             a.addAll(List.of("-netdev", nd.toString(), "-device", "virtio-net-" + bus + ",netdev=net0"));
         }
         return List.copyOf(a);
+    }
+
+    /** The accelerator and the CPU model that go with it (shared with {@link QemuProbe}). */
+    static List<String> accelerator(QemuOptions opt) {
+        if (opt.accelerator() == QemuOptions.Accelerator.KVM) return List.of("-accel", "kvm", "-cpu", "host");
+        // TCG's default CPU model lacks instructions today's agents use (Claude Code's native
+        // binary dies with SIGILL on it); "max" offers everything TCG can emulate.
+        return List.of("-accel", "tcg", "-cpu", "max");
     }
 
     /** Adds a kernel parameter before any "--": what follows it belongs to init, not the kernel. */

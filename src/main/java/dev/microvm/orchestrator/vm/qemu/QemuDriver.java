@@ -2,6 +2,9 @@ package dev.microvm.orchestrator.vm.qemu;
 
 import dev.microvm.orchestrator.vm.DetachedSpawner;
 import dev.microvm.orchestrator.vm.DetachedVmDriver;
+import dev.microvm.orchestrator.vm.DriverCapabilities;
+import dev.microvm.orchestrator.vm.DriverProbe;
+import dev.microvm.orchestrator.vm.NetworkSupport;
 import dev.microvm.orchestrator.vm.VmException;
 import dev.microvm.orchestrator.vm.VmHandle;
 import dev.microvm.orchestrator.vm.VmSpec;
@@ -48,24 +51,14 @@ public final class QemuDriver extends DetachedVmDriver {
         return "qemu";
     }
 
-    @Override
-    public boolean mapsShareOwnership() {
-        return true;
-    }
-
-    /** This driver runs qemu-system-x86_64 (microvm). */
-    @Override
-    public java.util.Set<String> architectures() {
-        return java.util.Set.of("x86_64");
-    }
-
     /**
      * api-only and allowlist: QEMU's user network with {@code restrict=on}, the guest reaching only
      * the forwarded host channels. full: QEMU in {@link EgressNamespace}, only when this host can
-     * build it (root, the tools installed).
+     * build it (root, the tools installed). Shares go over 9p with mapped ownership; this driver
+     * runs qemu-system-x86_64 (microvm).
      */
     @Override
-    public NetworkSupport networkSupport() {
+    public DriverCapabilities capabilities() {
         java.util.Map<String, String> enforced = new java.util.HashMap<>(java.util.Map.of(
                 "none", "no network device",
                 "api-only", "user-mode network with restrict=on; only the credential proxy is forwarded",
@@ -74,7 +67,41 @@ public final class QemuDriver extends DetachedVmDriver {
         Optional<String> why = EgressNamespace.unavailableReason();
         if (why.isPresent()) refused.put("full", why.get());
         else enforced.put("full", "user-mode network in the " + EgressNamespace.NAME + " namespace, which reaches no host address");
-        return NetworkSupport.of(enforced, refused);
+        return new DriverCapabilities(true, true, NetworkSupport.of(enforced, refused),
+                new DriverCapabilities.GuestRoute("guestfwd", QemuArgv.API_PROXY_GUEST_ADDR), java.util.Set.of("x86_64"), false, true);
+    }
+
+    /**
+     * QEMU's version and whether its accelerator opens. Under {@code auto}, a KVM that does not
+     * even open gives way to TCG for this process (nothing is recorded: the check is cheap).
+     */
+    @Override
+    public DriverProbe probe() {
+        QemuOptions current = options;
+        DriverProbe probe = QemuProbe.probe(current);
+        if (probe.problem() == null || autoKvm == null || current.accelerator() != QemuOptions.Accelerator.KVM) return probe;
+        QemuOptions tcg = QemuOptions.forHost(QemuOptions.Accelerator.TCG);
+        DriverProbe underTcg = QemuProbe.probe(tcg);
+        if (underTcg.problem() != null) return probe;
+        LOG.warn("accelerator auto: KVM does not open here, guests run with TCG ({})", probe.problem());
+        autoKvm = null;
+        options = tcg;
+        java.util.Map<String, String> details = new java.util.TreeMap<>(underTcg.details());
+        details.put("kvm", probe.problem());
+        return DriverProbe.ok(underTcg.hypervisor(), underTcg.version(), underTcg.accelerator(), details);
+    }
+
+    /** A guest that did not boot under the KVM that {@code auto} chose is booted again, under TCG ({@link #awaitReady}). */
+    @Override
+    public VmHandle boot(VmSpec spec, java.time.Duration readyTimeout, StartedHook started)
+            throws VmException, IOException, InterruptedException {
+        try {
+            return super.boot(spec, readyTimeout, started);
+        } catch (VmException e) {
+            if (!KVM_FAILED.equals(e.reason())) throw e;
+            LOG.warn("VM {}: {}", spec.name(), e.getMessage());
+            return super.boot(spec, readyTimeout, started);
+        }
     }
 
     @Override
@@ -161,7 +188,7 @@ public final class QemuDriver extends DetachedVmDriver {
     /**
      * {@code auto} chose KVM and a guest did not reach the task runner under it (QEMU hung or
      * crashed: /dev/kvm opening proves little, nested KVM does both). The driver switches to TCG and
-     * the caller may start the VM again ({@link #KVM_FAILED}). If that TCG boot succeeds, KVM is
+     * {@link #boot} starts the VM again ({@link #KVM_FAILED}). If that TCG boot succeeds, KVM is
      * recorded as unusable on this host; if it fails too, the image was at fault and KVM stays.
      */
     @Override

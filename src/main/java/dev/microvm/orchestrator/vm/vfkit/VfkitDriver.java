@@ -3,6 +3,9 @@ package dev.microvm.orchestrator.vm.vfkit;
 import dev.microvm.orchestrator.util.ProcessRunner;
 import dev.microvm.orchestrator.vm.DetachedSpawner;
 import dev.microvm.orchestrator.vm.DetachedVmDriver;
+import dev.microvm.orchestrator.vm.DriverCapabilities;
+import dev.microvm.orchestrator.vm.DriverProbe;
+import dev.microvm.orchestrator.vm.NetworkSupport;
 import dev.microvm.orchestrator.vm.VmException;
 import dev.microvm.orchestrator.vm.VmHandle;
 import dev.microvm.orchestrator.vm.VmSpec;
@@ -53,10 +56,32 @@ public final class VfkitDriver extends DetachedVmDriver {
         return "vfkit";
     }
 
-    /** Apple Silicon Macs run aarch64 guests (x86_64 binaries through Rosetta inside them). */
+    /**
+     * Apple Silicon Macs run aarch64 guests (x86_64 binaries through Rosetta inside them). virtio-fs
+     * shares are always writable. vfkit's NAT (macOS vmnet shared mode) cannot be restricted:
+     * {@code full} reaches the internet and every host service bound to the vmnet bridge or to all
+     * interfaces (README); api-only and allowlist need a host channel this driver does not have yet.
+     */
     @Override
-    public java.util.Set<String> architectures() {
-        return java.util.Set.of("aarch64");
+    public DriverCapabilities capabilities() {
+        String noChannel = "vfkit's NAT cannot be restricted and this driver has no host-only channel yet";
+        NetworkSupport networks = NetworkSupport.of(java.util.Map.of(
+                        "none", "no network device",
+                        "full", "vmnet NAT: the internet, and host services bound to the vmnet bridge or to all interfaces"),
+                java.util.Map.of("api-only", noChannel, "allowlist", noChannel));
+        return new DriverCapabilities(false, false, networks, new DriverCapabilities.GuestRoute("gateway", HOST_ADDRESS_ON_NAT),
+                java.util.Set.of("aarch64"), false, true);
+    }
+
+    /** vfkit answers {@code --version} with a version this driver supports; guests run on Virtualization.framework (hvf). */
+    @Override
+    public DriverProbe probe() {
+        java.util.Map<String, String> details = java.util.Map.of("binary", options.binary());
+        try {
+            return DriverProbe.ok("vfkit", checkVersion(), "hvf", details);
+        } catch (VmException e) {
+            return DriverProbe.failed("vfkit", null, "hvf", e.getMessage(), details);
+        }
     }
 
     @Override
@@ -196,20 +221,6 @@ public final class VfkitDriver extends DetachedVmDriver {
                 // replaced on the next start
             }
         }
-    }
-
-    /**
-     * vfkit's NAT (macOS vmnet shared mode) cannot be restricted: {@code full} reaches the internet
-     * and every host service bound to the vmnet bridge or to all interfaces (README). api-only and
-     * allowlist need a host channel that this driver does not have yet, so they are refused.
-     */
-    @Override
-    public NetworkSupport networkSupport() {
-        String noChannel = "vfkit's NAT cannot be restricted and this driver has no host-only channel yet";
-        return NetworkSupport.of(java.util.Map.of(
-                        "none", "no network device",
-                        "full", "vmnet NAT: the internet, and host services bound to the vmnet bridge or to all interfaces"),
-                java.util.Map.of("api-only", noChannel, "allowlist", noChannel));
     }
 
     @Override

@@ -2,6 +2,9 @@ package dev.microvm.orchestrator.vm.fake;
 
 import dev.microvm.orchestrator.vm.DetachedSpawner;
 import dev.microvm.orchestrator.vm.DetachedVmDriver;
+import dev.microvm.orchestrator.vm.DriverCapabilities;
+import dev.microvm.orchestrator.vm.DriverProbe;
+import dev.microvm.orchestrator.vm.NetworkSupport;
 import dev.microvm.orchestrator.vm.GuestContract;
 import dev.microvm.orchestrator.vm.GuestRunnerFiles;
 import dev.microvm.orchestrator.vm.ProcessIdentity;
@@ -126,22 +129,28 @@ public class ProcessDriver extends DetachedVmDriver {
         return Optional.of(new VmHandle(VmHandle.CURRENT_VERSION, name(), vmName, pid, startTime, data));
     }
 
-    /** No kernel is booted: the runner runs on the host. */
-    @Override
-    public boolean bootsImages() {
-        return false;
-    }
-
     @Override
     public String guestPath(VmSpec.Share share) {
         return share.hostPath().toString();
     }
 
-    /** A test double: the "agent" is a host process, so no policy is enforced; it accepts each to exercise the lifecycle. */
+    /**
+     * A test double: the "agent" is a host process, so neither network policies nor read-only
+     * shares are enforced; it accepts them to exercise the same path as QEMU. It boots no image
+     * and reaches the host on its loopback.
+     */
     @Override
-    public NetworkSupport networkSupport() {
+    public DriverCapabilities capabilities() {
         String none = "not enforced: the process driver is a test double that runs the agent on the host";
-        return NetworkSupport.of(java.util.Map.of("full", none, "allowlist", none, "api-only", none, "none", none), java.util.Map.of());
+        return new DriverCapabilities(true, false,
+                NetworkSupport.of(java.util.Map.of("full", none, "allowlist", none, "api-only", none, "none", none), java.util.Map.of()),
+                new DriverCapabilities.GuestRoute("loopback", "127.0.0.1"), java.util.Set.of("x86_64", "aarch64"), false, false);
+    }
+
+    /** Nothing to look at: the "hypervisor" is the host's shell. Always healthy; a test overrides this to make it not. */
+    @Override
+    public DriverProbe probe() {
+        return DriverProbe.ok("sh", null, "none", Map.of());
     }
 
     @Override

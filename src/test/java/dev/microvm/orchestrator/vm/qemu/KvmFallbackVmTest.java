@@ -78,6 +78,36 @@ class KvmFallbackVmTest {
         assertThat(Files.readString(task.io.resolve(GuestContract.OUT_EXIT_CODE)).strip()).isEqualTo("0");
     }
 
+    /** What a node does: {@link QemuDriver#boot} starts the guest again under TCG by itself, handing over each handle. */
+    @Test
+    void boot_starts_a_guest_that_kvm_did_not_boot_again_under_tcg() throws Exception {
+        Path verdict = tmp.resolve("run").resolve("kvm-does-not-boot-guests");
+        QemuOptions auto = QemuOptions.forHost(QemuOptions.Accelerator.AUTO, verdict);
+        driver = new QemuDriver(auto);
+        TaskFixture task = new TaskFixture(tmp.resolve("t"));
+        task.writeTask("echo booted > booted.txt && git add booted.txt && git commit -qm booted");
+        VmSpec spec = task.spec("qemu-auto-boot", TestGuest.get(), VmSpec.Network.none(), false, null);
+        List<VmHandle> handedOver = new ArrayList<>();
+
+        VmHandle h = driver.boot(spec, QemuDriverVmTest.BOOT, handle -> {
+            handedOver.add(handle);
+            started.add(handle);
+        });
+
+        assertThat(handedOver.getLast()).isEqualTo(h);
+        assertThat(driver.await(h, QemuDriverVmTest.BOOT)).isPresent();
+        assertThat(task.io.resolve(GuestContract.OUT_BUNDLE)).isRegularFile();
+        if (handedOver.size() == 2) {
+            System.err.println("KvmFallbackVmTest: KVM did not boot the guest; boot() started it again under TCG");
+            assertThat(handedOver.getFirst().data().getString("accelerator")).isEqualTo("kvm");
+            assertThat(h.data().getString("accelerator")).isEqualTo("tcg");
+            assertThat(verdict).as("remembered").isRegularFile();
+        } else {
+            assertThat(handedOver).hasSize(1);
+            assertThat(verdict).doesNotExist();
+        }
+    }
+
     @Test
     void a_guest_image_that_boots_nowhere_does_not_rule_out_kvm() throws Exception {
         Path verdict = tmp.resolve("run").resolve("kvm-does-not-boot-guests");

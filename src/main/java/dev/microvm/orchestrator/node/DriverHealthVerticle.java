@@ -1,0 +1,78 @@
+package dev.microvm.orchestrator.node;
+
+import dev.microvm.orchestrator.vm.DriverFingerprint;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.json.JsonObject;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.Objects;
+import java.util.concurrent.Callable;
+
+/**
+ * Keeps this node's {@link DriverFingerprint}: checked when the node starts (it is up only once the
+ * first check is done) and every minute after, off the event loop. Answers
+ * {@link Addresses#NODE_DRIVER}; {@link #current} is what the task manager consults before it takes
+ * a task.
+ */
+public final class DriverHealthVerticle extends VerticleBase {
+    private static final Logger LOG = LoggerFactory.getLogger(DriverHealthVerticle.class);
+    static final long INTERVAL_MS = 60_000;
+
+    private final Callable<DriverFingerprint> check;
+    private volatile DriverFingerprint current;
+    private Future<DriverFingerprint> running;
+    private long timer = -1;
+
+    /** @param check computes a fingerprint; blocking */
+    public DriverHealthVerticle(Callable<DriverFingerprint> check) {
+        this.check = Objects.requireNonNull(check, "check");
+    }
+
+    @Override
+    public Future<?> start() {
+        return recheck()
+                .compose(f -> vertx.eventBus().<JsonObject>localConsumer(Addresses.NODE_DRIVER, this::onRequest).completion())
+                .onSuccess(v -> timer = vertx.setPeriodic(INTERVAL_MS, id -> recheck()));
+    }
+
+    @Override
+    public Future<?> stop() {
+        if (timer >= 0) vertx.cancelTimer(timer);
+        return Future.succeededFuture();
+    }
+
+    /** The last fingerprint (never null once deployed). Any thread. */
+    public DriverFingerprint current() {
+        return current;
+    }
+
+    private void onRequest(Message<JsonObject> msg) {
+        boolean again = msg.body() != null && msg.body().getBoolean("recheck", false);
+        (again ? recheck() : Future.succeededFuture(current)).onComplete(ar -> {
+            if (ar.succeeded()) msg.reply(ar.result().toJson());
+            else msg.fail(500, "driver check failed: " + ar.cause().getMessage());
+        });
+    }
+
+    /** One check at a time; a request arriving meanwhile gets the running one's result. Event loop. */
+    private Future<DriverFingerprint> recheck() {
+        if (running != null) return running;
+        running = vertx.executeBlocking(check, false).onComplete(ar -> {
+            running = null;
+            if (ar.failed()) {
+                LOG.warn("driver check failed: {}", ar.cause().toString());
+                return;
+            }
+            DriverFingerprint before = current;
+            current = ar.result();
+            if (before == null || before.healthy() != current.healthy()) {
+                if (current.healthy()) LOG.info("driver {}: {}", current.driver(), current.detail());
+                else LOG.warn("driver {} cannot boot a guest; this node takes no new task: {}", current.driver(), current.detail());
+            }
+        });
+        return running;
+    }
+}
