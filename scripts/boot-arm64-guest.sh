@@ -1,0 +1,110 @@
+#!/bin/sh
+# Proves the arm64 agent guest (scripts/build-guest.sh agent-arm64) boots and runs a task: one boot
+# under qemu-system-aarch64 -M virt -cpu max -accel tcg (emulated on any host), with the kernel,
+# initrd, command line, console and store disk its manifest names, and the devices the guest meets
+# under vfkit on a Mac, as PCI virtio devices: a virtio console (hvc0), virtio-blk disks found by
+# serial (store, slot), virtio-rng, and the workspace and io shares (9p here; vfkit gives
+# virtio-fs, which the runner mounts when 9p is absent). No network device (policy none).
+#
+#   scripts/boot-arm64-guest.sh [--no-claude] [IMAGE_DIR]
+#
+# The task's scripted agent writes a file and commits it; then, unless --no-claude, it runs the
+# image's Claude Code (`claude --version`) as the agent user. The script checks the runner's result
+# (exit code, the commit in out/result.bundle, fetched into a host repository) and prints figures:
+# guest uptime and wall time to init and to the runner, claude --version's time, the whole run.
+# IMAGE_DIR defaults to $MVO_IMAGES_DIR/debian-agent-aarch64. Needs qemu-system-aarch64 (Debian:
+# qemu-system-arm), git, python3. Exit 0 when everything checked out. MVO_KEEP=1 keeps the run's
+# directory (console.log, io/).
+set -eu
+
+claude=1
+case "${1:-}" in --no-claude) claude=0; shift ;; esac
+images=${MVO_IMAGES_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/microvm-orchestrator/images}
+image=${1:-$images/debian-agent-aarch64}
+die() { echo "boot-arm64-guest: $*" >&2; exit 1; }
+
+command -v qemu-system-aarch64 >/dev/null 2>&1 || die "missing qemu-system-aarch64 (Debian: apt-get install qemu-system-arm)"
+[ -f "$image/mvo-image.json" ] || die "no image in $image (scripts/build-guest.sh agent-arm64)"
+
+field() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); [d:=d[k] for k in sys.argv[2:]]; print(d)' "$image/mvo-image.json" "$@"; }
+[ "$(field architecture)" = aarch64 ] || die "$image is not an aarch64 image"
+kernel="$image/$(field kernel)"
+initrd="$image/$(field initrd)"
+# As GuestImage.boot builds it: console=<console> <cmdline>. For the figures only: earlycon prints
+# the kernel's messages on the virt machine's PL011 (serial.log) until hvc0, a module, takes over,
+# and loglevel=7 lets its "Run /init" line (with the uptime stamp) through the image's quiet.
+cmdline="console=$(field console) $(field cmdline) earlycon loglevel=7"
+uid=$(field agent_user uid)
+
+run=$(mktemp -d "${TMPDIR:-/tmp}/mvo-arm64.XXXXXX")
+[ "${MVO_KEEP:-0}" = 1 ] || trap 'rm -rf "$run"' EXIT
+mkdir -p "$run/io" "$run/src"
+
+# The user's repository and the task's workspace (a clone; the agent owns it, as the host's
+# ownership stamping arranges for the real drivers).
+git -C "$run/src" init -q -b main
+git -C "$run/src" -c user.name=t -c user.email=t@t commit -q --allow-empty -m base
+base=$(git -C "$run/src" rev-parse HEAD)
+git clone -q "$run/src" "$run/ws"
+chown -R "$uid:$uid" "$run/ws"
+
+agent='echo "hi from $(uname -m)" > file && git add -A && git commit -q -m "arm64 guest" && echo "agent: committed as $(id -un) (uid $(id -u)), uptime $(cut -d" " -f1 /proc/uptime)"'
+if [ "$claude" = 1 ]; then
+    agent="$agent"' && bash -c '\''TIMEFORMAT="agent: claude --version took %R s"; time claude --version'\'
+fi
+cat > "$run/io/task.env" <<EOF
+MVO_TASK_ID='arm64-boot'
+MVO_BASE_COMMIT='$base'
+MVO_AGENT_CMD='$(printf %s "$agent" | sed "s/'/'\\\\''/g")'
+MVO_IMAGE_VERSION='$(field image_version)'
+DISABLE_AUTOUPDATER='1'
+DISABLE_TELEMETRY='1'
+EOF
+echo "boot the arm64 guest" > "$run/io/prompt.txt"
+truncate -s 256M "$run/slot.raw"
+
+set -- -M virt -cpu max -accel tcg -m 2048 -smp 2 \
+    -nodefaults -no-user-config -display none -monitor none -no-reboot -serial "file:$run/serial.log" \
+    -kernel "$kernel" -initrd "$initrd" -append "$cmdline" \
+    -device virtio-serial-pci -chardev "file,id=con0,path=$run/console.log" -device virtconsole,chardev=con0 \
+    -device virtio-rng-pci \
+    -fsdev "local,id=fs0,path=$run/ws,security_model=none" -device virtio-9p-pci,fsdev=fs0,mount_tag=mvo_ws \
+    -fsdev "local,id=fs1,path=$run/io,security_model=none" -device virtio-9p-pci,fsdev=fs1,mount_tag=mvo_io
+i=0
+for d in $(python3 -c 'import json,sys; print(" ".join(d["file"] + ":" + d["serial"] for d in json.load(open(sys.argv[1]))["disks"]))' "$image/mvo-image.json"); do
+    set -- "$@" -drive "file=$image/${d%%:*},if=none,format=raw,id=d$i,readonly=on" -device "virtio-blk-pci,drive=d$i,serial=${d#*:}"
+    i=$((i + 1))
+done
+set -- "$@" -drive "file=$run/slot.raw,if=none,format=raw,id=slot" -device virtio-blk-pci,drive=slot,serial=mvo_slot
+
+now() { date +%s.%N; }
+elapsed() { python3 -c 'import sys; print("%.1f" % (float(sys.argv[2]) - float(sys.argv[1])))' "$1" "$2"; }
+start=$(now)
+timeout "${MVO_BOOT_TIMEOUT:-900}" qemu-system-aarch64 "$@" &
+qemu=$!
+t_init= t_runner=
+while kill -0 "$qemu" 2>/dev/null; do
+    if [ -z "$t_init" ] && grep -q 'Run /init as init process' "$run/serial.log" 2>/dev/null; then t_init=$(now); fi
+    if [ -z "$t_runner" ] && grep -q 'mvo-runner: task runner started' "$run/console.log" 2>/dev/null; then t_runner=$(now); fi
+    sleep 0.1
+done
+rc=0; wait "$qemu" || rc=$?
+end=$(now)
+[ "$rc" = 0 ] || { tail -n 30 "$run/console.log" >&2; die "qemu-system-aarch64 exited with $rc"; }
+
+echo "--- console (runner and agent lines)"
+grep -aE 'mvo-runner|^agent:|^[0-9]+\.[0-9]+\.[0-9]+ \(Claude Code\)' "$run/console.log" || true
+echo "--- checks"
+[ -f "$run/io/out/done" ] || die "the runner did not finish (no io/out/done)"
+[ "$(cat "$run/io/out/exit_code")" = 0 ] || { cat "$run/io/out/agent.log" >&2; die "agent exit code $(cat "$run/io/out/exit_code")"; }
+[ -f "$run/io/out/result.bundle" ] || die "no result.bundle"
+git -C "$run/src" fetch -q "$run/io/out/result.bundle" HEAD
+echo "commit from the guest: $(git -C "$run/src" log -1 --format='%h %s' FETCH_HEAD), file: $(git -C "$run/src" show FETCH_HEAD:file)"
+echo "--- figures (TCG, -smp 2, -m 2048; host: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg))"
+uptime_init=$(grep -a 'Run /init as init process' "$run/serial.log" | sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p' | head -n1)
+echo "guest uptime at init: ${uptime_init:-?} s; wall time to init (seen on the console): $( [ -n "$t_init" ] && elapsed "$start" "$t_init" || echo ?) s"
+echo "wall time to the runner: $( [ -n "$t_runner" ] && elapsed "$start" "$t_runner" || echo ?) s"
+grep -a '^agent: claude --version took' "$run/console.log" | sed 's/^agent: //' || true
+echo "whole run (qemu start to exit): $(elapsed "$start" "$end") s"
+[ "${MVO_KEEP:-0}" = 1 ] && echo "kept: $run"
+echo "arm64 guest: ok"
