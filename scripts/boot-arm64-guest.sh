@@ -3,10 +3,11 @@
 # under qemu-system-aarch64 -M virt -cpu max -accel tcg (emulated on any host), with the kernel,
 # initrd, command line, console and store disk its manifest names, and the devices the guest meets
 # under vfkit on a Mac, as PCI virtio devices: a virtio console (hvc0), virtio-blk disks found by
-# serial (store, slot), virtio-rng, and the workspace and io shares (9p here; vfkit gives
-# virtio-fs, which the runner mounts when 9p is absent). No network device (policy none).
+# serial (store, slot), virtio-rng, and the workspace and io shares: 9p, or with --virtiofs
+# virtio-fs as vfkit gives it (vhost-user-fs through the virtiofsd Debian's QEMU ships, which the
+# runner mounts when no 9p share has the tag). No network device (policy none).
 #
-#   scripts/boot-arm64-guest.sh [--no-claude] [IMAGE_DIR]
+#   scripts/boot-arm64-guest.sh [--no-claude] [--virtiofs] [IMAGE_DIR]
 #
 # The task's scripted agent writes a file and commits it; then, unless --no-claude, it runs the
 # image's Claude Code (`claude --version`) as the agent user. The script checks the runner's result
@@ -17,8 +18,14 @@
 # directory (console.log, io/).
 set -eu
 
-claude=1
-case "${1:-}" in --no-claude) claude=0; shift ;; esac
+claude=1 share=9p
+while :; do
+    case "${1:-}" in
+        --no-claude) claude=0; shift ;;
+        --virtiofs) share=virtiofs; shift ;;
+        *) break ;;
+    esac
+done
 images=${MVO_IMAGES_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/microvm-orchestrator/images}
 image=${1:-$images/debian-agent-aarch64}
 die() { echo "boot-arm64-guest: $*" >&2; exit 1; }
@@ -37,7 +44,12 @@ cmdline="console=$(field console) $(field cmdline) earlycon loglevel=7"
 uid=$(field agent_user uid)
 
 run=$(mktemp -d "${TMPDIR:-/tmp}/mvo-arm64.XXXXXX")
-[ "${MVO_KEEP:-0}" = 1 ] || trap 'rm -rf "$run"' EXIT
+daemons=
+cleanup() {
+    for p in $daemons; do kill "$p" 2>/dev/null || true; done
+    [ "${MVO_KEEP:-0}" = 1 ] || rm -rf "$run"
+}
+trap cleanup EXIT
 mkdir -p "$run/io" "$run/src"
 
 # The user's repository and the task's workspace (a clone; the agent owns it, as the host's
@@ -63,13 +75,36 @@ EOF
 echo "boot the arm64 guest" > "$run/io/prompt.txt"
 truncate -s 256M "$run/slot.raw"
 
-set -- -M virt -cpu max -accel tcg -m 2048 -smp 2 \
+machine=virt
+[ "$share" = virtiofs ] && machine=virt,memory-backend=mem
+set -- -M "$machine" -cpu max -accel tcg -m 2048 -smp 2 \
     -nodefaults -no-user-config -display none -monitor none -no-reboot -serial "file:$run/serial.log" \
     -kernel "$kernel" -initrd "$initrd" -append "$cmdline" \
     -device virtio-serial-pci -chardev "file,id=con0,path=$run/console.log" -device virtconsole,chardev=con0 \
-    -device virtio-rng-pci \
-    -fsdev "local,id=fs0,path=$run/ws,security_model=none" -device virtio-9p-pci,fsdev=fs0,mount_tag=mvo_ws \
-    -fsdev "local,id=fs1,path=$run/io,security_model=none" -device virtio-9p-pci,fsdev=fs1,mount_tag=mvo_io
+    -device virtio-rng-pci
+if [ "$share" = virtiofs ]; then
+    virtiofsd=/usr/lib/qemu/virtiofsd
+    [ -x "$virtiofsd" ] || die "missing $virtiofsd (Debian: qemu-system-common)"
+    # vhost-user devices need the guest's memory shared with virtiofsd
+    set -- "$@" -object memory-backend-memfd,id=mem,size=2048M,share=on
+    for t in ws:mvo_ws io:mvo_io; do
+        "$virtiofsd" --socket-path="$run/${t%%:*}.sock" -o source="$run/${t%%:*}" -o cache=none -o sandbox=chroot \
+            2>>"$run/virtiofsd.log" &
+        daemons="$daemons $!"
+        set -- "$@" -chardev "socket,id=${t%%:*},path=$run/${t%%:*}.sock" -device "vhost-user-fs-pci,chardev=${t%%:*},tag=${t#*:}"
+    done
+    for t in ws io; do
+        n=0
+        while [ ! -S "$run/$t.sock" ]; do
+            n=$((n + 1)); [ "$n" -lt 100 ] || die "virtiofsd did not start: $(cat "$run/virtiofsd.log")"
+            sleep 0.1
+        done
+    done
+else
+    set -- "$@" \
+        -fsdev "local,id=fs0,path=$run/ws,security_model=none" -device virtio-9p-pci,fsdev=fs0,mount_tag=mvo_ws \
+        -fsdev "local,id=fs1,path=$run/io,security_model=none" -device virtio-9p-pci,fsdev=fs1,mount_tag=mvo_io
+fi
 i=0
 for d in $(python3 -c 'import json,sys; print(" ".join(d["file"] + ":" + d["serial"] for d in json.load(open(sys.argv[1]))["disks"]))' "$image/mvo-image.json"); do
     set -- "$@" -drive "file=$image/${d%%:*},if=none,format=raw,id=d$i,readonly=on" -device "virtio-blk-pci,drive=d$i,serial=${d#*:}"
@@ -100,7 +135,7 @@ echo "--- checks"
 [ -f "$run/io/out/result.bundle" ] || die "no result.bundle"
 git -C "$run/src" fetch -q "$run/io/out/result.bundle" HEAD
 echo "commit from the guest: $(git -C "$run/src" log -1 --format='%h %s' FETCH_HEAD), file: $(git -C "$run/src" show FETCH_HEAD:file)"
-echo "--- figures (TCG, -smp 2, -m 2048; host: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "--- figures ($share shares, TCG, -smp 2, -m 2048; host: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg))"
 uptime_init=$(grep -a 'Run /init as init process' "$run/serial.log" | sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p' | head -n1)
 echo "guest uptime at init: ${uptime_init:-?} s; wall time to init (seen on the console): $( [ -n "$t_init" ] && elapsed "$start" "$t_init" || echo ?) s"
 echo "wall time to the runner: $( [ -n "$t_runner" ] && elapsed "$start" "$t_runner" || echo ?) s"
