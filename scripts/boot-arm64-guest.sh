@@ -3,9 +3,10 @@
 # under qemu-system-aarch64 -M virt -cpu max -accel tcg (emulated on any host), with the kernel,
 # initrd, command line, console and store disk its manifest names, and the devices the guest meets
 # under vfkit on a Mac, as PCI virtio devices: a virtio console (hvc0), virtio-blk disks found by
-# serial (store, slot), virtio-rng, and the workspace and io shares: 9p, or with --virtiofs
-# virtio-fs as vfkit gives it (vhost-user-fs through the virtiofsd Debian's QEMU ships, which the
-# runner mounts when no 9p share has the tag). No network device (policy none).
+# serial (store, slot), virtio-rng, and the workspace and io shares: 9p (mapped-xattr, as QemuArgv
+# gives them), or with --virtiofs virtio-fs as vfkit gives it (vhost-user-fs through the virtiofsd
+# Debian's QEMU ships; the runner mounts it when no 9p share has the tag). No network device
+# (policy none).
 #
 #   scripts/boot-arm64-guest.sh [--no-claude] [--virtiofs] [IMAGE_DIR]
 #
@@ -14,7 +15,7 @@
 # (exit code, the commit in out/result.bundle, fetched into a host repository) and prints figures:
 # guest uptime and wall time to init and to the runner, claude --version's time, the whole run.
 # IMAGE_DIR defaults to $MVO_IMAGES_DIR/debian-agent-aarch64. Needs qemu-system-aarch64 (Debian:
-# qemu-system-arm), git, python3. Exit 0 when everything checked out. MVO_KEEP=1 keeps the run's
+# qemu-system-arm), git, python3; --virtiofs needs root. Exit 0 when everything checked out. MVO_KEEP=1 keeps the run's
 # directory (console.log, io/).
 set -eu
 
@@ -52,13 +53,13 @@ cleanup() {
 trap cleanup EXIT
 mkdir -p "$run/io" "$run/src"
 
-# The user's repository and the task's workspace (a clone; the agent owns it, as the host's
-# ownership stamping arranges for the real drivers).
+# The user's repository and the task's workspace (a clone the agent can write: owned by the agent's
+# uid when run as root, as the real drivers' ownership stamping arranges; else open to everyone).
 git -C "$run/src" init -q -b main
 git -C "$run/src" -c user.name=t -c user.email=t@t commit -q --allow-empty -m base
 base=$(git -C "$run/src" rev-parse HEAD)
 git clone -q "$run/src" "$run/ws"
-chown -R "$uid:$uid" "$run/ws"
+if [ "$(id -u)" = 0 ]; then chown -R "$uid:$uid" "$run/ws"; else chmod -R a+rwX "$run/ws"; fi
 
 agent='echo "hi from $(uname -m)" > file && git add -A && git commit -q -m "arm64 guest" && echo "agent: committed as $(id -un) (uid $(id -u)), uptime $(cut -d" " -f1 /proc/uptime)"'
 if [ "$claude" = 1 ]; then
@@ -83,6 +84,7 @@ set -- -M "$machine" -cpu max -accel tcg -m 2048 -smp 2 \
     -device virtio-serial-pci -chardev "file,id=con0,path=$run/console.log" -device virtconsole,chardev=con0 \
     -device virtio-rng-pci
 if [ "$share" = virtiofs ]; then
+    [ "$(id -u)" = 0 ] || die "--virtiofs needs root (virtiofsd)"
     virtiofsd=/usr/lib/qemu/virtiofsd
     [ -x "$virtiofsd" ] || die "missing $virtiofsd (Debian: qemu-system-common)"
     # vhost-user devices need the guest's memory shared with virtiofsd
@@ -102,8 +104,8 @@ if [ "$share" = virtiofs ]; then
     done
 else
     set -- "$@" \
-        -fsdev "local,id=fs0,path=$run/ws,security_model=none" -device virtio-9p-pci,fsdev=fs0,mount_tag=mvo_ws \
-        -fsdev "local,id=fs1,path=$run/io,security_model=none" -device virtio-9p-pci,fsdev=fs1,mount_tag=mvo_io
+        -fsdev "local,id=fs0,path=$run/ws,security_model=mapped-xattr" -device virtio-9p-pci,fsdev=fs0,mount_tag=mvo_ws \
+        -fsdev "local,id=fs1,path=$run/io,security_model=mapped-xattr" -device virtio-9p-pci,fsdev=fs1,mount_tag=mvo_io
 fi
 i=0
 for d in $(python3 -c 'import json,sys; print(" ".join(d["file"] + ":" + d["serial"] for d in json.load(open(sys.argv[1]))["disks"]))' "$image/mvo-image.json"); do
