@@ -8,21 +8,24 @@
 # Debian's QEMU ships; the runner mounts it when no 9p share has the tag). No network device
 # (policy none).
 #
-#   scripts/boot-arm64-guest.sh [--no-claude] [--virtiofs] [IMAGE_DIR]
+#   scripts/boot-arm64-guest.sh [--no-claude] [--virtiofs] [--powerdown] [IMAGE_DIR]
 #
 # The task's scripted agent writes a file and commits it; then, unless --no-claude, it runs the
 # image's Claude Code (`claude --version`) as the agent user. The script checks the runner's result
 # (exit code, the commit in out/result.bundle, fetched into a host repository) and prints figures:
 # guest uptime and wall time to init and to the runner, claude --version's time, the whole run.
+# --powerdown instead gives the agent a long sleep and presses the virt machine's power key (QMP
+# system_powerdown) once the agent runs: the guest must end the agent and power off by itself.
 # IMAGE_DIR defaults to $MVO_IMAGES_DIR/debian-agent-aarch64. Needs qemu-system-aarch64 (Debian:
 # qemu-system-arm), git, python3; --virtiofs needs root. Exit 0 when everything checked out. MVO_KEEP=1 keeps the run's
 # directory (console.log, io/).
 set -eu
 
-claude=1 share=9p
+claude=1 share=9p powerdown=0
 while :; do
     case "${1:-}" in
         --no-claude) claude=0; shift ;;
+        --powerdown) powerdown=1 claude=0; shift ;;
         --virtiofs) share=virtiofs; shift ;;
         *) break ;;
     esac
@@ -62,6 +65,7 @@ git clone -q "$run/src" "$run/ws"
 if [ "$(id -u)" = 0 ]; then chown -R "$uid:$uid" "$run/ws"; else chmod -R a+rwX "$run/ws"; fi
 
 agent='echo "hi from $(uname -m)" > file && git add -A && git commit -q -m "arm64 guest" && echo "agent: committed as $(id -un) (uid $(id -u)), uptime $(cut -d" " -f1 /proc/uptime)"'
+[ "$powerdown" = 0 ] || agent="$agent && sleep 600"
 if [ "$claude" = 1 ]; then
     agent="$agent"' && bash -c '\''TIMEFORMAT="agent: claude --version took %R s"; time claude --version'\'
 fi
@@ -82,7 +86,7 @@ set -- -M "$machine" -cpu max -accel tcg -m 2048 -smp 2 \
     -nodefaults -no-user-config -display none -monitor none -no-reboot -serial "file:$run/serial.log" \
     -kernel "$kernel" -initrd "$initrd" -append "$cmdline" \
     -device virtio-serial-pci -chardev "file,id=con0,path=$run/console.log" -device virtconsole,chardev=con0 \
-    -device virtio-rng-pci
+    -device virtio-rng-pci -qmp "unix:$run/qmp.sock,server=on,wait=off"
 if [ "$share" = virtiofs ]; then
     [ "$(id -u)" = 0 ] || die "--virtiofs needs root (virtiofsd)"
     virtiofsd=/usr/lib/qemu/virtiofsd
@@ -119,10 +123,20 @@ elapsed() { python3 -c 'import sys; print("%.1f" % (float(sys.argv[2]) - float(s
 start=$(now)
 timeout "${MVO_BOOT_TIMEOUT:-900}" qemu-system-aarch64 "$@" &
 qemu=$!
-t_init= t_runner=
+t_init= t_runner= t_press=
 while kill -0 "$qemu" 2>/dev/null; do
     if [ -z "$t_init" ] && grep -q 'Run /init as init process' "$run/serial.log" 2>/dev/null; then t_init=$(now); fi
     if [ -z "$t_runner" ] && grep -q 'mvo-runner: task runner started' "$run/console.log" 2>/dev/null; then t_runner=$(now); fi
+    if [ "$powerdown" = 1 ] && [ -z "$t_press" ] && grep -q '^agent: committed' "$run/console.log" 2>/dev/null; then
+        python3 - "$run/qmp.sock" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile("rw")
+f.readline()
+for cmd in ("qmp_capabilities", "system_powerdown"):
+    f.write(json.dumps({"execute": cmd}) + "\n"); f.flush(); f.readline()
+PY
+        t_press=$(now)
+    fi
     sleep 0.1
 done
 rc=0; wait "$qemu" || rc=$?
@@ -132,8 +146,18 @@ end=$(now)
 echo "--- console (runner and agent lines)"
 grep -aE 'mvo-runner|^agent:|^[0-9]+\.[0-9]+\.[0-9]+ \(Claude Code\)' "$run/console.log" || true
 echo "--- checks"
+if [ "$powerdown" = 1 ]; then
+    grep -aq 'mvo-init: power button' "$run/console.log" || die "the guest did not see the power key"
+    # init powers off 2 s after passing the key on: the runner may not have written out/done by then
+    echo "power key pressed; the guest ended the agent (exit $(cat "$run/io/out/exit_code" 2>/dev/null || echo ?)) and powered off by itself $(elapsed "$t_press" "$end") s later; out/done $( [ -f "$run/io/out/done" ] && echo written || echo 'not written (2 s grace)')"
+    echo "arm64 guest: ok"
+    exit 0
+fi
 [ -f "$run/io/out/done" ] || die "the runner did not finish (no io/out/done)"
-[ "$(cat "$run/io/out/exit_code")" = 0 ] || { cat "$run/io/out/agent.log" >&2; die "agent exit code $(cat "$run/io/out/exit_code")"; }
+if [ "$(cat "$run/io/out/exit_code")" != 0 ]; then
+    cat "$run/io/out/agent.log" >&2
+    die "agent exit code $(cat "$run/io/out/exit_code")"
+fi
 [ -f "$run/io/out/result.bundle" ] || die "no result.bundle"
 git -C "$run/src" fetch -q "$run/io/out/result.bundle" HEAD
 echo "commit from the guest: $(git -C "$run/src" log -1 --format='%h %s' FETCH_HEAD), file: $(git -C "$run/src" show FETCH_HEAD:file)"

@@ -277,7 +277,7 @@ if ! grep -q 'mvo.test.ignore_shutdown=1' /proc/cmdline; then
     for ev in /sys/class/input/event*; do
         [ -e "$ev/device/name" ] || continue
         case "$(cat "$ev/device/name")" in
-            *"Power Button"*)
+            *"Power Button"*|gpio-keys)
                 (head -c 1 "/dev/input/${ev##*/}" >/dev/null && echo "mvo-init: power button" && kill -TERM -1; sleep 2; sync; poweroff -f) &
                 ;;
         esac
@@ -398,8 +398,9 @@ prepare_kernel_arm64() {
     busybox="$(arm_extract busybox-static)/bin/busybox"
     [ -f "$busybox" ] || die "busybox-static (arm64) has no bin/busybox"
     # virtio_console: vfkit's console (hvc0); virtio_rng: its entropy device; virtiofs: its shares;
-    # the vsock transport: the api-only relay to come. 9p serves QEMU (scripts/boot-arm64-guest.sh).
-    wanted="virtio_mmio virtio_pci virtio_console virtio_rng virtio_blk virtio_net 9p 9pnet_virtio virtiofs vmw_vsock_virtio_transport crc32c_generic ext4 squashfs evdev"
+    # the vsock transport: the api-only relay to come. 9p serves QEMU (scripts/boot-arm64-guest.sh);
+    # gpio_keys: the power key of QEMU's arm virt machine (system_powerdown).
+    wanted="virtio_mmio virtio_pci virtio_console virtio_rng virtio_blk virtio_net 9p 9pnet_virtio virtiofs vmw_vsock_virtio_transport crc32c_generic ext4 squashfs evdev gpio_keys"
     load_modules
     kernel_ready=1
 }
