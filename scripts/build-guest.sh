@@ -4,7 +4,7 @@
 # (nixos-vm/runner/mvo-runner.sh) and carry the same manifest (mvo-image.json), which is the only
 # thing the orchestrator reads to boot an image.
 #
-#   scripts/build-guest.sh [agent|scripted|all]      (default: all)
+#   scripts/build-guest.sh [agent|scripted|agent-arm64|all]      (default: all = scripted + agent)
 #
 # agent     the default guest: a small initrd (busybox, kernel modules, init, runner) plus a
 #           read-only squashfs store image on virtio-blk (serial mvo_store, mounted on /usr) with
@@ -12,13 +12,22 @@
 #           nixos-vm/agents/claude-code.json and checked against the sha512 committed there.
 # scripted  the same init and user, everything in the initrd, no Claude Code: for the fast tests
 #           that run a scripted shell agent (agent_command).
+# agent-arm64  the agent image for arm64 (aarch64) guests: vfkit on Apple Silicon, or
+#           qemu-system-aarch64 -M virt (scripts/boot-arm64-guest.sh). Built from Debian's arm64
+#           packages fetched through a private apt state (the host's sources and keyrings, its own
+#           lists and caches under $MVO_IMAGES_DIR/downloads/arm64; the host's apt configuration
+#           and dpkg architectures are never changed), with the same runner, init, agent user and
+#           store, Claude Code's linux-arm64 binary at the same pin, the kernel as the uncompressed
+#           arm64 Image vfkit needs and the console on hvc0 (virtio console). Not part of `all`.
 #
-# Output: $MVO_IMAGES_DIR (default ~/.cache/microvm-orchestrator/images)/debian-<variant>-x86_64;
+# Output: $MVO_IMAGES_DIR (default ~/.cache/microvm-orchestrator/images)/debian-<variant>-x86_64
+# (agent-arm64: debian-agent-aarch64);
 # the last lines printed are the image directories. MVO_GUEST_DIR overrides the agent image's
 # directory (it is the orchestrator's default guest_dir). Idempotent: an image built from the same
 # kernel package, pin and scripts is reused.
 # Needs: apt-get (download only, no root), dpkg-deb, cpio, busybox-static, git, bash, util-linux,
-# xz, gzip, python3, mksquashfs (squashfs-tools), npm or curl.
+# xz, gzip, python3, mksquashfs (squashfs-tools), npm or curl. agent-arm64 needs none of the host's
+# binaries (busybox, bash, git, setpriv come from the arm64 packages).
 set -eu
 
 repo_root=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,25 +44,29 @@ die() { echo "build-guest: $*" >&2; exit 1; }
 variants=${1:-all}
 case "$variants" in
     all) variants="scripted agent" ;;
-    agent|scripted) ;;
-    *) die "unknown variant '$variants' (agent, scripted or all)" ;;
+    agent|scripted|agent-arm64) ;;
+    *) die "unknown variant '$variants' (agent, scripted, agent-arm64 or all)" ;;
 esac
 
 for tool in apt-cache apt-get dpkg-deb dpkg-query cpio gzip xz git python3; do
     command -v "$tool" >/dev/null 2>&1 || die "missing tool: $tool (Debian: scripts/install-deps.sh)"
 done
-busybox=$(command -v busybox || true)
-[ -n "$busybox" ] && file_is_static=$(ldd "$busybox" 2>&1 || true)
-case "${file_is_static:-}" in
-    *"not a dynamic"*|*"statically linked"*) ;;
-    *) die "need a static busybox (Debian: apt-get install busybox-static)" ;;
+case "$variants" in
+    *agent-arm64*) ;;
+    *)
+        busybox=$(command -v busybox || true)
+        [ -n "$busybox" ] && file_is_static=$(ldd "$busybox" 2>&1 || true)
+        case "${file_is_static:-}" in
+            *"not a dynamic"*|*"statically linked"*) ;;
+            *) die "need a static busybox (Debian: apt-get install busybox-static)" ;;
+        esac
+        # The kernel package linux-image-amd64 currently depends on; never hard-coded.
+        kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+        [ -n "$kpkg" ] || die "cannot resolve the kernel package behind linux-image-amd64 (run apt-get update?)"
+        ;;
 esac
 
 pin_field() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); [d:=d[k] for k in sys.argv[2:]]; print(d)' "$pin" "$@"; }
-
-# The kernel package linux-image-amd64 currently depends on; never hard-coded.
-kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
-[ -n "$kpkg" ] || die "cannot resolve the kernel package behind linux-image-amd64 (run apt-get update?)"
 
 downloads="$images/downloads"
 mkdir -p "$downloads"
@@ -84,10 +97,14 @@ prepare_kernel() {
     # Modules in dependency order, resolved from each module's own "depends=" field (the package
     # ships no modules.dep); whatever is built into the kernel has no file and is skipped.
     wanted="virtio_mmio virtio_pci virtio_blk virtio_net 9p 9pnet_virtio crc32c_generic crc32c_intel ext4 squashfs evdev button"
+    load_modules
+    kernel_ready=1
+}
+
+load_modules() { # $wanted from $moddir, in dependency order, into $work/modorder
     (cd "$moddir" && find kernel -name '*.ko*') | awk '{f=$0; sub(".*/","",f); sub("\\.ko.*$","",f); gsub("-","_",f); print f, $0}' > "$work/modindex"
     : > "$work/modorder"
     for m in $wanted; do add_module "$m"; done
-    kernel_ready=1
 }
 
 add_module() {
@@ -154,12 +171,12 @@ fill_usr() { # tree variant
 }
 
 # Claude Code's native binary from the pinned npm platform package, checked against the pin.
-fetch_claude() {
-    tree=$1
-    pkg=$(pin_field platforms linux-x64 package)
+fetch_claude() { # tree [platform]
+    tree=$1 platform=${2:-linux-x64}
+    pkg=$(pin_field platforms "$platform" package)
     version=$(pin_field version)
-    integrity=$(pin_field platforms linux-x64 integrity)
-    binary=$(pin_field platforms linux-x64 binary)
+    integrity=$(pin_field platforms "$platform" integrity)
+    binary=$(pin_field platforms "$platform" binary)
     tarball="$downloads/$(echo "$pkg" | tr '/@' '__')-$version.tgz"
     if [ ! -f "$tarball" ]; then
         name=${pkg#@*/}
@@ -181,8 +198,9 @@ fetch_claude() {
     tar -xzf "$tarball" -C "$work/claude" "package/$binary"
     mv "$work/claude/package/$binary" "$tree/usr/lib/claude-code/claude"
     chmod 755 "$tree/usr/lib/claude-code/claude"
-    # its libraries (glibc's libc, libm, libdl, libpthread, librt), as ldd resolves them here
-    copy_libs_of "$tree" "$tree/usr/lib/claude-code/claude"
+    # its libraries (glibc's libc, libm, libdl, libpthread, librt), as ldd resolves them here; the
+    # arm64 store has them from libc6:arm64 already (ldd cannot read a foreign binary)
+    [ "$platform" = linux-x64 ] && copy_libs_of "$tree" "$tree/usr/lib/claude-code/claude"
     ln -sf ../lib/claude-code/claude "$tree/usr/bin/claude"
 }
 
@@ -196,9 +214,14 @@ make_initrd_tree() { # root variant
     ln -s usr/lib "$root/lib"
     ln -s usr/lib64 "$root/lib64"
     cp "$busybox" "$root/bin/busybox"
-    for applet in $("$busybox" --list); do
-        [ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"
-    done
+    if [ "$arch" = x86_64 ]; then
+        for applet in $("$busybox" --list); do
+            [ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"
+        done
+    else
+        # a foreign busybox cannot list its applets here: init links them at boot (--install)
+        ln -s busybox "$root/bin/sh"
+    fi
     ln -s /usr/bin/bash "$root/bin/bash"
     while read -r path; do
         mkdir -p "$root/modules/$(dirname "$path")"
@@ -214,15 +237,20 @@ make_initrd_tree() { # root variant
     printf 'root:x:0:\n%s:x:%s:\n' "$agent_name" "$agent_uid" > "$root/etc/group"
     echo "$agent_name" > "$root/etc/mvo/agent-user"
     echo /bin/bash > "$root/etc/shells"; echo /bin/sh >> "$root/etc/shells"
-    [ "$2" = agent ] && echo mvo_store > "$root/etc/mvo/store-serial"
+    case "$2" in agent|agent-arm64) echo mvo_store > "$root/etc/mvo/store-serial" ;; esac
     cat > "$root/init" <<'INIT'
 #!/bin/sh
 # The init of the Debian guests: devices, the store disk, the network; then the shared runner.
 export PATH=/usr/bin:/usr/sbin:/bin:/sbin HOME=/root
+# The arm64 image is built on another architecture, which cannot run its busybox to list applets.
+[ -e /bin/mount ] || /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 while read -r m; do insmod "/modules/$m" 2>/dev/null; done < /etc/mvo-modules
+# hvc0 (virtio_console, the arm64 image's console under vfkit) is a module: it exists only now,
+# so the kernel gave init no console, or another one (QEMU virt's ttyAMA0). Open it.
+if grep -q 'console=hvc' /proc/cmdline && (: < /dev/console) 2>/dev/null; then exec < /dev/console > /dev/console 2>&1; fi
 # The read-only store (bash, coreutils, git, Claude Code) is found by its serial and backs /usr.
 if [ -f /etc/mvo/store-serial ]; then
     want=$(cat /etc/mvo/store-serial) store=
@@ -249,7 +277,7 @@ if ! grep -q 'mvo.test.ignore_shutdown=1' /proc/cmdline; then
     for ev in /sys/class/input/event*; do
         [ -e "$ev/device/name" ] || continue
         case "$(cat "$ev/device/name")" in
-            *"Power Button"*)
+            *"Power Button"*|gpio-keys)
                 (head -c 1 "/dev/input/${ev##*/}" >/dev/null && echo "mvo-init: power button" && kill -TERM -1; sleep 2; sync; poweroff -f) &
                 ;;
         esac
@@ -262,29 +290,176 @@ INIT
     chmod 755 "$root/init"
 }
 
+# --- arm64: Debian's arm64 packages through a private apt state --------------------------------
+# apt runs with its own lists, caches and (empty) dpkg status under $arm_dir/apt, and with the host's
+# sources and keyrings (its apt configuration as it is). Nothing of the host's apt or dpkg state
+# changes: no dpkg --add-architecture, no host lists. Package names and dependencies come from these
+# private lists; no version is written here.
+arm_dir="$downloads/arm64"
+arm_apt() { # apt-get|apt-cache args…
+    tool=$1; shift
+    "$tool" -o Dir::State="$arm_dir/apt/state" -o Dir::State::status="$arm_dir/apt/state/status" \
+        -o Dir::Cache="$arm_dir/apt/cache" -o APT::Architecture=arm64 -o APT::Architectures=arm64 \
+        -o APT::Sandbox::User="$(id -un)" "$@"
+}
+arm_updated=0
+arm_update() {
+    [ "$arm_updated" = 1 ] && return 0
+    mkdir -p "$arm_dir/apt/state/lists/partial" "$arm_dir/apt/cache/archives/partial" "$arm_dir/debs"
+    : > "$arm_dir/apt/state/status"
+    echo "build-guest: apt-get update (arm64, private state in $arm_dir/apt)" >&2
+    arm_apt apt-get update -qq >&2 || die "apt-get update for arm64 failed (private state in $arm_dir/apt)"
+    arm_updated=1
+}
+arm_kernel_package() { # the package linux-image-arm64 depends on, from the private lists
+    arm_apt apt-cache depends linux-image-arm64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'
+}
+arm_resolve_kernel() {
+    [ -d "$arm_dir/apt/state/lists" ] || arm_update
+    arm_kpkg=$(arm_kernel_package)
+    if [ -z "$arm_kpkg" ]; then arm_update; arm_kpkg=$(arm_kernel_package); fi
+    [ -n "$arm_kpkg" ] || die "cannot resolve the kernel package behind linux-image-arm64 (private lists in $arm_dir/apt)"
+}
+
+# The given packages plus the libraries they need: the packages of Debian's section "libs" reached
+# through Depends and Pre-Depends edges (first alternative of each group; virtual packages skipped).
+# Other dependencies (perl, debconf, dpkg…) are not followed: only binaries and libraries are taken.
+arm_closure() {
+    seen=" " todo="$*"
+    while [ -n "$todo" ]; do
+        new=
+        for p in $todo; do
+            case "$seen" in *" $p "*) ;; *) seen="$seen$p " new="$new $p" ;; esac
+        done
+        [ -n "$new" ] || break
+        # shellcheck disable=SC2086
+        deps=$(arm_apt apt-cache depends --no-recommends --no-suggests --no-conflicts --no-breaks \
+                   --no-replaces --no-enhances $new 2>/dev/null | awk '
+            /^[^ ]/ { group = 0; next }
+            /^ \|(Pre)?Depends:/ { if (!group) print $2; group = 1; next }
+            /^  (Pre)?Depends:/ { if (!group) print $2; group = 0; next }' \
+            | sed 's/:any$//' | grep -v '^<' | sort -u)
+        todo=
+        # shellcheck disable=SC2086
+        [ -z "$deps" ] || todo=$(arm_apt apt-cache show --no-all-versions $deps 2>/dev/null \
+            | awk '/^Package:/ {p = $2} /^Section:/ && ($2 == "libs" || $2 ~ /\/libs$/) {print p}' | sort -u)
+    done
+    echo $seen
+}
+
+arm_versions() { # packages…: their candidate versions, remembered in $work/arm64-versions
+    # shellcheck disable=SC2086
+    arm_apt apt-cache show --no-all-versions "$@" 2>/dev/null \
+        | awk '/^Package:/ {p = $2} /^Version:/ {print p, $2}' >> "$work/arm64-versions"
+}
+arm_deb() { # package → its downloaded .deb (the candidate version of the private lists)
+    ver=$(awk -v p="$1" '$1 == p {print $2; exit}' "$work/arm64-versions" 2>/dev/null)
+    [ -n "$ver" ] || { arm_versions "$1"; ver=$(awk -v p="$1" '$1 == p {print $2; exit}' "$work/arm64-versions"); }
+    [ -n "$ver" ] || return 1
+    ls "$arm_dir/debs/$1_$(echo "$ver" | sed 's/:/%3a/')"_*.deb 2>/dev/null | head -n1
+}
+
+arm_download() { # packages…: into $arm_dir/debs unless already there; one update and retry on failure
+    arm_versions "$@"
+    need=
+    for p in "$@"; do [ -n "$(arm_deb "$p")" ] || need="$need $p"; done
+    [ -n "$need" ] || return 0
+    # shellcheck disable=SC2086
+    (cd "$arm_dir/debs" && arm_apt apt-get download -q $need >&2) && return 0
+    arm_update
+    # shellcheck disable=SC2086
+    (cd "$arm_dir/debs" && arm_apt apt-get download -q $need >&2) || die "apt-get download (arm64) failed:$need"
+}
+
+arm_extract() { # package → directory holding its files
+    x="$work/arm64-debs/$1"
+    if [ ! -d "$x" ]; then
+        deb=$(arm_deb "$1") && [ -n "$deb" ] || die "no downloaded arm64 package $1"
+        mkdir -p "$x" && dpkg-deb -x "$deb" "$x"
+    fi
+    echo "$x"
+}
+
+prepare_kernel_arm64() {
+    [ "$kernel_ready" = 1 ] && return 0
+    arm_download "$kpkg" busybox-static
+    x=$(arm_extract "$kpkg")
+    vmlinuz=$(ls "$x"/boot/vmlinuz-* | head -n1)
+    kver=${vmlinuz##*/vmlinuz-}
+    moddir="$x/lib/modules/$kver"
+    # vfkit boots only an uncompressed arm64 Image. Debian's arm64 vmlinuz is one today; a gzip-
+    # compressed one (what `make Image.gz` gives) is unpacked. Either way the Image magic is checked.
+    if [ "$(head -c 2 "$vmlinuz" | od -An -tx1 | tr -d ' \n')" = 1f8b ]; then
+        gzip -dc "$vmlinuz" > "$work/Image" || die "cannot decompress $vmlinuz"
+    else
+        cp "$vmlinuz" "$work/Image"
+    fi
+    [ "$(dd if="$work/Image" bs=1 skip=56 count=4 2>/dev/null)" = ARMd ] || die "$vmlinuz is not an arm64 Image"
+    busybox="$(arm_extract busybox-static)/bin/busybox"
+    [ -f "$busybox" ] || die "busybox-static (arm64) has no bin/busybox"
+    # virtio_console: vfkit's console (hvc0); virtio_rng: its entropy device; virtiofs: its shares;
+    # the vsock transport: the api-only relay to come. 9p serves QEMU (scripts/boot-arm64-guest.sh);
+    # gpio_keys: the power key of QEMU's arm virt machine (system_powerdown).
+    wanted="virtio_mmio virtio_pci virtio_console virtio_rng virtio_blk virtio_net 9p 9pnet_virtio virtiofs vmw_vsock_virtio_transport crc32c_generic ext4 squashfs evdev gpio_keys"
+    load_modules
+    kernel_ready=1
+}
+
+arm_fill_usr() { # tree: the same set as the x86_64 store (bash, git, setpriv, coreutils & co.), arm64
+    tree=$1
+    bins="bash git util-linux coreutils grep sed findutils diffutils gzip tar"
+    pkgs=$(arm_closure $bins)
+    # shellcheck disable=SC2086
+    arm_download $pkgs
+    mkdir -p "$tree/usr/bin" "$tree/usr/sbin" "$tree/usr/lib"
+    for p in $pkgs; do
+        x=$(arm_extract "$p")
+        case "$p" in
+            git) cp -a "$x/usr/bin/git" "$tree/usr/bin/" ;;          # as on x86_64: git itself
+            util-linux) cp -a "$x/usr/bin/setpriv" "$tree/usr/bin/" ;; # only setpriv: busybox keeps mount & co.
+            bash|coreutils|grep|sed|findutils|diffutils|gzip|tar)
+                for d in bin usr/bin sbin usr/sbin; do
+                    [ -d "$x/$d" ] || continue
+                    case "$d" in *sbin) to=usr/sbin ;; *) to=usr/bin ;; esac
+                    cp -a "$x/$d/." "$tree/$to/"
+                done ;;
+            *)
+                # a library: merged /usr: /lib's files go to /usr/lib (the initrd links /lib there)
+                for d in lib usr/lib; do [ -d "$x/$d" ] && cp -a "$x/$d/." "$tree/usr/lib/"; done ;;
+        esac
+    done
+    # what the x86_64 store has not either: charset converters, locale data, docs
+    rm -rf "$tree"/usr/lib/*-linux-gnu/gconv "$tree"/usr/lib/locale "$tree/usr/share"
+    fetch_claude "$tree" linux-arm64
+}
+
 # --- the manifest ---------------------------------------------------------------------------
 write_manifest() { # dir variant version
-    python3 - "$1/mvo-image.json" "$2" "$3" "$base_cmdline" "$pin" "$agent_name" "$agent_uid" <<'PY'
+    case "$2" in
+        agent-arm64) set -- "$@" aarch64 Image hvc0 linux-arm64 ;;
+        *) set -- "$@" x86_64 vmlinux ttyS0 linux-x64 ;;
+    esac
+    python3 - "$1/mvo-image.json" "$2" "$3" "$base_cmdline" "$pin" "$agent_name" "$agent_uid" "$4" "$5" "$6" "$7" <<'PY'
 import json, sys
-path, variant, version, cmdline, pin, user, uid = sys.argv[1:8]
+path, variant, version, cmdline, pin, user, uid, arch, kernel, console, platform = sys.argv[1:12]
 m = {
     "manifest_version": 1,
     "image_version": version,
-    "architecture": "x86_64",
-    "kernel": "vmlinux",
+    "architecture": arch,
+    "kernel": kernel,
     "initrd": "initrd.cpio.gz",
     "cmdline": cmdline,
-    "console": "ttyS0",
+    "console": console,
     "disks": [],
     "agent_user": {"name": user, "uid": int(uid), "gid": int(uid), "home": "/home/" + user},
     "agents": [],
 }
-if variant == "agent":
+if variant in ("agent", "agent-arm64"):
     p = json.load(open(pin))
     m["disks"].append({"file": "store.img", "serial": "mvo_store", "read_only": True})
     m["agents"].append({"name": p["name"], "command": p["command"], "version": p["version"],
-                        "package": p["platforms"]["linux-x64"]["package"],
-                        "integrity": p["platforms"]["linux-x64"]["integrity"]})
+                        "package": p["platforms"][platform]["package"],
+                        "integrity": p["platforms"][platform]["integrity"]})
 with open(path + ".part", "w") as f:
     json.dump(m, f, indent=2)
     f.write("\n")
@@ -295,24 +470,28 @@ PY
 
 build_variant() { # variant
     variant=$1
-    out="$images/debian-$variant-$arch"
+    case "$variant" in
+        agent-arm64) arch=aarch64 kernel_file=Image; arm_resolve_kernel; kpkg=$arm_kpkg
+                     out="$images/debian-agent-$arch" ;;
+        *) arch=x86_64 kernel_file=vmlinux out="$images/debian-$variant-$arch" ;;
+    esac
     [ "$variant" = agent ] && [ -n "${MVO_GUEST_DIR:-}" ] && out=$MVO_GUEST_DIR
     stamp="$kpkg $(cat "$runner" "$0" "$pin" "$repo_root/nixos-vm/runner/kernel-cmdline" | sha256sum | cut -c1-16)"
     if [ -f "$out/stamp" ] && [ "$(cat "$out/stamp")" = "$stamp" ] && [ -f "$out/mvo-image.json" ]; then
         echo "$out"
         return 0
     fi
-    prepare_kernel
+    if [ "$arch" = aarch64 ]; then prepare_kernel_arm64; else prepare_kernel; fi
     echo "build-guest: building the $variant image in $out" >&2
     root="$work/root-$variant"
     make_initrd_tree "$root" "$variant"
     mkdir -p "$out"
     rm -f "$out/mvo-image.json" "$out/stamp"
-    if [ "$variant" = agent ]; then
+    if [ "$variant" != scripted ]; then
         command -v mksquashfs >/dev/null 2>&1 || die "missing tool: mksquashfs (Debian: apt-get install squashfs-tools)"
         store="$work/store-$variant"
         mkdir -p "$store"
-        fill_usr "$store" agent
+        if [ "$arch" = aarch64 ]; then arm_fill_usr "$store"; else fill_usr "$store" agent; fi
         # The store's root is the guest's /usr. zstd: fast to decompress, which matters under TCG.
         mksquashfs "$store/usr" "$out/store.img.part" -noappend -quiet -comp zstd -all-root >&2 \
             || die "mksquashfs failed"
@@ -323,8 +502,9 @@ build_variant() { # variant
     fi
     (cd "$root" && find . | cpio -o -H newc --quiet -R 0:0 | gzip -6) > "$out/initrd.cpio.gz.part"
     mv "$out/initrd.cpio.gz.part" "$out/initrd.cpio.gz"
-    cp "$work/vmlinux" "$out/vmlinux.part" && mv "$out/vmlinux.part" "$out/vmlinux"
-    write_manifest "$out" "$variant" "debian-12-$variant-$arch-$(echo "$stamp" | tr ' ' '-')"
+    if [ "$arch" = aarch64 ]; then kernel_src="$work/Image"; else kernel_src="$work/vmlinux"; fi
+    cp "$kernel_src" "$out/$kernel_file.part" && mv "$out/$kernel_file.part" "$out/$kernel_file"
+    write_manifest "$out" "$variant" "debian-12-${variant%-arm64}-$arch-$(echo "$stamp" | tr ' ' '-')"
     echo "$kpkg" > "$out/kernel.version"
     echo "$stamp" > "$out/stamp"
     echo "$out"

@@ -1,12 +1,14 @@
 #!/bin/sh
 # Installs what building, testing and running on a Debian host needs, then builds the guest images
 # (the default agent image with Claude Code, and the scripted-agent image the fast tests boot).
+# qemu-system-arm runs the arm64 guest (scripts/build-guest.sh agent-arm64, booted by
+# scripts/boot-arm64-guest.sh); no test boots it yet, so that image is not built here.
 # Idempotent. Run as root (or with sudo) on a fresh machine.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-pkgs="qemu-system-x86 busybox-static cpio xz-utils git nix-bin maven chromium chromium-driver python3 perl squashfs-tools util-linux curl ca-certificates slirp4netns nftables iproute2"
+pkgs="qemu-system-x86 qemu-system-arm busybox-static cpio xz-utils git nix-bin maven chromium chromium-driver python3 perl squashfs-tools util-linux curl ca-certificates slirp4netns nftables iproute2"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
