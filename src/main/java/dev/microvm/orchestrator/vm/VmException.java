@@ -1,21 +1,11 @@
 package dev.microvm.orchestrator.vm;
 
-/** A VM could not be started or controlled. {@code reason} is a stable code shown to users. */
-public class VmException extends Exception {
-    private final String reason;
+import dev.microvm.orchestrator.util.ReasonedException;
 
-    public VmException(String reason, String message) {
-        super(message);
-        this.reason = reason;
-    }
+/** A VM could not be started or controlled. {@code reason} is a stable code shown to users: boot_failed, boot_timeout, spawn_failed, ... */
+public class VmException extends ReasonedException {
 
-    public VmException(String reason, String message, Throwable cause) {
-        super(message, cause);
-        this.reason = reason;
-    }
+    public VmException(String reason, String message) { super(reason, message, null); }
 
-    /** Stable code: boot_failed, boot_timeout, spawn_failed, control_failed, ... */
-    public String reason() {
-        return reason;
-    }
+    public VmException(String reason, String message, Throwable cause) { super(reason, message, cause); }
 }

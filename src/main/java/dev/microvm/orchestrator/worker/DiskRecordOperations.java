@@ -1,5 +1,7 @@
 package dev.microvm.orchestrator.worker;
 
+import dev.microvm.orchestrator.task.FailureReason;
+
 import dev.microvm.orchestrator.node.EventSink;
 import dev.microvm.orchestrator.task.StaleRecordException;
 import dev.microvm.orchestrator.task.TaskRecord;
@@ -34,13 +36,13 @@ public final class DiskRecordOperations implements RecordOperations {
     public OptionalLong persist(TaskRecord record, Event event, Long acceptBefore) {
         if (acceptBefore != null && System.currentTimeMillis() > acceptBefore) {
             // the caller has given up (or will before this reply reaches it): no task may appear
-            throw new WorkerFailure("request_expired", "the request timed out before the task was recorded; no task was created");
+            throw new WorkerFailure(FailureReason.REQUEST_EXPIRED, "the request timed out before the task was recorded; no task was created");
         }
         if (record != null) {
             try {
                 store.save(record);
             } catch (StaleRecordException e) {
-                throw new WorkerFailure("stale_record", e.getMessage(), e);
+                throw new WorkerFailure(FailureReason.STALE_RECORD, e.getMessage(), e);
             }
         }
         if (event == null) return OptionalLong.empty();

@@ -1,5 +1,7 @@
 package dev.microvm.orchestrator.worker;
 
+import dev.microvm.orchestrator.task.FailureReason;
+
 import dev.microvm.orchestrator.config.OrchestratorConfig;
 import dev.microvm.orchestrator.config.StatePaths;
 import dev.microvm.orchestrator.task.TaskRecord;
@@ -53,14 +55,14 @@ public final class DriverVmOperations implements VmOperations {
             VmSpec spec = specs.specFor(r);
             return boot(r, spec).pid();
         } catch (VmException e) {
-            throw new WorkerFailure(e.reason(), e.getMessage(), e);
+            throw WorkerFailure.of(e);
         } catch (IOException e) {
-            throw new WorkerFailure("start_failed", "cannot record the VM handle: " + e.getMessage(), e);
+            throw new WorkerFailure(FailureReason.START_FAILED, "cannot record the VM handle: " + e.getMessage(), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new WorkerFailure("interrupted", "interrupted while the VM booted");
+            throw new WorkerFailure(FailureReason.INTERRUPTED, "interrupted while the VM booted");
         } catch (IllegalArgumentException e) {
-            throw new WorkerFailure("boot_failed", e.getMessage(), e);
+            throw new WorkerFailure(FailureReason.BOOT_FAILED, e.getMessage(), e);
         }
     }
 
@@ -74,14 +76,14 @@ public final class DriverVmOperations implements VmOperations {
 
     @Override
     public JsonObject await(String id, long millis, long logOffset) {
-        VmHandle handle = handle(id).orElseThrow(() -> new WorkerFailure("vm_lost", "no VM handle recorded for task " + id));
+        VmHandle handle = handle(id).orElseThrow(() -> new WorkerFailure(FailureReason.VM_LOST, "no VM handle recorded for task " + id));
         JsonObject out = new JsonObject();
         try {
             Optional<HypervisorDriver.VmExit> exit = driver.await(handle, Duration.ofMillis(Math.max(1, Math.min(10_000, millis))));
             out.put("running", exit.isEmpty());
             exit.ifPresent(e -> out.put("exit", exitJson(e)));
         } catch (VmException e) {
-            throw new WorkerFailure(e.reason(), e.getMessage(), e);
+            throw WorkerFailure.of(e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             out.put("running", true);
@@ -101,10 +103,10 @@ public final class DriverVmOperations implements VmOperations {
         try {
             return driver.stop(handle.get(), grace);
         } catch (VmException e) {
-            throw new WorkerFailure(e.reason(), e.getMessage(), e);
+            throw WorkerFailure.of(e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new WorkerFailure("interrupted", "interrupted while stopping the VM");
+            throw new WorkerFailure(FailureReason.INTERRUPTED, "interrupted while stopping the VM");
         }
     }
 
@@ -163,7 +165,7 @@ public final class DriverVmOperations implements VmOperations {
             handles.put(id, h);
             return Optional.of(h);
         } catch (IOException | RuntimeException e) {
-            throw new WorkerFailure("vm_lost", "the VM handle of task " + id + " is unreadable: " + e.getMessage());
+            throw new WorkerFailure(FailureReason.VM_LOST, "the VM handle of task " + id + " is unreadable: " + e.getMessage());
         }
     }
 }

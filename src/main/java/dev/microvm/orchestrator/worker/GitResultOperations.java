@@ -1,5 +1,7 @@
 package dev.microvm.orchestrator.worker;
 
+import dev.microvm.orchestrator.task.FailureReason;
+
 import dev.microvm.orchestrator.config.OrchestratorConfig;
 import dev.microvm.orchestrator.config.StatePaths;
 import dev.microvm.orchestrator.git.BundleImporter;
@@ -90,12 +92,12 @@ public final class GitResultOperations implements ResultOperations {
     public JsonObject merge(String taskId, String strategy) {
         TaskRecord r = KnownTasks.load(store, taskId);
         JsonObject p = r.prepared();
-        if (p == null) throw new WorkerFailure("nothing_to_merge", "task " + r.id() + " never prepared a workspace; there is nothing to merge");
+        if (p == null) throw new WorkerFailure(FailureReason.NOTHING_TO_MERGE, "task " + r.id() + " never prepared a workspace; there is nothing to merge");
         try {
             return new MergeBack().merge(new MergeRequest(Path.of(r.repoPath()), r.id(), MergeStrategy.parse(strategy),
                     p.getString("base_branch"), p.getString("base_commit"), p.getString("agent_base_commit"))).toJson();
         } catch (GitTaskException e) {
-            throw new WorkerFailure(e.reason(), e.getMessage(), e);
+            throw WorkerFailure.of(e);
         }
     }
 
@@ -103,12 +105,12 @@ public final class GitResultOperations implements ResultOperations {
     public JsonObject diff(String taskId, long offset, int limit) {
         TaskRecord r = KnownTasks.load(store, taskId);
         JsonObject p = r.prepared();
-        if (p == null) throw new WorkerFailure("nothing_to_diff", "task " + r.id() + " has no workspace base; nothing to diff");
+        if (p == null) throw new WorkerFailure(FailureReason.NOTHING_TO_DIFF, "task " + r.id() + " has no workspace base; nothing to diff");
         try {
             return new TaskDiff().diff(Path.of(r.repoPath()), r.id(), p.getString("agent_base_commit"), offset,
                     Math.max(1, Math.min(512 * 1024, limit))).toJson().put("task_id", r.id());
         } catch (GitTaskException e) {
-            throw new WorkerFailure(e.reason(), e.getMessage(), e);
+            throw WorkerFailure.of(e);
         }
     }
 
@@ -125,9 +127,9 @@ public final class GitResultOperations implements ResultOperations {
             }
             return new JsonObject().put("success", true).put("task_id", r.id()).put("removed", new JsonArray(removed));
         } catch (GitTaskException e) {
-            throw new WorkerFailure(e.reason(), e.getMessage(), e);
+            throw WorkerFailure.of(e);
         } catch (IOException e) {
-            throw new WorkerFailure("cleanup_failed", e.getMessage(), e);
+            throw new WorkerFailure(FailureReason.CLEANUP_FAILED, e.getMessage(), e);
         }
     }
 }

@@ -1,5 +1,7 @@
 package dev.microvm.orchestrator.worker;
 
+import dev.microvm.orchestrator.task.FailureReason;
+
 import dev.microvm.orchestrator.config.OrchestratorConfig;
 import dev.microvm.orchestrator.config.StatePaths;
 import dev.microvm.orchestrator.git.GitTaskException;
@@ -64,7 +66,7 @@ public final class GitWorkspaceOperations implements WorkspaceOperations {
                     ? driver.guestPath(new VmSpec.Share(objects, GuestContract.TAG_OBJECTS, true)) : null;
             Optional<GuestImage> image = specs.guestImage();
             if (r.options().agentCommand() == null && image.isPresent() && image.get().agent(VmSpecs.DEFAULT_AGENT).isEmpty()) {
-                throw new WorkerFailure("agent_not_found", "agent `" + VmSpecs.DEFAULT_AGENT + "` not found in guest image " + image.get().dir()
+                throw new WorkerFailure(FailureReason.AGENT_NOT_FOUND, "agent `" + VmSpecs.DEFAULT_AGENT + "` not found in guest image " + image.get().dir()
                         + " (its manifest lists " + image.get().agents() + "); build the agent image with scripts/build-guest.sh agent, "
                         + "or give the task an agent_command");
             }
@@ -90,9 +92,9 @@ public final class GitWorkspaceOperations implements WorkspaceOperations {
                     .put("copied_untracked", new JsonArray(prepared.copiedUntracked()))
                     .put("proxy_port", proxyPort).put("egress_port", egressPort);
         } catch (GitTaskException e) {
-            throw new WorkerFailure(e.reason(), e.getMessage(), e);
+            throw WorkerFailure.of(e);
         } catch (IOException e) {
-            throw new WorkerFailure("prepare_failed", "cannot prepare the workspace: " + e.getMessage(), e);
+            throw new WorkerFailure(FailureReason.PREPARE_FAILED, "cannot prepare the workspace: " + e.getMessage(), e);
         }
     }
 
@@ -113,7 +115,7 @@ public final class GitWorkspaceOperations implements WorkspaceOperations {
         if (proxy.isPresent()) {
             // the guest gets the proxy's address and a placeholder; the real credential stays on the host
             String baseUrl = driver.apiBaseUrlForGuest(probeSpec)
-                    .orElseThrow(() -> new WorkerFailure("no_api_route", "the " + driver.name() + " driver offers the guest no route to the API proxy"));
+                    .orElseThrow(() -> new WorkerFailure(FailureReason.NO_API_ROUTE, "the " + driver.name() + " driver offers the guest no route to the API proxy"));
             env.put("ANTHROPIC_BASE_URL", baseUrl);
             env.put("ANTHROPIC_API_KEY", proxy.get().token());
             env.put("DISABLE_AUTOUPDATER", "1");
@@ -143,7 +145,7 @@ public final class GitWorkspaceOperations implements WorkspaceOperations {
         if (credential.isPresent()) {
             GuestCredentialFile.write(paths.taskIo(r.id()), credential.get());
         } else if (r.options().agentCommand() == null) {
-            throw new WorkerFailure("no_credentials", "credential_mode is file but no credential is configured: set ANTHROPIC_API_KEY "
+            throw new WorkerFailure(FailureReason.NO_CREDENTIALS, "credential_mode is file but no credential is configured: set ANTHROPIC_API_KEY "
                     + "or CLAUDE_CODE_OAUTH_TOKEN, or run: microvm-orchestrator setup-token");
         }
     }

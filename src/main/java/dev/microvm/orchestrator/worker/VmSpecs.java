@@ -1,5 +1,7 @@
 package dev.microvm.orchestrator.worker;
 
+import dev.microvm.orchestrator.task.FailureReason;
+
 import dev.microvm.orchestrator.config.OrchestratorConfig;
 import dev.microvm.orchestrator.config.StatePaths;
 import dev.microvm.orchestrator.task.TaskRecord;
@@ -65,7 +67,7 @@ final class VmSpecs {
         try {
             return Drivers.image(config, driver);
         } catch (GuestImage.InvalidImage e) {
-            throw new WorkerFailure("invalid_image", e.getMessage(), e);
+            throw new WorkerFailure(FailureReason.INVALID_IMAGE, e.getMessage(), e);
         }
     }
 
@@ -75,7 +77,7 @@ final class VmSpecs {
             case "none" -> VmSpec.Network.none();
             case "allowlist" -> {
                 if (egressPort <= 0) {
-                    throw new WorkerFailure("network_unavailable", "network allowlist needs the egress proxy, and none is running in this "
+                    throw new WorkerFailure(FailureReason.NETWORK_UNAVAILABLE, "network allowlist needs the egress proxy, and none is running in this "
                             + "orchestrator process; the task is not started with a weaker network");
                 }
                 yield new VmSpec.Network(VmSpec.Network.Mode.ALLOWLIST, proxyPort, egressPort);
@@ -86,7 +88,7 @@ final class VmSpecs {
     }
 
     private Path slotDisk(Integer slot) throws IOException {
-        if (slot == null) throw new WorkerFailure("slot_unavailable", "the task has no slot");
+        if (slot == null) throw new WorkerFailure(FailureReason.SLOT_UNAVAILABLE, "the task has no slot");
         Path disk = paths.slotDir(slot).resolve("disk.img");
         SlotDisk.ensure(disk, (long) config.slotDiskGiB() << 30);
         return disk;

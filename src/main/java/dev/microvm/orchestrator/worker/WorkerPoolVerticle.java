@@ -101,7 +101,7 @@ public final class WorkerPoolVerticle extends VerticleBase {
     private static void replyFailure(Message<JsonObject> msg, String address, Throwable t) {
         if (t instanceof WorkerFailure f) {
             LOG.warn("{} failed: [{}] {}", address, f.reason(), f.getMessage());
-            TaskFailure.reply(msg, FailureReason.fromWire(f.reason()), f.getMessage());
+            TaskFailure.reply(msg, f.reason(), f.getMessage());
         } else if (t instanceof IllegalArgumentException e) {
             TaskFailure.reply(msg, FailureReason.INVALID_REQUEST, e.getMessage());
         } else {

@@ -34,6 +34,33 @@ class FailureReasonTest {
         assertThat(FailureReason.fromWire(null)).isNull();
     }
 
+    /**
+     * The rooms below the lifecycle name their reasons as text (vm, git: {@code ReasonedException},
+     * merge results): every such name in the product's sources must be a reason this version knows,
+     * or a task failing with it would be recorded as {@code unknown}.
+     */
+    @Test
+    void everyReasonNamedBelowTheLifecycleIsAKnownReason() throws Exception {
+        java.util.regex.Pattern named = java.util.regex.Pattern.compile(
+                "(?:VmException|GitTaskException)\\(\"([a-z_]+)\"");
+        Set<String> found = new java.util.TreeSet<>();
+        try (var files = Files.walk(Path.of("src/main/java/dev/microvm/orchestrator"))) {
+            for (Path f : files.filter(p -> p.toString().endsWith(".java")).toList()) {
+                var m = named.matcher(Files.readString(f));
+                while (m.find()) {
+                    found.add(m.group(1));
+                }
+            }
+        }
+        for (String doc : java.util.List.of("no_commits", "conflicts", "dirty_worktree", "base_branch_missing", "base_not_a_branch",
+                "branch_exists", "repository_busy", "concurrent_update", "not_merged", "already_merged", "checked_out_in_other_worktree",
+                "kvm_failed", "guest_incomplete", "guest_output_invalid")) {
+            found.add(doc); // merge results and the QEMU/collect reasons given through constants
+        }
+        assertThat(found).hasSizeGreaterThan(25);
+        assertThat(found.stream().filter(n -> FailureReason.fromWire(n) == FailureReason.UNKNOWN).toList()).as("reasons this version does not know").isEmpty();
+    }
+
     @Test
     void aRecordOnDiskWithAReasonThisVersionDoesNotKnowStillLoadsAndKeepsTheName() throws Exception {
         StatePaths paths = new StatePaths(tmp);

@@ -1,5 +1,7 @@
 package dev.microvm.orchestrator.worker;
 
+import dev.microvm.orchestrator.task.FailureReason;
+
 import dev.microvm.orchestrator.node.Addresses;
 import dev.microvm.orchestrator.task.TaskRecord;
 import dev.microvm.orchestrator.vm.HypervisorDriver;
@@ -33,7 +35,7 @@ class WorkerPoolVerticleTest {
     private final RecordOperations records = new RecordOperations() {
         @Override
         public OptionalLong persist(TaskRecord record, Event event, Long acceptBefore) {
-            if ("fail".equals(event.type())) throw new WorkerFailure("io_error", "injected");
+            if ("fail".equals(event.type())) throw new WorkerFailure(FailureReason.IO_ERROR, "injected");
             if ("slow".equals(event.type())) sleep(1500);
             persisted.add(event.taskId() + ":" + event.type());
             return OptionalLong.of(persisted.size());
