@@ -1,15 +1,15 @@
 package dev.microvm.orchestrator.vm.qemu;
 
+import dev.microvm.orchestrator.util.ProcessRunner;
+
 import dev.microvm.orchestrator.vm.DriverProbe;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -58,27 +58,14 @@ final class QemuProbe {
 
     /**
      * Runs a command with a scrubbed environment for at most {@code wait}; one still running then is
-     * killed. Output is small here (a version line, an error message), so it is read afterwards.
+     * killed (for the empty VM that is the healthy outcome).
      */
     static Ran run(List<String> command, Duration wait) throws IOException {
-        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
-        pb.environment().clear();
-        pb.environment().put("PATH", "/usr/local/bin:/usr/bin:/bin");
-        Process p = pb.start();
         try {
-            boolean exited = p.waitFor(wait.toMillis(), TimeUnit.MILLISECONDS);
-            if (!exited) {
-                p.destroyForcibly(); // closes its streams too: what it printed is of no interest then
-                p.waitFor(2, TimeUnit.SECONDS);
-                return new Ran(false, -1, "");
-            }
-            return new Ran(true, p.exitValue(), new String(p.getInputStream().readNBytes(16_384), StandardCharsets.UTF_8));
-        } catch (InterruptedException e) {
-            p.destroyForcibly();
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted", e);
-        } finally {
-            p.getInputStream().close();
+            ProcessRunner.Result r = ProcessRunner.of(command).scrubbedEnvironment().timeout(wait).outputLimit(16_384).run();
+            return new Ran(true, r.exitCode(), r.output());
+        } catch (ProcessRunner.TimeoutException stillRunning) {
+            return new Ran(false, -1, "");
         }
     }
 
