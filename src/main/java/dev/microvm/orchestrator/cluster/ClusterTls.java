@@ -113,35 +113,12 @@ public final class ClusterTls {
             }
         }
 
-        @Override public void checkClientTrusted(X509Certificate[] chain, String authType, Socket s) throws CertificateException {
-            ca.checkClientTrusted(chain, authType, s);
-            member(chain);
-        }
-
-        @Override public void checkServerTrusted(X509Certificate[] chain, String authType, Socket s) throws CertificateException {
-            ca.checkServerTrusted(chain, authType, s);
-            member(chain);
-        }
-
-        @Override public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine e) throws CertificateException {
-            ca.checkClientTrusted(chain, authType, e);
-            member(chain);
-        }
-
-        @Override public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine e) throws CertificateException {
-            ca.checkServerTrusted(chain, authType, e);
-            member(chain);
-        }
-
-        @Override public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-            ca.checkClientTrusted(chain, authType);
-            member(chain);
-        }
-
-        @Override public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-            ca.checkServerTrusted(chain, authType);
-            member(chain);
-        }
+        @Override public void checkClientTrusted(X509Certificate[] chain, String authType, Socket s) throws CertificateException { ca.checkClientTrusted(chain, authType, s); member(chain); }
+        @Override public void checkServerTrusted(X509Certificate[] chain, String authType, Socket s) throws CertificateException { ca.checkServerTrusted(chain, authType, s); member(chain); }
+        @Override public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine e) throws CertificateException { ca.checkClientTrusted(chain, authType, e); member(chain); }
+        @Override public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine e) throws CertificateException { ca.checkServerTrusted(chain, authType, e); member(chain); }
+        @Override public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException { ca.checkClientTrusted(chain, authType); member(chain); }
+        @Override public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException { ca.checkServerTrusted(chain, authType); member(chain); }
 
         @Override public X509Certificate[] getAcceptedIssuers() {
             return ca.getAcceptedIssuers();

@@ -153,21 +153,19 @@ public final class VfkitDriver extends DetachedVmDriver {
 
     @Override
     protected boolean requestShutdown(VmHandle handle) {
-        return rest(handle).map(c -> {
-            try {
-                c.changeState("Stop");
-                return true;
-            } catch (IOException e) {
-                return false;
-            }
-        }).orElse(false);
+        return changeState(handle, "Stop");
     }
 
     @Override
     protected boolean hardStop(VmHandle handle) {
+        return changeState(handle, "HardStop");
+    }
+
+    /** Asks the VM's REST endpoint for a state change; false when it cannot be reached or refuses. */
+    private boolean changeState(VmHandle handle, String state) {
         return rest(handle).map(c -> {
             try {
-                c.changeState("HardStop");
+                c.changeState(state);
                 return true;
             } catch (IOException e) {
                 return false;
