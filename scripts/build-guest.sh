@@ -271,14 +271,17 @@ if [ -e /sys/class/net/eth0 ]; then
     ip route add default via 10.0.2.2
     echo "nameserver 10.0.2.3" > /etc/resolv.conf
 fi
-# The power button (QMP system_powerdown) asks the runner to finish; a guest booted with
-# mvo.test.ignore_shutdown=1 ignores it, so tests can prove the forced stop.
+# The power button (QMP system_powerdown, vfkit Stop) asks the runner to finish: it ends the agent
+# and still hands back its commits. The host forces the VM off after its stop grace (10 s by
+# default); the guest's own forced poweroff only catches a runner that never ends, so it waits
+# longer than that. A guest booted with mvo.test.ignore_shutdown=1 ignores the button, so tests can
+# prove the host's forced stop.
 if ! grep -q 'mvo.test.ignore_shutdown=1' /proc/cmdline; then
     for ev in /sys/class/input/event*; do
         [ -e "$ev/device/name" ] || continue
         case "$(cat "$ev/device/name")" in
             *"Power Button"*|gpio-keys)
-                (head -c 1 "/dev/input/${ev##*/}" >/dev/null && echo "mvo-init: power button" && kill -TERM -1; sleep 2; sync; poweroff -f) &
+                (head -c 1 "/dev/input/${ev##*/}" >/dev/null && echo "mvo-init: power button" && kill -TERM -1; sleep 60; sync; poweroff -f) &
                 ;;
         esac
     done
