@@ -1,5 +1,8 @@
 package dev.microvm.orchestrator.cluster;
 
+import dev.microvm.orchestrator.task.FailureReason;
+import dev.microvm.orchestrator.task.TaskFailure;
+
 import dev.microvm.orchestrator.cli.Main;
 import dev.microvm.orchestrator.config.OrchestratorConfig;
 import dev.microvm.orchestrator.config.StatePaths;
@@ -91,7 +94,8 @@ class ClusterNodeLossTest {
         long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killed);
         assertThat(failure).isNotNull();
         Throwable cause = failure instanceof java.util.concurrent.CompletionException ? failure.getCause() : failure;
-        assertThat(cause).isInstanceOf(ReplyException.class).hasMessageContaining("node_lost");
+        assertThat(cause).isInstanceOf(ReplyException.class).hasMessageContaining("host gamma is not (or no longer) a member");
+        assertThat(TaskFailure.of(cause, FailureReason.UNKNOWN).reason()).isEqualTo(FailureReason.NODE_LOST);
         assertThat(millis).as("node_lost after %d ms", millis).isLessThan(10_000);
         System.err.println("gamma reported node_lost " + millis + " ms after SIGKILL");
 
@@ -102,7 +106,7 @@ class ClusterNodeLossTest {
         assertThat(nodes.getString("next_placement")).isEqualTo("alpha");
         Throwable again = face.requestOn("gamma", Addresses.onNode(Addresses.CLUSTER_NODE_INFO, "gamma"),
                 new JsonObject(), 120_000).toCompletionStage().toCompletableFuture().handle((v, e) -> e).get(2, TimeUnit.SECONDS);
-        assertThat(again).hasMessageContaining("node_lost");
+        assertThat(TaskFailure.of(again, FailureReason.UNKNOWN).reason()).isEqualTo(FailureReason.NODE_LOST);
         assertThat(beta.isAlive()).isTrue();
     }
 
