@@ -24,19 +24,9 @@ import java.nio.file.StandardOpenOption;
  * task's would be — console lines to its console log, the end of the agent's log as its agent log,
  * the agent's commits on {@code refs/tasks/<id>} of the user's repository.
  */
-final class ReturnedWork {
+record ReturnedWork(StatePaths paths, Path cacheRoot, long maxBundleBytes) {
 
     private static final Logger LOG = LoggerFactory.getLogger(ReturnedWork.class);
-
-    private final StatePaths paths;
-    private final Path cacheRoot;
-    private final long maxBundleBytes;
-
-    ReturnedWork(StatePaths paths, Path cacheRoot, long maxBundleBytes) {
-        this.paths = paths;
-        this.cacheRoot = cacheRoot;
-        this.maxBundleBytes = maxBundleBytes;
-    }
 
     /** Saves the returned commits on refs/tasks/&lt;id&gt; of the user's repository; returns how many (none without a bundle). */
     int importCommits(TaskRecord r, byte[] bundle) throws IOException, GitTaskException {

@@ -18,21 +18,11 @@ import java.util.List;
 import java.util.Map;
 
 /** On the executing host, blocking: the final event of a shadow task as it travels home. */
-final class ShadowResults {
+record ShadowResults(StatePaths paths, ObjectCache cache, Path scratch) {
 
     private static final Logger LOG = LoggerFactory.getLogger(ShadowResults.class);
     /** The most of a shadow task's agent log that travels home with its final event (its end). */
     static final int SHIPPED_AGENT_LOG_BYTES = 1 << 20;
-
-    private final StatePaths paths;
-    private final ObjectCache cache;
-    private final Path scratch;
-
-    ShadowResults(StatePaths paths, ObjectCache cache, Path scratch) {
-        this.paths = paths;
-        this.cache = cache;
-        this.scratch = scratch;
-    }
 
     /**
      * The body of a final event: its data, the agent's commits ({@code refs/tasks/<shadow>}) minus the

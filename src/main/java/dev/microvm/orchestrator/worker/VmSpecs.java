@@ -22,20 +22,10 @@ import java.util.Map;
 import java.util.Optional;
 
 /** Turns a task record into the {@link VmSpec} its VM boots with: image, disks, shares, network. */
-final class VmSpecs {
+record VmSpecs(StatePaths paths, OrchestratorConfig config, HypervisorDriver driver) {
 
     /** The agent a task runs when it names no agent_command. */
     static final String DEFAULT_AGENT = "claude";
-
-    private final StatePaths paths;
-    private final OrchestratorConfig config;
-    private final HypervisorDriver driver;
-
-    VmSpecs(StatePaths paths, OrchestratorConfig config, HypervisorDriver driver) {
-        this.paths = paths;
-        this.config = config;
-        this.driver = driver;
-    }
 
     /** The spec of a prepared task, with the network its record settled. */
     VmSpec specFor(TaskRecord r) throws IOException {

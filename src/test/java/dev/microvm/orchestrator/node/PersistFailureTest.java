@@ -3,9 +3,7 @@ package dev.microvm.orchestrator.node;
 import dev.microvm.orchestrator.config.StatePaths;
 import dev.microvm.orchestrator.task.FailureReason;
 import dev.microvm.orchestrator.task.TaskStore;
-import dev.microvm.orchestrator.testing.GitRepos;
 import dev.microvm.orchestrator.testing.NodeFixture;
-import dev.microvm.orchestrator.vm.fake.ProcessDriver;
 import io.vertx.core.eventbus.DeliveryContext;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterEach;
@@ -35,11 +33,8 @@ class PersistFailureTest {
 
     @BeforeEach
     void start() throws Exception {
-        Path repo = GitRepos.create(tmp.resolve("project"));
-        Path state = tmp.resolve("state");
-        paths = new StatePaths(state);
-        f = NodeFixture.start(state, NodeFixture.config(state, "process", tmp.resolve("no-guest"), 1), new ProcessDriver());
-        f.node.repos().allow(repo, "project");
+        f = NodeFixture.withProject(tmp);
+        paths = f.node.paths();
         f.node.vertx().eventBus().addOutboundInterceptor(this::failChosenWrites);
     }
 

@@ -2,9 +2,7 @@ package dev.microvm.orchestrator.node;
 
 import dev.microvm.orchestrator.config.StatePaths;
 import dev.microvm.orchestrator.task.FailureReason;
-import dev.microvm.orchestrator.testing.GitRepos;
 import dev.microvm.orchestrator.testing.NodeFixture;
-import dev.microvm.orchestrator.vm.fake.ProcessDriver;
 import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterEach;
@@ -30,11 +28,8 @@ class TaskIntakeTest {
 
     @BeforeEach
     void start() throws Exception {
-        Path repo = GitRepos.create(tmp.resolve("project"));
-        Path state = tmp.resolve("state");
-        paths = new StatePaths(state);
-        f = NodeFixture.start(state, NodeFixture.config(state, "process", tmp.resolve("no-guest"), 1), new ProcessDriver());
-        f.node.repos().allow(repo, "project");
+        f = NodeFixture.withProject(tmp);
+        paths = f.node.paths();
     }
 
     @AfterEach

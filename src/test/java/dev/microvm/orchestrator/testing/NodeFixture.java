@@ -25,6 +25,18 @@ public final class NodeFixture implements AutoCloseable {
         this.node = node;
     }
 
+    /**
+     * A one-slot node on the process driver in {@code tmp/state}, with a fresh repository
+     * {@code tmp/project} registered as {@code project}.
+     */
+    public static NodeFixture withProject(Path tmp) throws Exception {
+        Path repo = GitRepos.create(tmp.resolve("project"));
+        Path state = tmp.resolve("state");
+        NodeFixture f = start(state, config(state, "process", tmp.resolve("no-guest"), 1), new dev.microvm.orchestrator.vm.fake.ProcessDriver());
+        f.node.repos().allow(repo, "project");
+        return f;
+    }
+
     public static NodeFixture start(Path stateDir, OrchestratorConfig config, HypervisorDriver driver) throws Exception {
         return start(stateDir, config, driver, null);
     }
