@@ -36,10 +36,6 @@ public final class ClusterMembership implements Members {
         return m == null ? List.of() : m.stream().map(ClusterMembership::name).toList();
     }
 
-    public String self() {
-        return name(cacheManager.getAddress());
-    }
-
     /** Called from an Infinispan thread; hop to an event loop before touching verticle state. */
     @Override
     public void onLeft(Consumer<String> listener) {

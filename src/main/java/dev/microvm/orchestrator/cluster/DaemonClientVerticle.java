@@ -61,10 +61,6 @@ public final class DaemonClientVerticle extends VerticleBase {
                 .compose(token -> connect(first, token));
     }
 
-    public String daemonNodeId() {
-        return daemonNodeId;
-    }
-
     private Future<Void> connect(DaemonEndpoint endpoint, String token) {
         Promise<Void> welcomed = Promise.promise();
         vertx.createNetClient(new NetClientOptions().setConnectTimeout((int) connectTimeoutMs))

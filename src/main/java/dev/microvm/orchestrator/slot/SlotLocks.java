@@ -86,10 +86,6 @@ public final class SlotLocks {
         }
     }
 
-    public boolean heldHere(int n) {
-        return held.containsKey(n);
-    }
-
     public Map<Integer, String> heldByThisProcess() {
         Map<Integer, String> out = new HashMap<>();
         held.forEach((n, h) -> out.put(n, h.taskId()));

@@ -127,10 +127,6 @@ public final class AtomicFiles {
         return dir;
     }
 
-    public static boolean isRegularFileNoFollow(Path p) {
-        return Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS);
-    }
-
     private static void fsyncDirectory(Path dir) {
         try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
             ch.force(true);
