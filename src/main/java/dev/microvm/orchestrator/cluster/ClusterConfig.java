@@ -1,5 +1,8 @@
 package dev.microvm.orchestrator.cluster;
 
+import dev.microvm.orchestrator.util.JsonSchema;
+import dev.microvm.orchestrator.util.JsonSchemas;
+
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
@@ -38,6 +41,9 @@ public record ClusterConfig(String clusterName, String nodeName, String bindHost
                          List<Member> members, Path certsDir) {
         this(clusterName, nodeName, bindHost, membershipPort, eventBusPort, members, certsDir, DEFAULT_SUSPECT_AFTER_MS);
     }
+
+    /** What {@code cluster.json} may hold: {@code schemas/cluster.schema.json}. */
+    private static final JsonSchema SCHEMA = JsonSchemas.load("cluster.schema.json", "field");
 
     private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9.-]{0,62}");
     private static final Pattern MEMBER = Pattern.compile("([a-z0-9][a-z0-9.-]{0,62})@([^@:\\s]+|\\[[0-9a-fA-F:]+]):(\\d{1,5})");
@@ -82,13 +88,8 @@ public record ClusterConfig(String clusterName, String nodeName, String bindHost
 
     /** Relative {@code certs_dir} values are resolved against {@code base}. */
     public static ClusterConfig fromJson(JsonObject j, Path base) {
-        for (String key : j.fieldNames()) {
-            if (!List.of("cluster_name", "node_name", "bind_host", "membership_port", "event_bus_port", "members", "certs_dir", "suspect_after_ms").contains(key)) {
-                throw new IllegalArgumentException("unknown field '" + key + "'");
-            }
-        }
+        SCHEMA.check(j, "cluster.json"); // keys, types, names, ports, ranges; the rules across fields follow
         JsonArray list = j.getJsonArray("members");
-        if (list == null || list.isEmpty()) throw new IllegalArgumentException("members is required: [\"name@host:port\", ...]");
         List<Member> members = new ArrayList<>();
         for (Object o : list) members.add(parseMember(String.valueOf(o)));
         String certs = j.getString("certs_dir");

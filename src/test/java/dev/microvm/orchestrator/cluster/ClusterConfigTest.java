@@ -38,13 +38,13 @@ class ClusterConfigTest {
         assertThatThrownBy(() -> ClusterConfig.fromJson(valid().put("multicast", true), Path.of("/")))
                 .hasMessageContaining("unknown field 'multicast'");
         assertThatThrownBy(() -> ClusterConfig.fromJson(valid().put("node_name", "../x"), Path.of("/")))
-                .hasMessageContaining("node_name must match");
+                .hasMessageContaining("cluster.json: field 'node_name' must be a name of lowercase letters, digits, dots and dashes");
         assertThatThrownBy(() -> ClusterConfig.fromJson(valid().put("event_bus_port", 7800), Path.of("/")))
                 .hasMessageContaining("must differ");
         assertThatThrownBy(() -> ClusterConfig.fromJson(valid().putNull("certs_dir"), Path.of("/")))
                 .hasMessageContaining("cluster-certs");
         assertThatThrownBy(() -> ClusterConfig.fromJson(valid().put("suspect_after_ms", 500), Path.of("/")))
-                .hasMessageContaining("suspect_after_ms must be between 2000 and 120000");
+                .hasMessageContaining("cluster.json: field 'suspect_after_ms' must be an integer between 2000 and 120000 (got 500)");
     }
 
     @Test
