@@ -111,6 +111,17 @@ if [ -f "$io/credential.env" ]; then
     log "credential read from its file; the file is deleted"
 fi
 
+# Granted secrets for setup (.microvm/environment.json "secrets"): root-only 0600 files, read into
+# this root shell's memory (not its environment) and unlinked before anything runs as the agent user.
+take_root_file() {
+    [ -f "$io/$1" ] || return 0
+    cat "$io/$1"
+    rm -f "$io/$1"
+}
+setup_secrets=$(take_root_file secrets.env)
+agent_secrets=$(take_root_file agent-secrets.env)
+[ -n "$setup_secrets" ] && log "setup secrets read from their file; the file is deleted"
+
 # The guest's git must accept a workspace owned by another uid and must not need a config file.
 export GIT_CONFIG_COUNT=3 \
     GIT_CONFIG_KEY_0=safe.directory GIT_CONFIG_VALUE_0='*' \
@@ -168,6 +179,77 @@ if [ "$in_vm" = 1 ]; then
         log "the agent runs as $agent_user (uid $agent_uid)"
     fi
 fi
+
+# The environment's variables reach setup and the agent.
+if [ -f "$io/environment.env" ]; then
+    set -a
+    # shellcheck disable=SC1091
+    . "$io/environment.env"
+    set +a
+fi
+
+uptime_ms() { awk '{printf "%d", $1 * 1000}' /proc/uptime; }
+
+# Ends every process of the agent user (setup's daemons, setsid or not): kill(-1) as that user
+# signals all of them at once, then /proc is checked until only zombies are left.
+end_agent_processes() {
+    [ -n "$agent_uid" ] || return 0
+    tries=0
+    while :; do
+        run_as_agent sh -c 'kill -KILL -1' 2>/dev/null
+        left=
+        for p in /proc/[0-9]*; do
+            [ "$(awk '/^Uid:/ {print $2}' "$p/status" 2>/dev/null)" = "$agent_uid" ] || continue
+            state=$(sed 's/.*) //' "$p/stat" 2>/dev/null | cut -d' ' -f1)
+            [ "$state" = Z ] || [ -z "$state" ] || { left=${p#/proc/}; break; }
+        done
+        [ -z "$left" ] && return 0
+        tries=$((tries + 1))
+        [ "$tries" -lt 50 ] || { log "setup: process $left of the agent user survives"; return 1; }
+        sleep 0.1 2>/dev/null || sleep 1
+    done
+}
+
+# Setup: a phase of its own. Each command runs in the workspace as the agent user with the
+# environment and the setup secrets (in its environment only); its output goes to out/setup.log and
+# to the console as "mvo-setup: " lines. Then every process it left is ended and the secrets are gone.
+run_setup() {
+    [ -f "$io/setup/1" ] || return 0
+    log "setup: starting"
+    started=$(uptime_ms)
+    : >> "$out/setup.log"
+    n=1
+    while [ -f "$io/setup/$n" ]; do
+        cmd=$(cat "$io/setup/$n")
+        log "setup: command $n"
+        before=$(stat -c %s "$out/setup.log")
+        (
+            if [ -n "$setup_secrets" ]; then set -a; eval "$setup_secrets"; set +a; fi
+            run_as_agent sh -c "$cmd"
+        ) >> "$out/setup.log" 2>&1 < /dev/null
+        rc=$?
+        dd if="$out/setup.log" bs=65536 skip="$before" iflag=skip_bytes 2>/dev/null | sed 's/^/mvo-setup: /' >&2
+        if [ "$rc" -ne 0 ]; then
+            end_agent_processes
+            setup_secrets=
+            echo "failed $n $rc $(( $(uptime_ms) - started ))" > "$out/setup.result"
+            log "setup: command $n exited with $rc; the agent does not start"
+            echo 125 > "$out/exit_code"
+            : > "$out/done"
+            finish 0
+        fi
+        n=$((n + 1))
+    done
+    end_agent_processes || { setup_secrets=; echo "failed 0 137 $(( $(uptime_ms) - started ))" > "$out/setup.result"; echo 125 > "$out/exit_code"; : > "$out/done"; finish 0; }
+    echo "ok $(( $(uptime_ms) - started ))" > "$out/setup.result"
+    log "setup: done"
+}
+run_setup
+setup_secrets=
+unset setup_secrets
+if [ -n "$agent_secrets" ]; then set -a; eval "$agent_secrets"; set +a; fi
+agent_secrets=
+unset agent_secrets
 
 if [ -n "${MVO_AGENT_CMD:-}" ]; then
     log "running agent command"
