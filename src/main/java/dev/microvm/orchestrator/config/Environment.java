@@ -1,5 +1,6 @@
 package dev.microvm.orchestrator.config;
 
+import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.microvm.orchestrator.util.JsonSchema;
@@ -79,6 +80,7 @@ public record Environment(
         return JsonSchemas.toJson(this);
     }
 
+    @JsonIgnore
     public boolean isEmpty() {
         return setup.isEmpty() && env.isEmpty() && secrets.isEmpty() && cache.isEmpty() && setupInputs.isEmpty() && nixDevelop == null;
     }
