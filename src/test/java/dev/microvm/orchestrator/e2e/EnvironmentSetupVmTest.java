@@ -21,6 +21,8 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.HexFormat;
 import java.util.UUID;
 
@@ -38,6 +40,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 @Tag("vm")
 class EnvironmentSetupVmTest {
+
+    private static final List<String> TERMINAL = List.of("completed", "failed", "cancelled");
 
     @TempDir Path tmp;
 
@@ -94,7 +98,19 @@ class EnvironmentSetupVmTest {
 
             String id = f.submit("project", "look around", new JsonObject().put("agent_command", agent).put("timeout_seconds", 300))
                     .getString("task_id");
-            JsonObject done = f.awaitTerminal(id, Duration.ofMinutes(6));
+            // while it runs, no host process holds the canary in its command line or environment (QEMU's argv included)
+            List<String> hostLeaks = new ArrayList<>();
+            int scans = 0;
+            long deadline = System.nanoTime() + Duration.ofMinutes(6).toNanos();
+            while (!TERMINAL.contains(f.request(Addresses.TASK_GET, new JsonObject().put("task_id", id)).getString("status"))
+                    && System.nanoTime() < deadline) {
+                hostLeaks.addAll(CanaryKeyVmTest.processesHolding(canary, -1));
+                scans++;
+                Thread.sleep(200);
+            }
+            assertThat(scans).isPositive();
+            assertThat(hostLeaks).as("host processes whose argv or environment hold the canary").isEmpty();
+            JsonObject done = f.awaitTerminal(id, Duration.ofMinutes(1));
             assertThat(done.getString("status")).as(done.encodePrettily()).isEqualTo("completed");
             JsonObject env = done.getJsonObject("prepared").getJsonObject("environment");
             assertThat(env.getString("source")).isEqualTo("repository");
@@ -134,8 +150,12 @@ class EnvironmentSetupVmTest {
         }
         String events = Files.readString(state.paths.eventLog());
         assertThat(events).contains("\"task.setup\"");
-        assertThat(CanaryKeyVmTest.filesHolding(tmp, canary)).as("files holding the canary (state dir incl. slot disks, repositories)").isEmpty();
-        assertThat(CanaryKeyVmTest.filesHolding(tmp, agentToken)).isEmpty();
+        // the scan finds the values where they belong, in the host's 0600 grants file, and nowhere else
+        Path grants = state.paths.repoSecrets("project");
+        assertThat(CanaryKeyVmTest.filesHolding(tmp, canary)).as("files holding the canary (state dir incl. slot disks, repositories)")
+                .containsExactly(grants);
+        assertThat(CanaryKeyVmTest.filesHolding(tmp, agentToken)).containsExactly(grants);
+        assertThat(state.paths.slotDir(0).resolve("disk.img")).as("the slot disk the scan covered").isRegularFile();
         assertThat(state.git("log", "-p", "--all")).doesNotContain(canary);
     }
 
