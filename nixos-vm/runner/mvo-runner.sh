@@ -213,10 +213,17 @@ end_agent_processes() {
 # Setup: a phase of its own. Each command runs in the workspace as the agent user with the
 # environment and the setup secrets (in its environment only); its output goes to out/setup.log and
 # to the console as "mvo-setup: " lines. Then every process it left is ended and the secrets are gone.
+# MVO_SETUP_SKIP=1: the host found setup's key unchanged for this slot and repository (warm slot).
+# out/setup_done is written once every command succeeded and setup's processes are gone.
 run_setup() {
     [ -f "$io/setup/1" ] || return 0
-    log "setup: starting"
     started=$(uptime_ms)
+    if [ "${MVO_SETUP_SKIP:-0}" = 1 ]; then
+        log "setup: skipped, its key is unchanged since this slot last ran it"
+        echo "skipped 0" > "$out/setup.result"
+        return 0
+    fi
+    log "setup: starting"
     : >> "$out/setup.log"
     n=1
     while [ -f "$io/setup/$n" ]; do
@@ -242,6 +249,7 @@ run_setup() {
     done
     end_agent_processes || { setup_secrets=; echo "failed 0 137 $(( $(uptime_ms) - started ))" > "$out/setup.result"; echo 125 > "$out/exit_code"; : > "$out/done"; finish 0; }
     echo "ok $(( $(uptime_ms) - started ))" > "$out/setup.result"
+    : > "$out/setup_done"
     log "setup: done"
 }
 run_setup

@@ -10,6 +10,7 @@ import dev.microvm.orchestrator.task.TaskRecord;
 import dev.microvm.orchestrator.task.TaskStore;
 import io.vertx.core.json.JsonObject;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
@@ -34,6 +35,9 @@ final class TaskEnvironments {
         }
     }
 
+    /** The environment file is small; a larger one is refused. */
+    static final long MAX_BYTES = 256 * 1024;
+
     private final HostEnvironments host;
     private final RepoSecrets secrets;
     private final TaskStore store;
@@ -55,7 +59,8 @@ final class TaskEnvironments {
                 env = own.get();
                 source = "host";
             } else {
-                Optional<String> text = CommitFiles.read(Path.of(r.repoPath()), commit, Environment.FILE);
+                Optional<String> text = CommitFiles.read(Path.of(r.repoPath()), commit, List.of(Environment.FILE), MAX_BYTES)
+                        .get(Environment.FILE).map(b -> new String(b, StandardCharsets.UTF_8));
                 env = text.map(t -> Environment.parse(t, Environment.FILE + " at commit " + abbrev(commit) + " of repository " + r.repo()))
                         .orElse(Environment.none());
                 source = text.isPresent() ? "repository" : "none";
