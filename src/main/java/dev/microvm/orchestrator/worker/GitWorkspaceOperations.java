@@ -10,7 +10,6 @@ import dev.microvm.orchestrator.git.PreparedWorkspace;
 import dev.microvm.orchestrator.git.WorkspacePreparer;
 import dev.microvm.orchestrator.secrets.Credential;
 import dev.microvm.orchestrator.secrets.GuestCredentialFile;
-import dev.microvm.orchestrator.secrets.GuestSecretFiles;
 import dev.microvm.orchestrator.task.TaskRecord;
 import dev.microvm.orchestrator.task.TaskStore;
 import dev.microvm.orchestrator.util.AtomicFiles;
@@ -150,11 +149,7 @@ public final class GitWorkspaceOperations implements WorkspaceOperations {
      * the runner unlinks them.
      */
     private void writeEnvironment(TaskRecord r, TaskEnvironments.Resolved environment, Optional<GuestImage> image) throws IOException {
-        Path io = paths.taskIo(r.id());
-        TaskIo.writeEnvironment(io, environment.environment().setup(), environment.environment().env());
-        for (Path secretFile : GuestSecretFiles.write(io, environment.secrets())) {
-            if (image.isPresent() && driver.capabilities().mapsShareOwnership()) MappedOwnership.stamp(secretFile, 0, 0);
-        }
+        TaskEnvironments.write(paths.taskIo(r.id()), environment, image.isPresent() && driver.capabilities().mapsShareOwnership());
     }
 
     /** Opt-in only (credential_mode file): the runner reads this 0600 file and deletes it. */

@@ -15,6 +15,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
+import dev.microvm.orchestrator.vm.MappedOwnership;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -110,5 +113,17 @@ class TaskEnvironmentsTest {
         TaskEnvironments.Resolved r = environments.resolve(task("t3", null, null), named);
         assertThat(r.secrets()).extracting(RepoSecrets.Grant::name).containsExactly("NPM_TOKEN", "OTHER");
         assertThat(r.toJson().encode()).as("the record shows names, never values").doesNotContain("value-0123456789");
+
+        Path io = tmp.resolve("io");
+        TaskEnvironments.write(io, r, true);
+        for (String f : List.of("secrets.env", "agent-secrets.env")) {
+            Path file = io.resolve(f);
+            assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file))).isEqualTo("rw-------");
+            assertThat(MappedOwnership.recordedUid(file)).as("owned by the guest's root").isZero();
+            assertThat(MappedOwnership.recordedMode(file) & 07777).isEqualTo(0600);
+        }
+        assertThat(Files.readString(io.resolve("secrets.env"))).isEqualTo("NPM_TOKEN='npm-value-0123456789'\nOTHER='other-value-0123456789'\n");
+        assertThat(Files.readString(io.resolve("agent-secrets.env"))).as("only those granted --agent").isEqualTo("NPM_TOKEN='npm-value-0123456789'\n");
+        assertThat(Files.readString(io.resolve("environment.env"))).isEmpty();
     }
 }
