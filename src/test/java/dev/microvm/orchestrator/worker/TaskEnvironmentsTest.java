@@ -2,6 +2,7 @@ package dev.microvm.orchestrator.worker;
 
 import dev.microvm.orchestrator.config.HostEnvironments;
 import dev.microvm.orchestrator.config.StatePaths;
+import dev.microvm.orchestrator.secrets.GuestSecretFiles;
 import dev.microvm.orchestrator.secrets.RepoSecrets;
 import dev.microvm.orchestrator.secrets.Secret;
 import dev.microvm.orchestrator.task.FailureReason;
@@ -125,5 +126,8 @@ class TaskEnvironmentsTest {
         assertThat(Files.readString(io.resolve("secrets.env"))).isEqualTo("NPM_TOKEN='npm-value-0123456789'\nOTHER='other-value-0123456789'\n");
         assertThat(Files.readString(io.resolve("agent-secrets.env"))).as("only those granted --agent").isEqualTo("NPM_TOKEN='npm-value-0123456789'\n");
         assertThat(Files.readString(io.resolve("environment.env"))).isEmpty();
+        GuestSecretFiles.remove(io);
+        assertThat(io.resolve("secrets.env")).doesNotExist();
+        assertThat(io.resolve("agent-secrets.env")).doesNotExist();
     }
 }
