@@ -36,12 +36,14 @@ public final class GitResultOperations implements ResultOperations {
     private final OrchestratorConfig config;
     private final TaskStore store;
     private final UnaryOperator<String> redactor;
+    private final WarmSlots warm;
 
-    GitResultOperations(StatePaths paths, OrchestratorConfig config, TaskStore store, UnaryOperator<String> redactor) {
+    GitResultOperations(StatePaths paths, OrchestratorConfig config, TaskStore store, UnaryOperator<String> redactor, WarmSlots warm) {
         this.paths = paths;
         this.config = config;
         this.store = store;
         this.redactor = redactor;
+        this.warm = warm;
     }
 
     @Override
@@ -64,6 +66,7 @@ public final class GitResultOperations implements ResultOperations {
             if (agentError != null) reply.put("agent_error", agentError);
             boolean done = new GuestOutputReader(io, 0).isReadable(GuestContract.OUT_DONE);
             reply.put("finished", done);
+            if (warm.recordIfSetupDone(r)) reply.put("setup_key_recorded", true);
             String agentBase = r.prepared() == null ? null : r.prepared().getString("agent_base_commit");
             Path bundle = io.resolve(GuestContract.OUT_BUNDLE);
             if (agentBase != null && Files.exists(bundle, LinkOption.NOFOLLOW_LINKS)) {

@@ -42,15 +42,17 @@ public final class GitWorkspaceOperations implements WorkspaceOperations {
     private final HypervisorDriver driver;
     private final VmSpecs specs;
     private final Supplier<Optional<Credential>> credentials;
+    private final WarmSlots warm;
 
     GitWorkspaceOperations(StatePaths paths, OrchestratorConfig config, TaskStore store, HypervisorDriver driver, VmSpecs specs,
-                           Supplier<Optional<Credential>> credentials) {
+                           Supplier<Optional<Credential>> credentials, WarmSlots warm) {
         this.paths = paths;
         this.config = config;
         this.store = store;
         this.driver = driver;
         this.specs = specs;
         this.credentials = credentials;
+        this.warm = warm;
     }
 
     @Override
@@ -80,6 +82,10 @@ public final class GitWorkspaceOperations implements WorkspaceOperations {
             Map<String, String> env = guestEnvironment(r, proxy, proxyPort, egressPort);
             env.put(GuestContract.ENV_BASE_COMMIT, prepared.agentBaseCommit());
             image.ifPresent(i -> env.put(GuestContract.ENV_IMAGE_VERSION, i.imageVersion()));
+            // warm slot: the environment's caches and setup key (setup inputs as the workspace holds them)
+            WarmEnvironment environment = WarmEnvironment.at(userRepo, prepared.agentBaseCommit());
+            WarmSlots.Plan slotPlan = warm.plan(r, environment, prepared.agentBaseCommit(), image);
+            env.putAll(slotPlan.env());
             FileTrees.delete(paths.taskIo(r.id()));
             TaskIo.write(paths.taskIo(r.id()), env, r.description());
             if (proxy.isPresent()) {
@@ -90,7 +96,7 @@ public final class GitWorkspaceOperations implements WorkspaceOperations {
                     .put("agent_base_commit", prepared.agentBaseCommit()).put("method", prepared.method())
                     .put("shared_objects_dir", prepared.sharedObjectsDir() == null ? null : prepared.sharedObjectsDir().toString())
                     .put("copied_untracked", new JsonArray(prepared.copiedUntracked()))
-                    .put("proxy_port", proxyPort).put("egress_port", egressPort);
+                    .put("proxy_port", proxyPort).put("egress_port", egressPort).mergeIn(slotPlan.prepared());
         } catch (GitTaskException e) {
             throw WorkerFailure.of(e);
         } catch (IOException e) {
