@@ -130,6 +130,17 @@ if [ -f "$io/credential.env" ]; then
     log "credential read from its file; the file is deleted"
 fi
 
+# Granted secrets for setup (.microvm/environment.json "secrets"): root-only 0600 files, read into
+# this root shell's memory (not its environment) and unlinked before anything runs as the agent user.
+take_root_file() {
+    [ -f "$io/$1" ] || return 0
+    cat "$io/$1"
+    rm -f "$io/$1"
+}
+setup_secrets=$(take_root_file secrets.env)
+agent_secrets=$(take_root_file agent-secrets.env)
+[ -n "$setup_secrets" ] && log "setup secrets read from their file; the file is deleted"
+
 # The guest's git must accept a workspace owned by another uid and must not need a config file.
 export GIT_CONFIG_COUNT=3 \
     GIT_CONFIG_KEY_0=safe.directory GIT_CONFIG_VALUE_0='*' \
@@ -221,29 +232,85 @@ cache_sync() { # restore|save when
     done
     sync
 }
-# Interim setup hook (MVO_SETUP_COUNT commands MVO_SETUP_0…, each run by bash as the agent in the
-# workspace); MVO_SETUP_SKIP=1 when the host found the setup key unchanged for this slot and repository.
-# out/setup_done is written only after every command succeeded and the caches were saved: only then
-# does the host record the key.
-run_setup() {
-    n=${MVO_SETUP_COUNT:-0}
-    [ "$n" -gt 0 ] 2>/dev/null || return 0
-    if [ "${MVO_SETUP_SKIP:-0}" = 1 ]; then log "setup skipped: its key is unchanged since this slot last ran it"; return 0; fi
-    log "setup started ($n command(s))"
-    i=0
-    while [ "$i" -lt "$n" ]; do
-        eval "cmd=\${MVO_SETUP_$i:-}"
-        rc=0
-        run_as_agent bash -c "$cmd" < /dev/null >&2 || rc=$?
-        [ "$rc" = 0 ] || agent_fail "setup command $((i + 1)) failed with exit code $rc: $cmd"
-        i=$((i + 1))
+# The environment's variables reach setup and the agent.
+if [ -f "$io/environment.env" ]; then
+    set -a
+    # shellcheck disable=SC1091
+    . "$io/environment.env"
+    set +a
+fi
+
+uptime_ms() { awk '{printf "%d", $1 * 1000}' /proc/uptime; }
+
+# Ends every process of the agent user (setup's daemons, setsid or not): kill(-1) as that user
+# signals all of them at once, then /proc is checked until only zombies are left.
+end_agent_processes() {
+    [ -n "$agent_uid" ] || return 0
+    tries=0
+    while :; do
+        run_as_agent sh -c 'kill -KILL -1' 2>/dev/null
+        left=
+        for p in /proc/[0-9]*; do
+            [ "$(awk '/^Uid:/ {print $2}' "$p/status" 2>/dev/null)" = "$agent_uid" ] || continue
+            state=$(sed 's/.*) //' "$p/stat" 2>/dev/null | cut -d' ' -f1)
+            [ "$state" = Z ] || [ -z "$state" ] || { left=${p#/proc/}; break; }
+        done
+        [ -z "$left" ] && return 0
+        tries=$((tries + 1))
+        [ "$tries" -lt 50 ] || { log "setup: process $left of the agent user survives"; return 1; }
+        sleep 0.1 2>/dev/null || sleep 1
     done
-    cache_sync save "after setup"
-    : > "$out/setup_done"
-    log "setup finished"
 }
-cache_sync restore "before the agent"
+
+# Setup: a phase of its own. Each command runs in the workspace as the agent user with the
+# environment and the setup secrets (in its environment only); its output goes to out/setup.log and
+# to the console as "mvo-setup: " lines. Then every process it left is ended and the secrets are gone.
+run_setup() {
+    [ -f "$io/setup/1" ] || return 0
+    if [ "${MVO_SETUP_SKIP:-0}" = 1 ]; then
+        echo skipped > "$out/setup.result"
+        log "setup skipped: its key is unchanged since this slot last ran it"
+        return 0
+    fi
+    log "setup: starting"
+    started=$(uptime_ms)
+    : >> "$out/setup.log"
+    n=1
+    while [ -f "$io/setup/$n" ]; do
+        cmd=$(cat "$io/setup/$n")
+        log "setup: command $n"
+        before=$(stat -c %s "$out/setup.log")
+        (
+            if [ -n "$setup_secrets" ]; then set -a; eval "$setup_secrets"; set +a; fi
+            run_as_agent sh -c "$cmd"
+        ) >> "$out/setup.log" 2>&1 < /dev/null
+        rc=$?
+        dd if="$out/setup.log" bs=65536 skip="$before" iflag=skip_bytes 2>/dev/null | sed 's/^/mvo-setup: /' >&2
+        if [ "$rc" -ne 0 ]; then
+            end_agent_processes
+            setup_secrets=
+            echo "failed $n $rc $(( $(uptime_ms) - started ))" > "$out/setup.result"
+            log "setup: command $n exited with $rc; the agent does not start"
+            echo 125 > "$out/exit_code"
+            : > "$out/done"
+            finish 0
+        fi
+        n=$((n + 1))
+    done
+    end_agent_processes || { setup_secrets=; echo "failed 0 137 $(( $(uptime_ms) - started ))" > "$out/setup.result"; echo 125 > "$out/exit_code"; : > "$out/done"; finish 0; }
+    # the caches first: "ok" is what makes the host record the setup key, so setup is only skipped
+    # later when what it made was kept
+    cache_sync save "after setup"
+    echo "ok $(( $(uptime_ms) - started ))" > "$out/setup.result"
+    log "setup: done"
+}
+cache_sync restore "before setup and the agent"
 run_setup
+setup_secrets=
+unset setup_secrets
+if [ -n "$agent_secrets" ]; then set -a; eval "$agent_secrets"; set +a; fi
+agent_secrets=
+unset agent_secrets
 
 if [ -n "${MVO_AGENT_CMD:-}" ]; then
     log "running agent command"

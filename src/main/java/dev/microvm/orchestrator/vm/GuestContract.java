@@ -13,7 +13,12 @@ package dev.microvm.orchestrator.vm;
  * io/out/result.bundle           commits MVO_BASE_COMMIT..HEAD (absent when none)
  * io/out/runner.log
  * io/out/agent_error            why the agent could not start (absent when it started)
- * io/out/setup_done guest → host  setup ran, every command succeeded and the caches were saved
+ * io/environment.env host → guest  the environment's variables (KEY='value'), for setup and the agent
+ * io/setup/N       host → guest  setup command N (1, 2, ...), run in order before the agent
+ * io/secrets.env   host → guest  granted secrets for setup: root-only 0600, read and unlinked by the runner at once
+ * io/agent-secrets.env           the secrets granted to the agent as well (same handling)
+ * io/out/setup.log guest → host  setup's output
+ * io/out/setup.result            "ok MS", "failed N EXIT MS" or "skipped" (setup key unchanged); no file: no setup
  * io/out/done      written last
  * </pre>
  * The host reads io/out only after the VM has stopped, and never trusts it.
@@ -47,7 +52,14 @@ public final class GuestContract {
     public static final String OUT_BUNDLE = "out/result.bundle";
     public static final String OUT_RUNNER_LOG = "out/runner.log";
     public static final String OUT_DONE = "out/done";
-    public static final String OUT_SETUP_DONE = "out/setup_done";
+    public static final String ENVIRONMENT_ENV = "environment.env";
+    public static final String SETUP_DIR = "setup";
+    public static final String SECRETS_ENV = "secrets.env";
+    public static final String AGENT_SECRETS_ENV = "agent-secrets.env";
+    public static final String OUT_SETUP_LOG = "out/setup.log";
+    public static final String OUT_SETUP_RESULT = "out/setup.result";
+    /** The runner prefixes setup's console lines with this. */
+    public static final String SETUP_LINE_PREFIX = "mvo-setup: ";
 
     public static final String ENV_TASK_ID = "MVO_TASK_ID";
     public static final String ENV_BASE_COMMIT = "MVO_BASE_COMMIT";
@@ -59,9 +71,6 @@ public final class GuestContract {
     public static final String ENV_CACHE_PATHS = "MVO_CACHE_PATHS";
     /** "1": the setup key is unchanged since this slot last ran setup for this repository; setup is skipped. */
     public static final String ENV_SETUP_SKIP = "MVO_SETUP_SKIP";
-    /** The setup commands: their count, then MVO_SETUP_0, MVO_SETUP_1, … (environment file's {@code setup}). */
-    public static final String ENV_SETUP_COUNT = "MVO_SETUP_COUNT";
-    public static final String ENV_SETUP_PREFIX = "MVO_SETUP_";
     /** guest → host: why the agent could not run (missing from the image, no agent user, …). */
     public static final String OUT_AGENT_ERROR = "out/agent_error";
 

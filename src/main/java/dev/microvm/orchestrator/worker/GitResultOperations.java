@@ -27,6 +27,7 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.function.UnaryOperator;
 
 /** {@link ResultOperations} with JGit and the guest-output reader: nothing a guest wrote is followed or executed. */
@@ -66,7 +67,6 @@ public final class GitResultOperations implements ResultOperations {
             if (agentError != null) reply.put("agent_error", agentError);
             boolean done = new GuestOutputReader(io, 0).isReadable(GuestContract.OUT_DONE);
             reply.put("finished", done);
-            if (warm.recordIfSetupDone(r)) reply.put("setup_key_recorded", true);
             String agentBase = r.prepared() == null ? null : r.prepared().getString("agent_base_commit");
             Path bundle = io.resolve(GuestContract.OUT_BUNDLE);
             if (agentBase != null && Files.exists(bundle, LinkOption.NOFOLLOW_LINKS)) {
@@ -75,7 +75,14 @@ public final class GitResultOperations implements ResultOperations {
             } else {
                 reply.put("commits", 0);
             }
-            if (!done) {
+            Optional<JsonObject> setup = SetupResult.parse(new GuestOutputReader(io, 256).readIfPresent(GuestContract.OUT_SETUP_RESULT)
+                    .map(GuestFile::text), SetupResult.commands(r.prepared()));
+            setup.ifPresent(s -> reply.put("setup", s));
+            if (warm.recordIfSetupSucceeded(r, setup)) reply.put("setup_key_recorded", true);
+            boolean setupFailed = setup.map(s -> s.containsKey("error")).orElse(false);
+            if (done && setupFailed) {
+                reply.put("reason", FailureReason.SETUP_FAILED.wireName()).put("error", redactor.apply(setup.get().getString("error")));
+            } else if (!done) {
                 reply.put("reason", "guest_incomplete").put("error",
                         "the VM stopped before the task runner finished; see get_task_logs (stream console)");
             } else if (exitCode == null) {

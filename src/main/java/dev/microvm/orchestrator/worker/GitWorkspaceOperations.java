@@ -10,6 +10,7 @@ import dev.microvm.orchestrator.git.PreparedWorkspace;
 import dev.microvm.orchestrator.git.WorkspacePreparer;
 import dev.microvm.orchestrator.secrets.Credential;
 import dev.microvm.orchestrator.secrets.GuestCredentialFile;
+import dev.microvm.orchestrator.secrets.GuestSecretFiles;
 import dev.microvm.orchestrator.task.TaskRecord;
 import dev.microvm.orchestrator.task.TaskStore;
 import dev.microvm.orchestrator.util.AtomicFiles;
@@ -42,10 +43,12 @@ public final class GitWorkspaceOperations implements WorkspaceOperations {
     private final HypervisorDriver driver;
     private final VmSpecs specs;
     private final Supplier<Optional<Credential>> credentials;
+    private final TaskEnvironments environments;
     private final WarmSlots warm;
 
     GitWorkspaceOperations(StatePaths paths, OrchestratorConfig config, TaskStore store, HypervisorDriver driver, VmSpecs specs,
-                           Supplier<Optional<Credential>> credentials, WarmSlots warm) {
+                           Supplier<Optional<Credential>> credentials, TaskEnvironments environments, WarmSlots warm) {
+        this.environments = environments;
         this.paths = paths;
         this.config = config;
         this.store = store;
@@ -82,8 +85,8 @@ public final class GitWorkspaceOperations implements WorkspaceOperations {
             Map<String, String> env = guestEnvironment(r, proxy, proxyPort, egressPort);
             env.put(GuestContract.ENV_BASE_COMMIT, prepared.agentBaseCommit());
             image.ifPresent(i -> env.put(GuestContract.ENV_IMAGE_VERSION, i.imageVersion()));
-            // warm slot: the environment's caches and setup key (setup inputs as the workspace holds them)
-            WarmEnvironment environment = WarmEnvironment.at(userRepo, prepared.agentBaseCommit());
+            TaskEnvironments.Resolved environment = environments.resolve(r, prepared.baseCommit());
+            // warm slot: the cache image and whether setup may be skipped (its inputs as the workspace holds them)
             WarmSlots.Plan slotPlan = warm.plan(r, environment, prepared.agentBaseCommit(), image);
             env.putAll(slotPlan.env());
             FileTrees.delete(paths.taskIo(r.id()));
@@ -92,7 +95,8 @@ public final class GitWorkspaceOperations implements WorkspaceOperations {
                 AtomicFiles.write(paths.taskProxyToken(r.id()), proxy.get().token().getBytes(StandardCharsets.UTF_8), "rw-------");
             }
             if ("file".equals(config.credentialMode())) writeGuestCredential(r);
-            return new JsonObject().put("base_commit", prepared.baseCommit()).put("base_branch", baseBranch(r, prepared))
+            writeEnvironment(r, environment, image);
+            return new JsonObject().put("environment", environment.toJson()).put("base_commit", prepared.baseCommit()).put("base_branch", baseBranch(r, prepared))
                     .put("agent_base_commit", prepared.agentBaseCommit()).put("method", prepared.method())
                     .put("shared_objects_dir", prepared.sharedObjectsDir() == null ? null : prepared.sharedObjectsDir().toString())
                     .put("copied_untracked", new JsonArray(prepared.copiedUntracked()))
@@ -143,6 +147,19 @@ public final class GitWorkspaceOperations implements WorkspaceOperations {
         if (prepared.baseBranch() != null || r.parentTaskId() == null) return prepared.baseBranch();
         if (!("refs/tasks/" + r.parentTaskId()).equals(r.options().baseRef())) return null;
         return store.load(r.parentTaskId()).map(TaskRecord::prepared).map(p -> p.getString("base_branch")).orElse(null);
+    }
+
+    /**
+     * The environment's files in the io share. The secrets' files are the guest's root's alone (owner
+     * root, mode 0600 in the share's mapped ownership): the agent user cannot read them even before
+     * the runner unlinks them.
+     */
+    private void writeEnvironment(TaskRecord r, TaskEnvironments.Resolved environment, Optional<GuestImage> image) throws IOException {
+        Path io = paths.taskIo(r.id());
+        TaskIo.writeEnvironment(io, environment.environment().setup(), environment.environment().env());
+        for (Path secretFile : GuestSecretFiles.write(io, environment.secrets())) {
+            if (image.isPresent() && driver.capabilities().mapsShareOwnership()) MappedOwnership.stamp(secretFile, 0, 0);
+        }
     }
 
     /** Opt-in only (credential_mode file): the runner reads this 0600 file and deletes it. */

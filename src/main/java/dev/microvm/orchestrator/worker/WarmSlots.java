@@ -1,9 +1,9 @@
 package dev.microvm.orchestrator.worker;
 
+import dev.microvm.orchestrator.config.Environment;
 import dev.microvm.orchestrator.config.StatePaths;
 import dev.microvm.orchestrator.git.CommitFiles;
 import dev.microvm.orchestrator.git.GitTaskException;
-import dev.microvm.orchestrator.secrets.GuestOutputReader;
 import dev.microvm.orchestrator.slot.SlotCaches;
 import dev.microvm.orchestrator.task.FailureReason;
 import dev.microvm.orchestrator.task.TaskRecord;
@@ -17,7 +17,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Clock;
-import java.util.List;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
@@ -32,13 +32,11 @@ final class WarmSlots {
     /** The largest environment file or setup input read for the key. */
     static final long MAX_INPUT_BYTES = 64L << 20;
 
-    private final StatePaths paths;
     private final SlotCaches caches;
     private final long imageBytes;
     private final Clock clock;
 
     WarmSlots(StatePaths paths, long imageBytes, Clock clock) {
-        this.paths = paths;
         this.caches = new SlotCaches(paths);
         this.imageBytes = imageBytes;
         this.clock = clock;
@@ -55,25 +53,25 @@ final class WarmSlots {
      * Creates the cache image if the environment keeps caches or runs setup, and decides whether
      * setup runs; the setup inputs are read at {@code commit} (what the workspace holds).
      */
-    Plan plan(TaskRecord r, WarmEnvironment environment, String commit, Optional<GuestImage> image) {
-        if (environment.isEmpty()) return Plan.none();
+    Plan plan(TaskRecord r, TaskEnvironments.Resolved resolved, String commit, Optional<GuestImage> image) {
+        Environment environment = resolved.environment();
+        if (environment.setup().isEmpty() && environment.cache().isEmpty()) return Plan.none();
         try {
             String arch = image.map(GuestImage::architecture).orElse(hostArchitecture());
             String imageVersion = image.map(GuestImage::imageVersion).orElse("none");
             SlotCaches.Entry entry = caches.entry(slot(r), r.repoPath(), arch);
             SlotDisk.ensure(entry.image(), imageBytes);
             caches.remember(entry, r.repoPath(), arch);
-            Map<String, Optional<byte[]>> inputs = CommitFiles.read(Path.of(r.repoPath()), commit, environment.setupInputs(), MAX_INPUT_BYTES);
-            String key = setupKey(environment.source(), inputs, imageVersion, arch);
+            Map<String, Optional<byte[]>> inputs = new LinkedHashMap<>();
+            for (String input : environment.setupInputs()) {
+                inputs.put(input, CommitFiles.readBytes(Path.of(r.repoPath()), commit, input, MAX_INPUT_BYTES));
+            }
+            String key = setupKey(environment.sha256().getBytes(StandardCharsets.UTF_8), inputs, imageVersion, arch);
             boolean fresh = Boolean.TRUE.equals(r.options().freshSetup());
             boolean skip = !environment.setup().isEmpty() && !fresh && caches.setupKey(entry).filter(key::equals).isPresent();
             Map<String, String> env = new TreeMap<>();
             if (!environment.cache().isEmpty()) env.put(GuestContract.ENV_CACHE_PATHS, String.join("\n", environment.cache()));
-            if (!environment.setup().isEmpty()) {
-                env.put(GuestContract.ENV_SETUP_COUNT, Integer.toString(environment.setup().size()));
-                for (int i = 0; i < environment.setup().size(); i++) env.put(GuestContract.ENV_SETUP_PREFIX + i, environment.setup().get(i));
-                if (skip) env.put(GuestContract.ENV_SETUP_SKIP, "1");
-            }
+            if (skip) env.put(GuestContract.ENV_SETUP_SKIP, "1");
             JsonObject prepared = new JsonObject().put("cache_image", entry.image().toString()).put("arch", arch)
                     .put("setup_key", key).put("setup_skipped", skip);
             if (fresh) prepared.put("fresh_setup", true);
@@ -86,22 +84,24 @@ final class WarmSlots {
     }
 
     /**
-     * After the VM stopped: records the setup key when setup ran and the guest reported it done
-     * (out/setup_done, written only after every command succeeded and the caches were saved).
+     * After the VM stopped: records the setup key when setup ran here and the guest reported it
+     * {@code ok} (written only after every command succeeded, its processes were ended and the
+     * caches were saved).
      *
+     * @param setup the task's setup outcome ({@link SetupResult}), if it had setup
      * @return whether a key was recorded
      */
-    boolean recordIfSetupDone(TaskRecord r) throws IOException {
+    boolean recordIfSetupSucceeded(TaskRecord r, Optional<JsonObject> setup) throws IOException {
         JsonObject p = r.prepared();
         if (p == null || p.getString("setup_key") == null || p.getBoolean("setup_skipped", false)) return false;
-        if (!new GuestOutputReader(paths.taskIo(r.id()), 0).isReadable(GuestContract.OUT_SETUP_DONE)) return false;
+        if (!setup.map(s -> "ok".equals(s.getString("outcome"))).orElse(false)) return false;
         String arch = p.getString("arch");
         caches.recordSetup(caches.entry(slot(r), r.repoPath(), arch), r.repoPath(), arch, p.getString("setup_key"), clock.instant());
         return true;
     }
 
     /**
-     * SHA-256 over the environment file, every setup input (path and contents, or absent), the
+     * SHA-256 over the environment (its canonical hash: the repository's file or the host's override), every setup input (path and contents, or absent), the
      * image version and the architecture, each length-prefixed so no two inputs read the same.
      */
     static String setupKey(byte[] environment, Map<String, Optional<byte[]>> inputs, String imageVersion, String arch) {

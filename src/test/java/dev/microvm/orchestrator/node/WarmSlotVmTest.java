@@ -34,7 +34,7 @@ class WarmSlotVmTest {
 
     /** Setup stamps a marker into the workspace cache and a home cache; the agent commits what it finds. */
     static final String ENVIRONMENT = """
-            {"setup": ["mkdir -p node_modules ~/.cache/tool && date +%s%N > node_modules/marker && cp node_modules/marker ~/.cache/tool/marker && echo setup-ran-here"],
+            {"setup": ["mkdir -p node_modules ~/.cache/tool && cat /proc/sys/kernel/random/uuid > node_modules/marker && cp node_modules/marker ~/.cache/tool/marker && echo setup-ran-here"],
              "cache": ["node_modules", "~/.cache/tool"],
              "setup_inputs": ["package-lock.json"]}
             """;
@@ -49,12 +49,13 @@ class WarmSlotVmTest {
         try (NodeFixture f = NodeFixture.start(state, config, Drivers.create(config, new StatePaths(state)))) {
             f.node.repos().allow(repo, "project");
             Run first = run(f, repo, "project", new JsonObject());
-            assertThat(first.console).contains("setup started").contains("setup-ran-here").contains("cache node_modules: saved after setup");
-            assertThat(first.ws).as("setup's workspace marker").matches("\\d{10,}").isEqualTo(first.home);
+            assertThat(first.console).contains("setup: starting").contains("setup-ran-here").contains("cache node_modules: saved after setup");
+            assertThat(first.ws).as("setup's workspace marker").matches("[0-9a-f-]{36}").isEqualTo(first.home);
 
             Run second = run(f, repo, "project", new JsonObject());
             assertThat(second.console).contains("setup skipped: its key is unchanged").doesNotContain("setup-ran-here")
-                    .contains("cache node_modules: restored before the agent").contains("cache ~/.cache/tool: restored before the agent");
+                    .contains("cache node_modules: restored before setup and the agent")
+                    .contains("cache ~/.cache/tool: restored before setup and the agent");
             assertThat(second.ws).as("the first task's setup marker, from the cache").isEqualTo(first.ws);
             assertThat(second.home).isEqualTo(first.home);
 
@@ -103,17 +104,26 @@ class WarmSlotVmTest {
             assertThat(contains(imageA, "CANARY-of-repository-A-42-kept")).as("A's canary is on A's cache image").isTrue();
 
             // B's guest runs as root on the same slot: it lists every disk by serial and searches each cache disk raw
-            String search = "for d in /sys/block/vd*; do cat $d/serial; echo; done | sort > serials.txt; "
-                    + "for d in /sys/block/vd*; do [ \"$(cat $d/serial)\" = mvo_cache ] && grep -a -c CANARY-of-repository-A-42 /dev/${d##*/} >> found.txt 2>&1; done; "
-                    + "echo end >> found.txt; git add -f serials.txt found.txt && git commit -q -m searched";
-            JsonObject doneB = f.awaitTerminal(f.submit("b", "search", new JsonObject().put("agent_command", search)).getString("task_id"),
+            JsonObject doneB = f.awaitTerminal(f.submit("b", "search", new JsonObject().put("agent_command", SEARCH)).getString("task_id"),
                     Duration.ofMinutes(6));
             assertThat(doneB.getString("status")).as(doneB.encodePrettily()).isEqualTo("completed");
             assertThat(GitRepos.git(b, "show", "main:serials.txt").lines().filter(s -> !s.isBlank()).toList())
                     .containsExactly("mvo_cache", "mvo_slot", "mvo_store");
             assertThat(GitRepos.git(b, "show", "main:found.txt")).as("B's cache disk searched, nothing of A's found").isEqualTo("0\nend");
+
+            // the same search in A's next guest finds the canary: the search itself works
+            JsonObject againA = f.awaitTerminal(f.submit("a", "search", new JsonObject().put("agent_command", SEARCH)).getString("task_id"),
+                    Duration.ofMinutes(6));
+            assertThat(againA.getString("status")).as(againA.encodePrettily()).isEqualTo("completed");
+            assertThat(GitRepos.git(a, "show", "main:found.txt")).as("A's own cache disk holds its canary").matches("[1-9]\\d*\nend");
         }
     }
+
+    /** As root: every disk's serial, then each cache disk's raw bytes (NULs dropped, so no line is a GiB long) searched for A's canary. */
+    static final String SEARCH = "for d in /sys/block/vd*; do cat $d/serial; echo; done | sort > serials.txt; "
+            + "for d in /sys/block/vd*; do [ \"$(cat $d/serial)\" = mvo_cache ] && tr -d '\\000' < /dev/${d##*/} "
+            + "| grep -a -c CANARY-of-repository-A-42 >> found.txt 2>&1; done; echo end >> found.txt; "
+            + "git add -f serials.txt found.txt && git commit -q -m searched";
 
     record Run(String console, String ws, String home) {}
 
