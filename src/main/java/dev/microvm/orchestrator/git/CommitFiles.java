@@ -1,54 +1,51 @@
 package dev.microvm.orchestrator.git;
 
-import org.eclipse.jgit.lib.FileMode;
 import org.eclipse.jgit.lib.ObjectId;
-import org.eclipse.jgit.lib.ObjectLoader;
 import org.eclipse.jgit.lib.Repository;
 import org.eclipse.jgit.revwalk.RevCommit;
 import org.eclipse.jgit.revwalk.RevWalk;
 import org.eclipse.jgit.treewalk.TreeWalk;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 
-/**
- * Reads files of one commit of a user's (trusted) repository without a working tree: the
- * environment file and the setup inputs a task's setup key is made of. Only regular files count;
- * a path that is absent, a directory, a link or a submodule reads as absent.
- */
+/** Reads one file as committed, never from a working tree. */
 public final class CommitFiles {
+
+    /** Larger files are refused: these are small configuration files. */
+    static final int MAX_BYTES = 256 * 1024;
+
     private CommitFiles() {}
 
-    /** The contents of {@code paths} at {@code commit}, in the order given; absent files are empty. */
-    public static Map<String, Optional<byte[]>> read(Path userRepo, String commit, List<String> paths, long maxBytesEach)
-            throws GitTaskException {
-        try (Repository repo = UserRepos.open(userRepo); RevWalk walk = new RevWalk(repo)) {
-            RevCommit c = walk.parseCommit(ObjectId.fromString(commit));
-            Map<String, Optional<byte[]>> out = new LinkedHashMap<>();
-            for (String path : paths) out.put(path, blob(repo, c, path, maxBytesEach));
-            return out;
-        } catch (IOException | IllegalArgumentException e) {
-            throw new GitTaskException("io_error", "cannot read files of commit " + commit + " in " + userRepo + ": " + e.getMessage(), e);
-        }
+    /**
+     * The text of {@code path} at {@code commit} of the user's repository; empty when the commit has no
+     * such regular file.
+     */
+    public static Optional<String> read(Path userRepo, String commit, String path) throws GitTaskException {
+        return readBytes(userRepo, commit, path, MAX_BYTES).map(b -> new String(b, StandardCharsets.UTF_8));
     }
 
-    private static Optional<byte[]> blob(Repository repo, RevCommit c, String path, long maxBytes) throws IOException, GitTaskException {
-        String clean = path.startsWith("./") ? path.substring(2) : path;
-        if (clean.isEmpty() || clean.startsWith("/") || clean.endsWith("/")) return Optional.empty();
-        try (TreeWalk tw = TreeWalk.forPath(repo, clean, c.getTree())) {
-            if (tw == null) return Optional.empty();
-            FileMode mode = tw.getFileMode(0);
-            if (mode != FileMode.REGULAR_FILE && mode != FileMode.EXECUTABLE_FILE) return Optional.empty();
-            ObjectLoader loader = repo.open(tw.getObjectId(0));
-            if (loader.getSize() > maxBytes) {
-                throw new GitTaskException("io_error", path + " in commit " + c.name() + " is " + loader.getSize()
-                        + " bytes; at most " + maxBytes + " are read");
+    /**
+     * The bytes of {@code path} at {@code commit}, at most {@code maxBytes} (a larger file is refused);
+     * empty when the commit has no such regular file (absent, a directory, a link, a submodule).
+     */
+    public static Optional<byte[]> readBytes(Path userRepo, String commit, String path, long maxBytes) throws GitTaskException {
+        try (Repository repo = UserRepos.open(userRepo); RevWalk walk = new RevWalk(repo)) {
+            ObjectId id = repo.resolve(commit + "^{commit}");
+            if (id == null) throw new GitTaskException("base_not_found", "no commit " + commit + " in " + userRepo);
+            RevCommit c = walk.parseCommit(id);
+            try (TreeWalk tw = TreeWalk.forPath(repo, path, c.getTree())) {
+                if (tw == null || (tw.getRawMode(0) & 0170000) != 0100000) return Optional.empty();
+                var loader = repo.open(tw.getObjectId(0));
+                if (loader.getSize() > maxBytes) {
+                    throw new GitTaskException("io_error", path + " at " + c.name() + " is larger than " + maxBytes + " bytes");
+                }
+                return Optional.of(loader.getBytes());
             }
-            return Optional.of(loader.getBytes());
+        } catch (IOException | IllegalArgumentException e) {
+            throw new GitTaskException("io_error", "cannot read " + path + " at " + commit + ": " + e.getMessage());
         }
     }
 }

@@ -18,7 +18,7 @@ package dev.microvm.orchestrator.vm;
  * io/secrets.env   host → guest  granted secrets for setup: root-only 0600, read and unlinked by the runner at once
  * io/agent-secrets.env           the secrets granted to the agent as well (same handling)
  * io/out/setup.log guest → host  setup's output
- * io/out/setup.result            "ok MS" or "failed N EXIT MS" (no file: no setup)
+ * io/out/setup.result            "ok MS", "failed N EXIT MS" or "skipped" (setup key unchanged); no file: no setup
  * io/out/done      written last
  * </pre>
  * The host reads io/out only after the VM has stopped, and never trusts it.
@@ -31,12 +31,18 @@ public final class GuestContract {
     /** Read-only share of the user's git object directory (QEMU only). */
     public static final String TAG_OBJECTS = "mvo_objects";
     public static final String DISK_SLOT = "mvo_slot";
+    /**
+     * One repository's caches on one slot (its cache image, attached to that repository's tasks
+     * only); the runner mounts it on {@link #GUEST_CACHE}.
+     */
+    public static final String DISK_CACHE = "mvo_cache";
     /** The production image's read-only Nix store (attach read-only). */
     public static final String DISK_STORE = "mvo_store";
 
     public static final String GUEST_WORKSPACE = "/workspace";
     public static final String GUEST_IO = "/run/mvo/io";
     public static final String GUEST_OBJECTS = "/run/mvo/objects";
+    public static final String GUEST_CACHE = "/run/mvo/cache";
 
     public static final String TASK_ENV = "task.env";
     public static final String PROMPT = "prompt.txt";
@@ -61,6 +67,10 @@ public final class GuestContract {
     public static final String ENV_TIMEOUT_SECS = "MVO_TIMEOUT_SECS";
     /** The booted image's version, for the runner's messages. */
     public static final String ENV_IMAGE_VERSION = "MVO_IMAGE_VERSION";
+    /** The cache paths, one a line: "~/x" under the agent's HOME, "x" in the workspace (environment file's {@code cache}). */
+    public static final String ENV_CACHE_PATHS = "MVO_CACHE_PATHS";
+    /** "1": the setup key is unchanged since this slot last ran setup for this repository; setup is skipped. */
+    public static final String ENV_SETUP_SKIP = "MVO_SETUP_SKIP";
     /** guest → host: why the agent could not run (missing from the image, no agent user, …). */
     public static final String OUT_AGENT_ERROR = "out/agent_error";
 

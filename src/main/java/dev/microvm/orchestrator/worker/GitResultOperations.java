@@ -38,12 +38,14 @@ public final class GitResultOperations implements ResultOperations {
     private final OrchestratorConfig config;
     private final TaskStore store;
     private final UnaryOperator<String> redactor;
+    private final WarmSlots warm;
 
-    GitResultOperations(StatePaths paths, OrchestratorConfig config, TaskStore store, UnaryOperator<String> redactor) {
+    GitResultOperations(StatePaths paths, OrchestratorConfig config, TaskStore store, UnaryOperator<String> redactor, WarmSlots warm) {
         this.paths = paths;
         this.config = config;
         this.store = store;
         this.redactor = redactor;
+        this.warm = warm;
     }
 
     @Override
@@ -78,6 +80,7 @@ public final class GitResultOperations implements ResultOperations {
             Optional<JsonObject> setup = SetupResult.parse(new GuestOutputReader(io, 256).readIfPresent(GuestContract.OUT_SETUP_RESULT)
                     .map(GuestFile::text), SetupResult.commands(r.prepared()));
             setup.ifPresent(s -> reply.put("setup", s));
+            if (warm.recordIfSetupSucceeded(r, setup)) reply.put("setup_key_recorded", true);
             boolean setupFailed = setup.map(s -> s.containsKey("error")).orElse(false);
             if (done && setupFailed) {
                 reply.put("reason", FailureReason.SETUP_FAILED.wireName()).put("error", redactor.apply(setup.get().getString("error")));

@@ -43,9 +43,10 @@ public final class GitWorkspaceOperations implements WorkspaceOperations {
     private final VmSpecs specs;
     private final Supplier<Optional<Credential>> credentials;
     private final TaskEnvironments environments;
+    private final WarmSlots warm;
 
     GitWorkspaceOperations(StatePaths paths, OrchestratorConfig config, TaskStore store, HypervisorDriver driver, VmSpecs specs,
-                           Supplier<Optional<Credential>> credentials, TaskEnvironments environments) {
+                           Supplier<Optional<Credential>> credentials, TaskEnvironments environments, WarmSlots warm) {
         this.environments = environments;
         this.paths = paths;
         this.config = config;
@@ -53,6 +54,7 @@ public final class GitWorkspaceOperations implements WorkspaceOperations {
         this.driver = driver;
         this.specs = specs;
         this.credentials = credentials;
+        this.warm = warm;
     }
 
     @Override
@@ -82,19 +84,22 @@ public final class GitWorkspaceOperations implements WorkspaceOperations {
             Map<String, String> env = guestEnvironment(r, proxy, proxyPort, egressPort);
             env.put(GuestContract.ENV_BASE_COMMIT, prepared.agentBaseCommit());
             image.ifPresent(i -> env.put(GuestContract.ENV_IMAGE_VERSION, i.imageVersion()));
+            TaskEnvironments.Resolved environment = environments.resolve(r, prepared.baseCommit());
+            // warm slot: the cache image and whether setup may be skipped (its inputs as the workspace holds them)
+            WarmSlots.Plan slotPlan = warm.plan(r, environment, prepared.agentBaseCommit(), image);
+            env.putAll(slotPlan.env());
             FileTrees.delete(paths.taskIo(r.id()));
             TaskIo.write(paths.taskIo(r.id()), env, r.description());
             if (proxy.isPresent()) {
                 AtomicFiles.write(paths.taskProxyToken(r.id()), proxy.get().token().getBytes(StandardCharsets.UTF_8), "rw-------");
             }
             if ("file".equals(config.credentialMode())) writeGuestCredential(r);
-            TaskEnvironments.Resolved environment = environments.resolve(r, prepared.baseCommit());
-            writeEnvironment(r, environment, image);
+            TaskEnvironments.write(paths.taskIo(r.id()), environment, image.isPresent() && driver.capabilities().mapsShareOwnership());
             return new JsonObject().put("environment", environment.toJson()).put("base_commit", prepared.baseCommit()).put("base_branch", baseBranch(r, prepared))
                     .put("agent_base_commit", prepared.agentBaseCommit()).put("method", prepared.method())
                     .put("shared_objects_dir", prepared.sharedObjectsDir() == null ? null : prepared.sharedObjectsDir().toString())
                     .put("copied_untracked", new JsonArray(prepared.copiedUntracked()))
-                    .put("proxy_port", proxyPort).put("egress_port", egressPort);
+                    .put("proxy_port", proxyPort).put("egress_port", egressPort).mergeIn(slotPlan.prepared());
         } catch (GitTaskException e) {
             throw WorkerFailure.of(e);
         } catch (IOException e) {
@@ -141,15 +146,6 @@ public final class GitWorkspaceOperations implements WorkspaceOperations {
         if (prepared.baseBranch() != null || r.parentTaskId() == null) return prepared.baseBranch();
         if (!("refs/tasks/" + r.parentTaskId()).equals(r.options().baseRef())) return null;
         return store.load(r.parentTaskId()).map(TaskRecord::prepared).map(p -> p.getString("base_branch")).orElse(null);
-    }
-
-    /**
-     * The environment's files in the io share. The secrets' files are the guest's root's alone (owner
-     * root, mode 0600 in the share's mapped ownership): the agent user cannot read them even before
-     * the runner unlinks them.
-     */
-    private void writeEnvironment(TaskRecord r, TaskEnvironments.Resolved environment, Optional<GuestImage> image) throws IOException {
-        TaskEnvironments.write(paths.taskIo(r.id()), environment, image.isPresent() && driver.capabilities().mapsShareOwnership());
     }
 
     /** Opt-in only (credential_mode file): the runner reads this 0600 file and deletes it. */

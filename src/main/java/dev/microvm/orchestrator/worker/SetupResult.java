@@ -7,8 +7,7 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * Reads the runner's {@code out/setup.result}: {@code ok MS}, {@code skipped 0} (warm slot: setup's key
- * unchanged), or {@code failed N EXIT MS} (N the
+ * Reads the runner's {@code out/setup.result}: {@code ok MS}, {@code skipped} (warm slot), or {@code failed N EXIT MS} (N the
  * 1-based command, 0 when a process setup left could not be ended). Written by the guest's root
  * before the agent starts; the agent user cannot change it. Anything else is reported as unreadable.
  */
@@ -26,8 +25,12 @@ final class SetupResult {
                 : Optional.of(new JsonObject().put("outcome", "not_run").put("commands", commands.size()));
         String[] f = text.get().trim().split(" ");
         try {
-            if (f.length == 2 && (f[0].equals("ok") || f[0].equals("skipped"))) {
-                return Optional.of(new JsonObject().put("outcome", f[0]).put("duration_ms", Long.parseLong(f[1])).put("commands", commands.size()));
+            if (f.length == 1 && f[0].equals("skipped")) {
+                // warm slot: the setup key is unchanged since this slot last ran setup for the repository
+                return Optional.of(new JsonObject().put("outcome", "skipped").put("commands", commands.size()));
+            }
+            if (f.length == 2 && f[0].equals("ok")) {
+                return Optional.of(new JsonObject().put("outcome", "ok").put("duration_ms", Long.parseLong(f[1])).put("commands", commands.size()));
             }
             if (f.length == 4 && f[0].equals("failed")) {
                 int index = Integer.parseInt(f[1]);

@@ -15,7 +15,6 @@ import dev.microvm.orchestrator.vm.TaskIo;
 import io.vertx.core.json.JsonObject;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
@@ -40,9 +39,6 @@ final class TaskEnvironments {
         }
     }
 
-    /** The environment file is small; a larger one is refused. */
-    static final long MAX_BYTES = 256 * 1024;
-
     private final HostEnvironments host;
     private final RepoSecrets secrets;
     private final TaskStore store;
@@ -64,8 +60,7 @@ final class TaskEnvironments {
                 env = own.get();
                 source = "host";
             } else {
-                Optional<String> text = CommitFiles.read(Path.of(r.repoPath()), commit, List.of(Environment.FILE), MAX_BYTES)
-                        .get(Environment.FILE).map(b -> new String(b, StandardCharsets.UTF_8));
+                Optional<String> text = CommitFiles.read(Path.of(r.repoPath()), commit, Environment.FILE);
                 env = text.map(t -> Environment.parse(t, Environment.FILE + " at commit " + abbrev(commit) + " of repository " + r.repo()))
                         .orElse(Environment.none());
                 source = text.isPresent() ? "repository" : "none";

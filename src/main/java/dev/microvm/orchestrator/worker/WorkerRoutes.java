@@ -48,10 +48,11 @@ public final class WorkerRoutes {
                                              Supplier<Optional<Credential>> credentials) {
         VmSpecs specs = new VmSpecs(paths, config, driver);
         DriverVmOperations vms = new DriverVmOperations(paths, config, store, driver, specs);
+        WarmSlots warm = new WarmSlots(paths, (long) config.slotDiskGiB() << 30, java.time.Clock.systemUTC());
         return of(new DiskRecordOperations(store, events, ownership, redactor, vms::forget),
                 new GitWorkspaceOperations(paths, config, store, driver, specs, credentials,
-                        new TaskEnvironments(new HostEnvironments(paths), new RepoSecrets(paths), store)),
-                vms, new GitResultOperations(paths, config, store, redactor), config.stopGraceSeconds());
+                        new TaskEnvironments(new HostEnvironments(paths), new RepoSecrets(paths), store), warm),
+                vms, new GitResultOperations(paths, config, store, redactor, warm), config.stopGraceSeconds());
     }
 
     public static Map<String, Route> of(RecordOperations records, WorkspaceOperations workspaces, VmOperations vms,
