@@ -265,6 +265,7 @@ end_agent_processes() {
 # Setup: a phase of its own. Each command runs in the workspace as the agent user with the
 # environment and the setup secrets (in its environment only); its output goes to out/setup.log and
 # to the console as "mvo-setup: " lines. Then every process it left is ended and the secrets are gone.
+# MVO_SETUP_SKIP=1: the host found setup's key unchanged for this slot and repository (warm slot).
 run_setup() {
     [ -f "$io/setup/1" ] || return 0
     if [ "${MVO_SETUP_SKIP:-0}" = 1 ]; then

@@ -5,7 +5,7 @@ public final class EventTypes {
     /** A task changed state; data: {state, previous, reason?, slot?, merge_result?, ...}. */
     public static final String TASK_STATE = "task.state";
     /**
-     * The task's setup phase (.microvm/environment.json) ended; data: {outcome: ok|failed|unreadable|not_run,
+     * The task's setup phase (.microvm/environment.json) ended; data: {outcome: ok|skipped|failed|unreadable|not_run,
      * duration_ms, commands, index?, command?, exit_code?, error?, environment: {source, sha256, commit}}.
      */
     public static final String TASK_SETUP = "task.setup";

@@ -4,7 +4,10 @@ import dev.microvm.orchestrator.util.AtomicFiles;
 import dev.microvm.orchestrator.vm.GuestContract;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -28,6 +31,23 @@ public final class GuestSecretFiles {
         List<RepoSecrets.Grant> agent = grants.stream().filter(RepoSecrets.Grant::agent).toList();
         if (!agent.isEmpty()) written.add(writeOne(ioDir.resolve(GuestContract.AGENT_SECRETS_ENV), agent));
         return written;
+    }
+
+    /**
+     * Deletes the files if the runner has not: after the VM stopped, or when it never started. The
+     * host never leaves a secret in a task's directory.
+     */
+    public static void remove(Path ioDir) {
+        for (String f : List.of(GuestContract.SECRETS_ENV, GuestContract.AGENT_SECRETS_ENV)) {
+            Path p = ioDir.resolve(f);
+            // a directory a guest put there instead holds no secret; it goes with the io directory
+            if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) continue;
+            try {
+                Files.deleteIfExists(p);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot delete the secrets file " + p, e);
+            }
+        }
     }
 
     private static Path writeOne(Path file, List<RepoSecrets.Grant> grants) throws IOException {

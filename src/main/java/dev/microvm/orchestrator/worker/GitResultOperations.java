@@ -13,6 +13,7 @@ import dev.microvm.orchestrator.git.MergeStrategy;
 import dev.microvm.orchestrator.git.TaskDiff;
 import dev.microvm.orchestrator.git.TaskRefs;
 import dev.microvm.orchestrator.secrets.GuestFile;
+import dev.microvm.orchestrator.secrets.GuestSecretFiles;
 import dev.microvm.orchestrator.secrets.GuestOutputReader;
 import dev.microvm.orchestrator.task.TaskRecord;
 import dev.microvm.orchestrator.task.TaskStore;
@@ -54,6 +55,7 @@ public final class GitResultOperations implements ResultOperations {
         Path out = io.resolve(GuestContract.OUT_DIR);
         JsonObject reply = new JsonObject();
         try {
+            GuestSecretFiles.remove(io); // the runner deletes them first thing; a guest that never ran it did not
             if (Files.isSymbolicLink(out)) throw new IOException("the guest replaced its output directory with a link");
             Integer exitCode = new GuestOutputReader(io, 64).readIfPresent(GuestContract.OUT_EXIT_CODE)
                     .map(f -> f.text().trim()).filter(s -> s.matches("-?\\d{1,9}")).map(Integer::parseInt).orElse(null);

@@ -10,7 +10,6 @@ import dev.microvm.orchestrator.git.PreparedWorkspace;
 import dev.microvm.orchestrator.git.WorkspacePreparer;
 import dev.microvm.orchestrator.secrets.Credential;
 import dev.microvm.orchestrator.secrets.GuestCredentialFile;
-import dev.microvm.orchestrator.secrets.GuestSecretFiles;
 import dev.microvm.orchestrator.task.TaskRecord;
 import dev.microvm.orchestrator.task.TaskStore;
 import dev.microvm.orchestrator.util.AtomicFiles;
@@ -95,7 +94,7 @@ public final class GitWorkspaceOperations implements WorkspaceOperations {
                 AtomicFiles.write(paths.taskProxyToken(r.id()), proxy.get().token().getBytes(StandardCharsets.UTF_8), "rw-------");
             }
             if ("file".equals(config.credentialMode())) writeGuestCredential(r);
-            writeEnvironment(r, environment, image);
+            TaskEnvironments.write(paths.taskIo(r.id()), environment, image.isPresent() && driver.capabilities().mapsShareOwnership());
             return new JsonObject().put("environment", environment.toJson()).put("base_commit", prepared.baseCommit()).put("base_branch", baseBranch(r, prepared))
                     .put("agent_base_commit", prepared.agentBaseCommit()).put("method", prepared.method())
                     .put("shared_objects_dir", prepared.sharedObjectsDir() == null ? null : prepared.sharedObjectsDir().toString())
@@ -147,19 +146,6 @@ public final class GitWorkspaceOperations implements WorkspaceOperations {
         if (prepared.baseBranch() != null || r.parentTaskId() == null) return prepared.baseBranch();
         if (!("refs/tasks/" + r.parentTaskId()).equals(r.options().baseRef())) return null;
         return store.load(r.parentTaskId()).map(TaskRecord::prepared).map(p -> p.getString("base_branch")).orElse(null);
-    }
-
-    /**
-     * The environment's files in the io share. The secrets' files are the guest's root's alone (owner
-     * root, mode 0600 in the share's mapped ownership): the agent user cannot read them even before
-     * the runner unlinks them.
-     */
-    private void writeEnvironment(TaskRecord r, TaskEnvironments.Resolved environment, Optional<GuestImage> image) throws IOException {
-        Path io = paths.taskIo(r.id());
-        TaskIo.writeEnvironment(io, environment.environment().setup(), environment.environment().env());
-        for (Path secretFile : GuestSecretFiles.write(io, environment.secrets())) {
-            if (image.isPresent() && driver.capabilities().mapsShareOwnership()) MappedOwnership.stamp(secretFile, 0, 0);
-        }
     }
 
     /** Opt-in only (credential_mode file): the runner reads this 0600 file and deletes it. */

@@ -18,7 +18,7 @@ final class SetupResult {
     /**
      * @param text     the file's content; empty when there was none (no setup ran)
      * @param commands the environment's setup commands, to name the failed one
-     * @return {outcome: ok|skipped|failed|unreadable, duration_ms?, command?, index?, exit_code?, error?}, or empty when no setup ran
+     * @return {outcome: ok|skipped|failed|unreadable|not_run, duration_ms?, command?, index?, exit_code?, error?}, or empty when no setup ran
      */
     static Optional<JsonObject> parse(Optional<String> text, List<String> commands) {
         if (text.isEmpty()) return commands.isEmpty() ? Optional.empty()

@@ -4,12 +4,17 @@ import dev.microvm.orchestrator.config.Environment;
 import dev.microvm.orchestrator.config.HostEnvironments;
 import dev.microvm.orchestrator.git.CommitFiles;
 import dev.microvm.orchestrator.git.GitTaskException;
+import dev.microvm.orchestrator.secrets.GuestSecretFiles;
 import dev.microvm.orchestrator.secrets.RepoSecrets;
 import dev.microvm.orchestrator.task.FailureReason;
 import dev.microvm.orchestrator.task.TaskRecord;
 import dev.microvm.orchestrator.task.TaskStore;
+import dev.microvm.orchestrator.vm.GuestContract;
+import dev.microvm.orchestrator.vm.MappedOwnership;
+import dev.microvm.orchestrator.vm.TaskIo;
 import io.vertx.core.json.JsonObject;
 
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
@@ -65,6 +70,18 @@ final class TaskEnvironments {
             throw WorkerFailure.of(e);
         } catch (IllegalArgumentException e) {
             throw new WorkerFailure(FailureReason.ENVIRONMENT_INVALID, e.getMessage());
+        }
+    }
+
+    /**
+     * The environment's files in the task's io share (see {@link GuestContract}). With
+     * {@code mappedOwnership} (QEMU 9p mapped-xattr) the secrets' files are the guest root's alone —
+     * owner 0, mode 0600 — so the agent user could not read them even before the runner unlinks them.
+     */
+    static void write(Path io, Resolved environment, boolean mappedOwnership) throws IOException {
+        TaskIo.writeEnvironment(io, environment.environment().setup(), environment.environment().env());
+        for (Path secretFile : GuestSecretFiles.write(io, environment.secrets())) {
+            if (mappedOwnership) MappedOwnership.stamp(secretFile, 0, 0);
         }
     }
 

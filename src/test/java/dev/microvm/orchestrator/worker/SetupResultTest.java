@@ -17,6 +17,7 @@ class SetupResultTest {
     void theRunnersResultNamesTheFailedCommandAndItsExitCode() {
         assertThat(SetupResult.parse(Optional.of("ok 1234\n"), COMMANDS)).get()
                 .isEqualTo(new JsonObject().put("outcome", "ok").put("duration_ms", 1234L).put("commands", 2));
+        assertThat(SetupResult.parse(Optional.of("skipped"), COMMANDS).orElseThrow().getString("outcome")).isEqualTo("skipped");
         JsonObject failed = SetupResult.parse(Optional.of("failed 2 3 50"), COMMANDS).orElseThrow();
         assertThat(failed.getString("outcome")).isEqualTo("failed");
         assertThat(failed.getString("command")).isEqualTo("make build");
