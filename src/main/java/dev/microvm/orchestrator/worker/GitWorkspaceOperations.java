@@ -86,7 +86,7 @@ public final class GitWorkspaceOperations implements WorkspaceOperations {
             image.ifPresent(i -> env.put(GuestContract.ENV_IMAGE_VERSION, i.imageVersion()));
             TaskEnvironments.Resolved environment = environments.resolve(r, prepared.baseCommit());
             // warm slot: the cache image and whether setup may be skipped (its inputs as the workspace holds them)
-            WarmSlots.Plan slotPlan = warm.plan(r, environment, prepared.agentBaseCommit(), image);
+            WarmSlots.Plan slotPlan = warm.plan(r, environment.environment(), prepared.agentBaseCommit(), image);
             env.putAll(slotPlan.env());
             FileTrees.delete(paths.taskIo(r.id()));
             TaskIo.write(paths.taskIo(r.id()), env, r.description());

@@ -26,10 +26,10 @@ import java.util.TreeMap;
  * The host's half of warm slots. Before a task boots: which cache image it gets (its slot's image
  * for its repository and architecture, and no other) and whether its setup may be skipped (the
  * setup key is the one this slot recorded after the repository's last successful setup). After the
- * VM stopped: the key is recorded when the guest reports setup done.
+ * VM stopped: the key is recorded when the guest reports setup {@code ok}.
  */
 final class WarmSlots {
-    /** The largest environment file or setup input read for the key. */
+    /** The largest setup input (lockfile) read for the key. */
     static final long MAX_INPUT_BYTES = 64L << 20;
 
     private final SlotCaches caches;
@@ -53,8 +53,7 @@ final class WarmSlots {
      * Creates the cache image if the environment keeps caches or runs setup, and decides whether
      * setup runs; the setup inputs are read at {@code commit} (what the workspace holds).
      */
-    Plan plan(TaskRecord r, TaskEnvironments.Resolved resolved, String commit, Optional<GuestImage> image) {
-        Environment environment = resolved.environment();
+    Plan plan(TaskRecord r, Environment environment, String commit, Optional<GuestImage> image) {
         if (environment.setup().isEmpty() && environment.cache().isEmpty()) return Plan.none();
         try {
             String arch = image.map(GuestImage::architecture).orElse(hostArchitecture());

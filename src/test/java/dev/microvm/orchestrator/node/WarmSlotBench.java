@@ -71,7 +71,7 @@ public final class WarmSlotBench {
         JsonObject done = f.awaitTerminal(id, Duration.ofMinutes(5));
         if (ms < 0) throw new IllegalStateException(label + ": the agent never started: " + done.encode());
         String text = Files.readString(console);
-        String setup = text.contains("setup skipped") ? "setup skipped" : text.contains("setup finished") ? "setup ran" : "no setup";
+        String setup = text.contains("setup skipped") ? "setup skipped" : text.contains("setup: done") ? "setup ran" : "no setup";
         System.out.println("task " + label + ": " + ms + " ms to agent start (" + setup + ")");
         return ms;
     }

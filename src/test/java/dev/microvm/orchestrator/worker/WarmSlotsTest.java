@@ -15,7 +15,6 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.ZoneOffset;
-import java.util.List;
 import java.util.Optional;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -45,7 +44,7 @@ class WarmSlotsTest {
 
     private WarmSlots.Plan plan(TaskRecord r, String environment) throws Exception {
         Environment env = environment == null ? Environment.none() : Environment.parse(environment, "test");
-        return warm.plan(r, new TaskEnvironments.Resolved(env, "repository", "x", List.of()), GitRepos.git(repo, "rev-parse", "HEAD"), Optional.empty());
+        return warm.plan(r, env, GitRepos.git(repo, "rev-parse", "HEAD"), Optional.empty());
     }
 
     @Test
