@@ -1,7 +1,7 @@
 # The production guest: boots from the host-provided kernel and initrd, mounts a read-only Nix
 # store image (virtio-blk, serial "mvo_store") under a writable tmpfs overlay, and runs the shared
-# task runner (./runner/mvo-runner.sh) once, which mounts the task shares and the slot disk itself
-# and powers the VM off when the task is done.
+# task runner (./runner/mvo-runner.sh) once, which mounts the task shares and the cache disk and
+# powers the VM off when the task is done. The slot disk is /var, mounted from the initrd.
 { config, lib, pkgs, ... }:
 let
   runner = pkgs.writeShellScript "mvo-runner" (builtins.readFile ./runner/mvo-runner.sh);
@@ -75,7 +75,17 @@ in
       script = "mkdir -p /sysroot/nix/.rw-store/upper /sysroot/nix/.rw-store/work";
     };
 
-    # The runner formats and mounts the slot disk; systemd must not touch /var beforehand.
+    # The slot disk is /var: mounted from the initrd (formatted on first use), so it is in place
+    # before activation and systemd populate /var. The runner finds it mounted and leaves it; it
+    # mounts the per-repository cache disk (serial mvo_cache) itself.
+    fileSystems."/var" = {
+      device = "/dev/disk/by-id/virtio-mvo_slot";
+      fsType = "ext4";
+      autoFormat = true;
+      neededForBoot = true;
+      options = [ "x-systemd.device-timeout=20s" ];
+    };
+    boot.initrd.systemd.initrdBin = [ pkgs.e2fsprogs ];
     systemd.services.mvo-task = {
       description = "microvm-orchestrator task runner";
       wantedBy = [ "multi-user.target" ];

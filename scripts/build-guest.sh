@@ -262,6 +262,8 @@ if [ -f /etc/mvo/store-serial ]; then
         poweroff -f
     fi
 fi
+# The slot disk is /var: mounted now, before anything in the guest writes there.
+/mvo/mvo-runner.sh mount-slot
 hostname mvo-guest
 ip link set lo up
 if [ -e /sys/class/net/eth0 ]; then

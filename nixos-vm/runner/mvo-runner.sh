@@ -17,10 +17,11 @@ MVO_TAG_WORKSPACE=mvo_ws
 MVO_TAG_IO=mvo_io
 MVO_TAG_OBJECTS=mvo_objects
 MVO_DISK_SLOT=mvo_slot
+MVO_DISK_CACHE=mvo_cache
 MVO_GUEST_WORKSPACE=/workspace
 MVO_GUEST_IO=/run/mvo/io
 MVO_GUEST_OBJECTS=/run/mvo/objects
-MVO_GUEST_SLOT=/run/mvo/slot
+MVO_GUEST_CACHE=/run/mvo/cache
 
 if [ -n "${MVO_IO_DIR:-}" ]; then
     in_vm=0
@@ -49,11 +50,11 @@ mount_share() { # tag dir [ro]
     mount -t virtiofs -o "$vopts" "$1" "$2" 2>/dev/null
 }
 
-# The slot disk is found by its serial (QEMU serial=, vfkit deviceId=), never by position.
-find_slot_disk() {
+# Disks are found by their serial (QEMU serial=, vfkit deviceId=), never by position.
+find_disk() { # serial
     for b in /sys/block/vd*; do
         [ -e "$b/serial" ] || continue
-        if [ "$(cat "$b/serial")" = "$MVO_DISK_SLOT" ]; then echo "/dev/${b##*/}"; return 0; fi
+        if [ "$(cat "$b/serial")" = "$1" ]; then echo "/dev/${b##*/}"; return 0; fi
     done
     return 1
 }
@@ -62,20 +63,32 @@ has_ext_filesystem() { # the ext2/3/4 superblock magic 0xEF53 sits at byte 1080
     [ "$(dd if="$1" bs=1 skip=1080 count=2 2>/dev/null | od -An -tx1 | tr -d ' \n')" = "53ef" ]
 }
 
+format_on_first_use() { # dev what
+    has_ext_filesystem "$1" && return 0
+    log "formatting $2 $1 (first use)"
+    if command -v mkfs.ext4 >/dev/null 2>&1; then mkfs.ext4 -q -F "$1"; else mke2fs -F -i 65536 "$1" >/dev/null; fi || {
+        log "cannot format $1"; return 1; }
+}
+
+# The slot disk is /var itself, mounted before anything populates /var: by init (the Debian
+# images call "mvo-runner.sh mount-slot" first thing; the production image mounts it from its
+# fileSystems), so the runner only mounts it when nothing did.
 mount_slot() {
-    dev=$(find_slot_disk) || { log "no slot disk; /var stays in memory"; return 0; }
-    if ! has_ext_filesystem "$dev"; then
-        log "formatting slot disk $dev (first use)"
-        if command -v mkfs.ext4 >/dev/null 2>&1; then mkfs.ext4 -q -F "$dev"; else mke2fs -F -i 65536 "$dev" >/dev/null; fi || {
-            log "cannot format $dev"; return 1; }
-    fi
-    mkdir -p "$MVO_GUEST_SLOT"
-    mount -t ext4 "$dev" "$MVO_GUEST_SLOT" || { log "cannot mount $dev"; return 1; }
-    mkdir -p "$MVO_GUEST_SLOT/var" "$MVO_GUEST_SLOT/cache"
-    mount --bind "$MVO_GUEST_SLOT/var" /var
-    mkdir -p /var/cache
-    mount --bind "$MVO_GUEST_SLOT/cache" /var/cache
-    export XDG_CACHE_HOME=/var/cache
+    dev=$(find_disk "$MVO_DISK_SLOT") || { log "no slot disk; /var stays in memory"; return 0; }
+    if awk -v d="$dev" '$1 == d && $2 == "/var" {f=1} END {exit !f}' /proc/mounts 2>/dev/null; then return 0; fi
+    format_on_first_use "$dev" "slot disk" || return 1
+    mount -t ext4 "$dev" /var || { log "cannot mount $dev on /var"; return 1; }
+}
+
+# The cache disk holds this repository's caches on this slot (the host attaches only the current
+# repository's image). Root mounts it; everything inside is the agent's, copied in and out by the
+# agent user only, so nothing a cache holds (links included) is ever followed by root.
+cache_dev=
+mount_cache() {
+    cache_dev=$(find_disk "$MVO_DISK_CACHE") || { cache_dev=; return 0; }
+    format_on_first_use "$cache_dev" "cache disk" || { cache_dev=; return 0; }
+    mkdir -p "$MVO_GUEST_CACHE"
+    mount -t ext4 -o nosuid,nodev "$cache_dev" "$MVO_GUEST_CACHE" || { log "cannot mount the cache disk $cache_dev"; cache_dev=; }
 }
 
 finish() {
@@ -84,6 +97,11 @@ finish() {
     exit "${1:-0}"
 }
 
+if [ "${1:-}" = mount-slot ]; then # called by init before the system uses /var
+    mount_slot
+    exit $?
+fi
+
 if [ "$in_vm" = 1 ]; then
     export PATH="${PATH:+$PATH:}/run/current-system/sw/bin:/usr/bin:/usr/sbin:/bin:/sbin" HOME="${HOME:-/root}"
     mount_share "$MVO_TAG_IO" "$MVO_GUEST_IO" || { echo "mvo-runner: cannot mount io share" >&2; finish 1; }
@@ -91,6 +109,7 @@ if [ "$in_vm" = 1 ]; then
     mount_share "$MVO_TAG_WORKSPACE" "$MVO_GUEST_WORKSPACE" || { log "cannot mount workspace share"; finish 1; }
     mount_share "$MVO_TAG_OBJECTS" "$MVO_GUEST_OBJECTS" ro || log "no objects share"
     mount_slot
+    mount_cache
 fi
 mkdir -p "$out"
 log "task runner started (in_vm=$in_vm)"
@@ -111,6 +130,17 @@ if [ -f "$io/credential.env" ]; then
     log "credential read from its file; the file is deleted"
 fi
 
+# Granted secrets for setup (.microvm/environment.json "secrets"): root-only 0600 files, read into
+# this root shell's memory (not its environment) and unlinked before anything runs as the agent user.
+take_root_file() {
+    [ -f "$io/$1" ] || return 0
+    cat "$io/$1"
+    rm -f "$io/$1"
+}
+setup_secrets=$(take_root_file secrets.env)
+agent_secrets=$(take_root_file agent-secrets.env)
+[ -n "$setup_secrets" ] && log "setup secrets read from their file; the file is deleted"
+
 # The guest's git must accept a workspace owned by another uid and must not need a config file.
 export GIT_CONFIG_COUNT=3 \
     GIT_CONFIG_KEY_0=safe.directory GIT_CONFIG_VALUE_0='*' \
@@ -128,7 +158,8 @@ cd "$ws" || { log "cannot enter workspace $ws"; echo 127 > "$out/exit_code"; : >
 
 # The agent never runs as root: it runs as the image's agent user (/etc/mvo/agent-user, uid 1000 in
 # every image), which owns the workspace (the host stamps its ownership into the share), its HOME,
-# /tmp and the slot caches. Root only mounts and powers off. A test image may boot with
+# /tmp and what the cache disk keeps. Nothing on the slot disk (/var, shared by every repository
+# that uses the slot) is the agent's. Root only mounts and powers off. A test image may boot with
 # mvo.test.agent_as_root=1 to play a compromised guest.
 agent_fail() { # reason text: the host reports out/agent_error as the task's error
     log "$1"
@@ -163,11 +194,124 @@ if [ "$in_vm" = 1 ]; then
         mkdir -p "$agent_home" /tmp
         chown "$agent_uid:$agent_gid" "$agent_home"
         chmod 1777 /tmp
-        [ -d /var/cache ] && chown "$agent_uid:$agent_gid" /var/cache
         export HOME="$agent_home" USER="$agent_user" LOGNAME="$agent_user" SHELL=/bin/bash TMPDIR=/tmp
         log "the agent runs as $agent_user (uid $agent_uid)"
     fi
 fi
+
+# --- warm slot: caches and setup ------------------------------------------------------------
+# MVO_CACHE_PATHS (one path a line): "~/x" is $HOME/x, kept on the cache disk under home/x; "x" is
+# $ws/x, kept under ws/x. They are restored before setup and the agent, and saved after setup and
+# after the agent, always by the agent user.
+cache_dir() { # the cache disk's directory for one kind (home|ws), made the agent's
+    d="$MVO_GUEST_CACHE/$1"
+    [ -L "$d" ] && rm -f "$d"
+    # -h: a link swapped in by a process the agent left behind is changed itself, never followed
+    mkdir -p "$d" && [ -n "$agent_uid" ] && chown -h "$agent_uid:$agent_gid" "$d"
+    echo "$d"
+}
+# as the agent: copy $1 to $2 through $2.mvo-new, so that a copy cut short never replaces a good one
+cache_copy_script='set -e; rm -rf "$2.mvo-new"; mkdir -p "$(dirname "$2")"; cp -a "$1" "$2.mvo-new"; rm -rf "$2"; mv "$2.mvo-new" "$2"'
+cache_sync() { # restore|save when
+    [ -n "${MVO_CACHE_PATHS:-}" ] || return 0
+    [ -n "$cache_dev" ] || { log "no cache disk attached: caches are not kept"; return 0; }
+    printf '%s\n' "$MVO_CACHE_PATHS" | while IFS= read -r p; do
+        [ -n "$p" ] || continue
+        case "$p" in
+            "~/"*) rel=${p#"~/"}; live="$HOME/$rel"; kept="$(cache_dir home)/$rel" ;;
+            *) rel=$p; live="$ws/$rel"; kept="$(cache_dir ws)/$rel" ;;
+        esac
+        case "/$rel/" in */../*|*/./*|//) log "cache path $p refused"; continue ;; esac
+        if [ "$1" = restore ]; then from=$kept to=$live; else from=$live to=$kept; fi
+        if [ ! -e "$from" ]; then [ "$1" = restore ] && log "cache $p: nothing kept yet"; continue; fi
+        if run_as_agent sh -c "$cache_copy_script" sh "$from" "$to" 2>>"$out/runner.log"; then
+            log "cache $p: ${1}d $2 ($(du -sk "$to" 2>/dev/null | cut -f1) KiB)"
+        else
+            log "cache $p: $1 failed"
+        fi
+    done
+    sync
+}
+# The environment's variables reach setup and the agent.
+if [ -f "$io/environment.env" ]; then
+    set -a
+    # shellcheck disable=SC1091
+    . "$io/environment.env"
+    set +a
+fi
+
+uptime_ms() { awk '{printf "%d", $1 * 1000}' /proc/uptime; }
+
+# Ends every process of the agent user (setup's daemons, setsid or not): kill(-1) as that user
+# signals all of them at once, then /proc is checked until only zombies are left.
+end_agent_processes() {
+    [ -n "$agent_uid" ] || return 0
+    tries=0
+    while :; do
+        run_as_agent sh -c 'kill -KILL -1' 2>/dev/null
+        left=
+        for p in /proc/[0-9]*; do
+            [ "$(awk '/^Uid:/ {print $2}' "$p/status" 2>/dev/null)" = "$agent_uid" ] || continue
+            state=$(sed 's/.*) //' "$p/stat" 2>/dev/null | cut -d' ' -f1)
+            [ "$state" = Z ] || [ -z "$state" ] || { left=${p#/proc/}; break; }
+        done
+        [ -z "$left" ] && return 0
+        tries=$((tries + 1))
+        [ "$tries" -lt 50 ] || { log "setup: process $left of the agent user survives"; return 1; }
+        sleep 0.1 2>/dev/null || sleep 1
+    done
+}
+
+# Setup: a phase of its own. Each command runs in the workspace as the agent user with the
+# environment and the setup secrets (in its environment only); its output goes to out/setup.log and
+# to the console as "mvo-setup: " lines. Then every process it left is ended and the secrets are gone.
+# MVO_SETUP_SKIP=1: the host found setup's key unchanged for this slot and repository (warm slot).
+run_setup() {
+    [ -f "$io/setup/1" ] || return 0
+    if [ "${MVO_SETUP_SKIP:-0}" = 1 ]; then
+        echo skipped > "$out/setup.result"
+        log "setup skipped: its key is unchanged since this slot last ran it"
+        return 0
+    fi
+    log "setup: starting"
+    started=$(uptime_ms)
+    : >> "$out/setup.log"
+    n=1
+    while [ -f "$io/setup/$n" ]; do
+        cmd=$(cat "$io/setup/$n")
+        log "setup: command $n"
+        before=$(stat -c %s "$out/setup.log")
+        (
+            if [ -n "$setup_secrets" ]; then set -a; eval "$setup_secrets"; set +a; fi
+            run_as_agent sh -c "$cmd"
+        ) >> "$out/setup.log" 2>&1 < /dev/null
+        rc=$?
+        dd if="$out/setup.log" bs=65536 skip="$before" iflag=skip_bytes 2>/dev/null | sed 's/^/mvo-setup: /' >&2
+        if [ "$rc" -ne 0 ]; then
+            end_agent_processes
+            setup_secrets=
+            echo "failed $n $rc $(( $(uptime_ms) - started ))" > "$out/setup.result"
+            log "setup: command $n exited with $rc; the agent does not start"
+            echo 125 > "$out/exit_code"
+            : > "$out/done"
+            finish 0
+        fi
+        n=$((n + 1))
+    done
+    end_agent_processes || { setup_secrets=; echo "failed 0 137 $(( $(uptime_ms) - started ))" > "$out/setup.result"; echo 125 > "$out/exit_code"; : > "$out/done"; finish 0; }
+    # the caches first: "ok" is what makes the host record the setup key, so setup is only skipped
+    # later when what it made was kept
+    cache_sync save "after setup"
+    echo "ok $(( $(uptime_ms) - started ))" > "$out/setup.result"
+    log "setup: done"
+}
+cache_sync restore "before setup and the agent"
+run_setup
+setup_secrets=
+unset setup_secrets
+if [ -n "$agent_secrets" ]; then set -a; eval "$agent_secrets"; set +a; fi
+agent_secrets=
+unset agent_secrets
 
 if [ -n "${MVO_AGENT_CMD:-}" ]; then
     log "running agent command"
@@ -241,6 +385,8 @@ if [ -n "${MVO_BASE_COMMIT:-}" ]; then
         log "no new commits"
     fi
 fi
+# after the bundle: a save cut short by the task's timeout never costs the agent's commits
+cache_sync save "after the agent"
 : > "$out/done"
 log "done"
 finish 0

@@ -1,5 +1,7 @@
 package dev.microvm.orchestrator.cli;
 
+import dev.microvm.orchestrator.config.Environment;
+import dev.microvm.orchestrator.config.HostEnvironments;
 import dev.microvm.orchestrator.config.RepoRegistry;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -35,6 +37,10 @@ final class AllowCommand implements Callable<Integer> {
             + "(exact, or *.suffix); repeat for more")
     List<String> allowDomains;
 
+    @Option(names = "--environment", paramLabel = "FILE", description = "An environment file (the keys of .microvm/environment.json) "
+            + "kept in the state directory for this repository; it wins over the repository's own file")
+    Path environment;
+
     @Override
     public Integer call() {
         Path repo = path == null ? Path.of("").toAbsolutePath() : path;
@@ -45,9 +51,22 @@ final class AllowCommand implements Callable<Integer> {
         if (allowDomains != null && !allowDomains.isEmpty()) defaults.put("allowed_domains", new JsonArray(allowDomains));
         // refused before anything is registered
         RepoRegistry.checkDefaults(defaults, alias != null ? alias : String.valueOf(repo.toAbsolutePath().normalize().getFileName()));
+        if (environment != null) Environment.parse(readEnvironment(), environment.toString()); // refused before anything is registered
         String registered = registry.allow(repo, alias);
         if (!defaults.isEmpty()) registry.setDefaults(registered, defaults);
+        if (environment != null) {
+            new HostEnvironments(state.paths()).set(registered, environment);
+            System.out.println("Environment of '" + registered + "' set from " + environment + " (it wins over " + Environment.FILE + ")");
+        }
         System.out.println("Registered '" + registered + "' -> " + registry.resolve(registered).path());
         return 0;
+    }
+
+    private String readEnvironment() {
+        try {
+            return java.nio.file.Files.readString(environment);
+        } catch (java.io.IOException e) {
+            throw new IllegalArgumentException("cannot read the environment file " + environment + ": " + e.getMessage());
+        }
     }
 }

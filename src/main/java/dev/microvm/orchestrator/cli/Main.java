@@ -7,7 +7,8 @@ import picocli.CommandLine.Command;
 @Command(name = "microvm-orchestrator", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Runs coding tasks in short-lived, hardware-isolated microVMs and merges their commits back.",
         subcommands = {AllowCommand.class, ListCommand.class, RemoveCommand.class, RunCommand.class, TasksCommand.class,
-                ServeCommand.class, McpCommand.class, SetupTokenCommand.class, ClusterCertsCommand.class})
+                ServeCommand.class, McpCommand.class, SetupTokenCommand.class, ClusterCertsCommand.class,
+                SecretCommand.class})
 public final class Main implements Runnable {
 
     public static void main(String[] args) {

@@ -23,6 +23,8 @@ import java.util.regex.Pattern;
  * slots/&lt;n&gt;/disk.img            slot storage (sparse raw image)
  * mcp/cursors/&lt;caller&gt;.json     wait_next_event delivery cursors
  * secrets/                      credentials (0700 dir, 0600 files)
+ * environments/&lt;alias&gt;.json     a repository's environment set by the host (allow --environment)
+ * repo-secrets/&lt;alias&gt;.json     secrets granted to a repository's tasks (0700 dir, 0600 files)
  * http/token                    dashboard / API access token (0600)
  * run/                          short-lived control sockets (0700)
  * </pre>
@@ -36,6 +38,9 @@ public record StatePaths(Path root) {
     /** Caller ids (MCP sessions) are sanitized to this before they name a file. */
     public static final Pattern CALLER_ID = Pattern.compile("[A-Za-z0-9._-]{1,128}");
 
+    /** Repository aliases (the same rule as {@link RepoRegistry#ALIAS}). */
+    public static final Pattern REPO_ALIAS = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+
     public StatePaths {
         root = root.toAbsolutePath().normalize();
     }
@@ -46,6 +51,12 @@ public record StatePaths(Path root) {
     public Path tasksDir() { return root.resolve("tasks"); }
     public Path slotsDir() { return root.resolve("slots"); }
     public Path secretsDir() { return root.resolve("secrets"); }
+    public Path environmentsDir() { return root.resolve("environments"); }
+    public Path repoSecretsDir() { return root.resolve("repo-secrets"); }
+    /** The host's environment of repository {@code alias} (allow --environment). */
+    public Path hostEnvironment(String alias) { return inside(environmentsDir(), requireId(REPO_ALIAS, alias, "repository alias") + ".json"); }
+    /** The secrets granted to repository {@code alias} (0600). */
+    public Path repoSecrets(String alias) { return inside(repoSecretsDir(), requireId(REPO_ALIAS, alias, "repository alias") + ".json"); }
     public Path httpTokenFile() { return root.resolve("http").resolve("token"); }
     public Path runDir() { return root.resolve("run"); }
     public Path cursorsDir() { return root.resolve("mcp").resolve("cursors"); }

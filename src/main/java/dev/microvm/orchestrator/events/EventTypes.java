@@ -4,6 +4,11 @@ package dev.microvm.orchestrator.events;
 public final class EventTypes {
     /** A task changed state; data: {state, previous, reason?, slot?, merge_result?, ...}. */
     public static final String TASK_STATE = "task.state";
+    /**
+     * The task's setup phase (.microvm/environment.json) ended; data: {outcome: ok|skipped|failed|unreadable|not_run,
+     * duration_ms, commands, index?, command?, exit_code?, error?, environment: {source, sha256, commit}}.
+     */
+    public static final String TASK_SETUP = "task.setup";
     /** A finished task was merged later (merge_task); data: {merge_result}. */
     public static final String TASK_MERGED = "task.merged";
     /**

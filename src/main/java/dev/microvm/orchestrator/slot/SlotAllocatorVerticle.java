@@ -129,11 +129,22 @@ public final class SlotAllocatorVerticle extends VerticleBase {
                 }
             }
             return new JsonObject().put("max_slots", slotCount).put("active", active).put("available", available)
-                    .put("queued", new JsonArray(queued));
+                    .put("queued", new JsonArray(queued)).put("storage", storage());
         }).onComplete(ar -> {
             if (ar.succeeded()) msg.reply(ar.result());
             else msg.fail(500, ar.cause().getMessage());
         });
+    }
+
+    /** What each slot keeps, per repository: its cache images and when setup last succeeded there. */
+    private JsonArray storage() throws IOException {
+        SlotCaches caches = new SlotCaches(paths);
+        JsonArray out = new JsonArray();
+        for (int n = 0; n < slotCount; n++) {
+            JsonArray repos = caches.describe(n);
+            if (!repos.isEmpty()) out.add(new JsonObject().put("slot", n).put("repositories", repos));
+        }
+        return out;
     }
 
     /** Serves the queue head-first; runs the lock attempts off the event loop. */

@@ -33,6 +33,8 @@ public enum FailureReason {
     // merge-back results that leave a task failed
     CONFLICTS(4080), DIRTY_WORKTREE(4081), BASE_BRANCH_MISSING(4082), BASE_NOT_A_BRANCH(4083), BRANCH_EXISTS(4084),
     REPOSITORY_BUSY(4085), CONCURRENT_UPDATE(4086), NOT_MERGED(4087), CHECKED_OUT_IN_OTHER_WORKTREE(4088), NO_COMMITS(4089), ALREADY_MERGED(4090),
+    // the repository's environment (.microvm/environment.json) and its setup
+    ENVIRONMENT_INVALID(4091), SETUP_FAILED(4092),
     /** A name this version does not know. */
     UNKNOWN(4099);
 

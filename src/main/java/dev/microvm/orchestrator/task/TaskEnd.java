@@ -1,5 +1,6 @@
 package dev.microvm.orchestrator.task;
 
+import dev.microvm.orchestrator.events.EventTypes;
 import dev.microvm.orchestrator.node.Addresses;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
@@ -24,7 +25,15 @@ final class TaskEnd {
         return task.ask(Addresses.WORKER_COLLECT).compose(res -> {
             agentError = res.getString("agent_error");
             TaskRecord next = task.record().withExitCode(res.getInteger("exit_code")).withResult(res.getJsonObject("result"));
-            return task.persist(next, null).map(res);
+            JsonObject setup = res.getJsonObject("setup");
+            if (setup == null) return task.persist(next, null).map(res);
+            // setup is a phase of its own: its outcome and duration in the record (prepared.setup) and its own event
+            JsonObject prepared = next.prepared() == null ? new JsonObject() : next.prepared().copy();
+            JsonObject env = prepared.getJsonObject("environment", new JsonObject());
+            JsonObject data = setup.copy().put("environment", new JsonObject().put("source", env.getString("source"))
+                    .put("sha256", env.getString("sha256")).put("commit", env.getString("commit")));
+            return task.persist(next.withPrepared(prepared.put("setup", setup)),
+                    new JsonObject().put("type", EventTypes.TASK_SETUP).put("task_id", next.id()).put("data", data)).map(res);
         });
     }
 

@@ -1,6 +1,9 @@
 package dev.microvm.orchestrator.task;
 
 import dev.microvm.orchestrator.config.AllowedDomains;
+import dev.microvm.orchestrator.config.HostEnvironments;
+import dev.microvm.orchestrator.config.StatePaths;
+import dev.microvm.orchestrator.secrets.RepoSecrets;
 import dev.microvm.orchestrator.config.OrchestratorConfig;
 import dev.microvm.orchestrator.config.RepoRegistry;
 import dev.microvm.orchestrator.vm.DriverFingerprint;
@@ -56,6 +59,15 @@ final class TaskIntake {
         }
         return TaskRecord.queued(TaskIds.next(), repo.alias(), repo.path().toString(), b.getString("description"), b.getString("caller"), nodeId,
                 options, b.getString("parent_task_id"), clock.instant().toString());
+    }
+
+    /**
+     * Whether a task of repository {@code alias} must run on this host: the host granted the
+     * repository secrets or set its environment. Both live in this host's state directory and never
+     * travel to another host, so such tasks are never placed elsewhere. Blocking.
+     */
+    static boolean staysHere(StatePaths paths, String alias) {
+        return new RepoSecrets(paths).any(alias) || new HostEnvironments(paths).get(alias).isPresent();
     }
 
     /** The submit request of a follow-up run of the finished task {@code parent}. */

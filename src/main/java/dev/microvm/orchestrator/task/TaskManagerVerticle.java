@@ -110,7 +110,10 @@ public final class TaskManagerVerticle extends VerticleBase {
     private Future<JsonObject> submit(JsonObject b) {
         JsonObject requested = TaskIntake.requestedOptions(b);
         Long acceptBefore = b.getLong("accept_before");
-        return blocking(() -> intake.record(b, requested)).compose(record -> placeOrEnqueue(record, acceptBefore));
+        return blocking(() -> {
+            TaskRecord record = intake.record(b, requested);
+            return Map.entry(record, TaskIntake.staysHere(paths, record.repo()));
+        }).compose(e -> e.getValue() ? enqueue(e.getKey(), acceptBefore) : placeOrEnqueue(e.getKey(), acceptBefore));
     }
 
     private Future<JsonObject> continueTask(JsonObject b) {

@@ -24,6 +24,7 @@ import java.util.Set;
  * @param network            full | allowlist | api-only | none
  * @param allowedDomains     under allowlist, the domains the egress proxy lets through (exact or "*." suffix);
  *                           at submission the task's own list is joined with the config's and the repository's
+ * @param freshSetup         run the environment's setup even when its key is unchanged since this slot last ran it
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record TaskOptions(
@@ -36,7 +37,8 @@ public record TaskOptions(
         @JsonProperty("include_uncommitted") boolean includeUncommitted,
         @JsonProperty("untracked_patterns") List<String> untrackedPatterns,
         @JsonProperty("network") String network,
-        @JsonProperty("allowed_domains") @JsonInclude(JsonInclude.Include.NON_EMPTY) List<String> allowedDomains) {
+        @JsonProperty("allowed_domains") @JsonInclude(JsonInclude.Include.NON_EMPTY) List<String> allowedDomains,
+        @JsonProperty("fresh_setup") Boolean freshSetup) {
 
     public static final JsonSchema SCHEMA = JsonSchemas.load("task-options.schema.json", "option");
     public static final Set<String> MERGE_STRATEGIES = SCHEMA.enumValues("merge_strategy");
@@ -48,7 +50,7 @@ public record TaskOptions(
     }
 
     public static TaskOptions defaults() {
-        return new TaskOptions(null, null, null, null, null, null, false, List.of(), null, List.of());
+        return new TaskOptions(null, null, null, null, null, null, false, List.of(), null, List.of(), null);
     }
 
     public JsonObject toJson() {
@@ -58,7 +60,7 @@ public record TaskOptions(
     /** This task's options with the network policy and allowlist it runs with, settled at submission. */
     public TaskOptions withNetwork(String policy, List<String> domains) {
         return new TaskOptions(baseRef, mergeStrategy, timeoutSeconds, cpus, memoryMiB, agentCommand, includeUncommitted,
-                untrackedPatterns, policy, domains);
+                untrackedPatterns, policy, domains, freshSetup);
     }
 
     /** Parses what a person or client asked for: checked against the schema, unknown options refused. */

@@ -13,6 +13,12 @@ package dev.microvm.orchestrator.vm;
  * io/out/result.bundle           commits MVO_BASE_COMMIT..HEAD (absent when none)
  * io/out/runner.log
  * io/out/agent_error            why the agent could not start (absent when it started)
+ * io/environment.env host → guest  the environment's variables (KEY='value'), for setup and the agent
+ * io/setup/N       host → guest  setup command N (1, 2, ...), run in order before the agent
+ * io/secrets.env   host → guest  granted secrets for setup: root-only 0600, read and unlinked by the runner at once
+ * io/agent-secrets.env           the secrets granted to the agent as well (same handling)
+ * io/out/setup.log guest → host  setup's output
+ * io/out/setup.result            "ok MS", "failed N EXIT MS" or "skipped" (setup key unchanged); no file: no setup
  * io/out/done      written last
  * </pre>
  * The host reads io/out only after the VM has stopped, and never trusts it.
@@ -25,12 +31,18 @@ public final class GuestContract {
     /** Read-only share of the user's git object directory (QEMU only). */
     public static final String TAG_OBJECTS = "mvo_objects";
     public static final String DISK_SLOT = "mvo_slot";
+    /**
+     * One repository's caches on one slot (its cache image, attached to that repository's tasks
+     * only); the runner mounts it on {@link #GUEST_CACHE}.
+     */
+    public static final String DISK_CACHE = "mvo_cache";
     /** The production image's read-only Nix store (attach read-only). */
     public static final String DISK_STORE = "mvo_store";
 
     public static final String GUEST_WORKSPACE = "/workspace";
     public static final String GUEST_IO = "/run/mvo/io";
     public static final String GUEST_OBJECTS = "/run/mvo/objects";
+    public static final String GUEST_CACHE = "/run/mvo/cache";
 
     public static final String TASK_ENV = "task.env";
     public static final String PROMPT = "prompt.txt";
@@ -40,6 +52,14 @@ public final class GuestContract {
     public static final String OUT_BUNDLE = "out/result.bundle";
     public static final String OUT_RUNNER_LOG = "out/runner.log";
     public static final String OUT_DONE = "out/done";
+    public static final String ENVIRONMENT_ENV = "environment.env";
+    public static final String SETUP_DIR = "setup";
+    public static final String SECRETS_ENV = "secrets.env";
+    public static final String AGENT_SECRETS_ENV = "agent-secrets.env";
+    public static final String OUT_SETUP_LOG = "out/setup.log";
+    public static final String OUT_SETUP_RESULT = "out/setup.result";
+    /** The runner prefixes setup's console lines with this. */
+    public static final String SETUP_LINE_PREFIX = "mvo-setup: ";
 
     public static final String ENV_TASK_ID = "MVO_TASK_ID";
     public static final String ENV_BASE_COMMIT = "MVO_BASE_COMMIT";
@@ -47,6 +67,10 @@ public final class GuestContract {
     public static final String ENV_TIMEOUT_SECS = "MVO_TIMEOUT_SECS";
     /** The booted image's version, for the runner's messages. */
     public static final String ENV_IMAGE_VERSION = "MVO_IMAGE_VERSION";
+    /** The cache paths, one a line: "~/x" under the agent's HOME, "x" in the workspace (environment file's {@code cache}). */
+    public static final String ENV_CACHE_PATHS = "MVO_CACHE_PATHS";
+    /** "1": the setup key is unchanged since this slot last ran setup for this repository; setup is skipped. */
+    public static final String ENV_SETUP_SKIP = "MVO_SETUP_SKIP";
     /** guest → host: why the agent could not run (missing from the image, no agent user, …). */
     public static final String OUT_AGENT_ERROR = "out/agent_error";
 

@@ -1,5 +1,6 @@
 package dev.microvm.orchestrator.worker;
 
+import dev.microvm.orchestrator.secrets.GuestSecretFiles;
 import dev.microvm.orchestrator.task.FailureReason;
 
 import dev.microvm.orchestrator.config.OrchestratorConfig;
@@ -51,9 +52,12 @@ public final class DriverVmOperations implements VmOperations {
     @Override
     public long start(String taskId) {
         TaskRecord r = KnownTasks.load(store, taskId);
+        boolean booted = false;
         try {
             VmSpec spec = specs.specFor(r);
-            return boot(r, spec).pid();
+            long pid = boot(r, spec).pid();
+            booted = true;
+            return pid;
         } catch (VmException e) {
             throw WorkerFailure.of(e);
         } catch (IOException e) {
@@ -63,6 +67,8 @@ public final class DriverVmOperations implements VmOperations {
             throw new WorkerFailure(FailureReason.INTERRUPTED, "interrupted while the VM booted");
         } catch (IllegalArgumentException e) {
             throw new WorkerFailure(FailureReason.BOOT_FAILED, e.getMessage(), e);
+        } finally {
+            if (!booted) GuestSecretFiles.remove(paths.taskIo(r.id())); // no runner will take them
         }
     }
 

@@ -13,6 +13,7 @@ import dev.microvm.orchestrator.git.MergeStrategy;
 import dev.microvm.orchestrator.git.TaskDiff;
 import dev.microvm.orchestrator.git.TaskRefs;
 import dev.microvm.orchestrator.secrets.GuestFile;
+import dev.microvm.orchestrator.secrets.GuestSecretFiles;
 import dev.microvm.orchestrator.secrets.GuestOutputReader;
 import dev.microvm.orchestrator.task.TaskRecord;
 import dev.microvm.orchestrator.task.TaskStore;
@@ -27,6 +28,7 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.function.UnaryOperator;
 
 /** {@link ResultOperations} with JGit and the guest-output reader: nothing a guest wrote is followed or executed. */
@@ -36,12 +38,14 @@ public final class GitResultOperations implements ResultOperations {
     private final OrchestratorConfig config;
     private final TaskStore store;
     private final UnaryOperator<String> redactor;
+    private final WarmSlots warm;
 
-    GitResultOperations(StatePaths paths, OrchestratorConfig config, TaskStore store, UnaryOperator<String> redactor) {
+    GitResultOperations(StatePaths paths, OrchestratorConfig config, TaskStore store, UnaryOperator<String> redactor, WarmSlots warm) {
         this.paths = paths;
         this.config = config;
         this.store = store;
         this.redactor = redactor;
+        this.warm = warm;
     }
 
     @Override
@@ -51,6 +55,7 @@ public final class GitResultOperations implements ResultOperations {
         Path out = io.resolve(GuestContract.OUT_DIR);
         JsonObject reply = new JsonObject();
         try {
+            GuestSecretFiles.remove(io); // the runner deletes them first thing; a guest that never ran it did not
             if (Files.isSymbolicLink(out)) throw new IOException("the guest replaced its output directory with a link");
             Integer exitCode = new GuestOutputReader(io, 64).readIfPresent(GuestContract.OUT_EXIT_CODE)
                     .map(f -> f.text().trim()).filter(s -> s.matches("-?\\d{1,9}")).map(Integer::parseInt).orElse(null);
@@ -72,7 +77,14 @@ public final class GitResultOperations implements ResultOperations {
             } else {
                 reply.put("commits", 0);
             }
-            if (!done) {
+            Optional<JsonObject> setup = SetupResult.parse(new GuestOutputReader(io, 256).readIfPresent(GuestContract.OUT_SETUP_RESULT)
+                    .map(GuestFile::text), SetupResult.commands(r.prepared()));
+            setup.ifPresent(s -> reply.put("setup", s));
+            if (warm.recordIfSetupSucceeded(r, setup)) reply.put("setup_key_recorded", true);
+            boolean setupFailed = setup.map(s -> s.containsKey("error")).orElse(false);
+            if (done && setupFailed) {
+                reply.put("reason", FailureReason.SETUP_FAILED.wireName()).put("error", redactor.apply(setup.get().getString("error")));
+            } else if (!done) {
                 reply.put("reason", "guest_incomplete").put("error",
                         "the VM stopped before the task runner finished; see get_task_logs (stream console)");
             } else if (exitCode == null) {

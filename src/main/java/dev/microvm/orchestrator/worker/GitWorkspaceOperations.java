@@ -42,15 +42,19 @@ public final class GitWorkspaceOperations implements WorkspaceOperations {
     private final HypervisorDriver driver;
     private final VmSpecs specs;
     private final Supplier<Optional<Credential>> credentials;
+    private final TaskEnvironments environments;
+    private final WarmSlots warm;
 
     GitWorkspaceOperations(StatePaths paths, OrchestratorConfig config, TaskStore store, HypervisorDriver driver, VmSpecs specs,
-                           Supplier<Optional<Credential>> credentials) {
+                           Supplier<Optional<Credential>> credentials, TaskEnvironments environments, WarmSlots warm) {
+        this.environments = environments;
         this.paths = paths;
         this.config = config;
         this.store = store;
         this.driver = driver;
         this.specs = specs;
         this.credentials = credentials;
+        this.warm = warm;
     }
 
     @Override
@@ -80,17 +84,22 @@ public final class GitWorkspaceOperations implements WorkspaceOperations {
             Map<String, String> env = guestEnvironment(r, proxy, proxyPort, egressPort);
             env.put(GuestContract.ENV_BASE_COMMIT, prepared.agentBaseCommit());
             image.ifPresent(i -> env.put(GuestContract.ENV_IMAGE_VERSION, i.imageVersion()));
+            TaskEnvironments.Resolved environment = environments.resolve(r, prepared.baseCommit());
+            // warm slot: the cache image and whether setup may be skipped (its inputs as the workspace holds them)
+            WarmSlots.Plan slotPlan = warm.plan(r, environment.environment(), prepared.agentBaseCommit(), image);
+            env.putAll(slotPlan.env());
             FileTrees.delete(paths.taskIo(r.id()));
             TaskIo.write(paths.taskIo(r.id()), env, r.description());
             if (proxy.isPresent()) {
                 AtomicFiles.write(paths.taskProxyToken(r.id()), proxy.get().token().getBytes(StandardCharsets.UTF_8), "rw-------");
             }
             if ("file".equals(config.credentialMode())) writeGuestCredential(r);
-            return new JsonObject().put("base_commit", prepared.baseCommit()).put("base_branch", baseBranch(r, prepared))
+            TaskEnvironments.write(paths.taskIo(r.id()), environment, image.isPresent() && driver.capabilities().mapsShareOwnership());
+            return new JsonObject().put("environment", environment.toJson()).put("base_commit", prepared.baseCommit()).put("base_branch", baseBranch(r, prepared))
                     .put("agent_base_commit", prepared.agentBaseCommit()).put("method", prepared.method())
                     .put("shared_objects_dir", prepared.sharedObjectsDir() == null ? null : prepared.sharedObjectsDir().toString())
                     .put("copied_untracked", new JsonArray(prepared.copiedUntracked()))
-                    .put("proxy_port", proxyPort).put("egress_port", egressPort);
+                    .put("proxy_port", proxyPort).put("egress_port", egressPort).mergeIn(slotPlan.prepared());
         } catch (GitTaskException e) {
             throw WorkerFailure.of(e);
         } catch (IOException e) {

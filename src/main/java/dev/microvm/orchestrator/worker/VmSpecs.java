@@ -47,6 +47,9 @@ record VmSpecs(StatePaths paths, OrchestratorConfig config, HypervisorDriver dri
         if (objects != null) shares.add(new VmSpec.Share(Path.of(objects), GuestContract.TAG_OBJECTS, true));
         List<VmSpec.Disk> disks = new ArrayList<>(image.map(GuestImage::vmDisks).orElse(List.of()));
         disks.add(new VmSpec.Disk(slotDisk(r.slot()), false, GuestContract.DISK_SLOT));
+        // the cache image of this task's repository on this slot (made at prepare), never another repository's
+        String cache = prepared.getString("cache_image");
+        if (cache != null) disks.add(new VmSpec.Disk(Path.of(cache), false, GuestContract.DISK_CACHE));
         Path control = AtomicFiles.privateDirectory(paths.runDir().resolve(r.id()));
         return new VmSpec("mvo-" + r.id(), cpus, mem, boot, disks, shares, network, paths.taskConsoleLog(r.id()),
                 control, Map.of("task_id", r.id(), "slot", String.valueOf(r.slot())));

@@ -1,7 +1,9 @@
 package dev.microvm.orchestrator.worker;
 
 import dev.microvm.orchestrator.config.OrchestratorConfig;
+import dev.microvm.orchestrator.config.HostEnvironments;
 import dev.microvm.orchestrator.config.StatePaths;
+import dev.microvm.orchestrator.secrets.RepoSecrets;
 import dev.microvm.orchestrator.node.Addresses;
 import dev.microvm.orchestrator.node.EventSink;
 import dev.microvm.orchestrator.secrets.Credential;
@@ -46,9 +48,11 @@ public final class WorkerRoutes {
                                              Supplier<Optional<Credential>> credentials) {
         VmSpecs specs = new VmSpecs(paths, config, driver);
         DriverVmOperations vms = new DriverVmOperations(paths, config, store, driver, specs);
+        WarmSlots warm = new WarmSlots(paths, (long) config.slotDiskGiB() << 30, java.time.Clock.systemUTC());
         return of(new DiskRecordOperations(store, events, ownership, redactor, vms::forget),
-                new GitWorkspaceOperations(paths, config, store, driver, specs, credentials),
-                vms, new GitResultOperations(paths, config, store, redactor), config.stopGraceSeconds());
+                new GitWorkspaceOperations(paths, config, store, driver, specs, credentials,
+                        new TaskEnvironments(new HostEnvironments(paths), new RepoSecrets(paths), store), warm),
+                vms, new GitResultOperations(paths, config, store, redactor, warm), config.stopGraceSeconds());
     }
 
     public static Map<String, Route> of(RecordOperations records, WorkspaceOperations workspaces, VmOperations vms,

@@ -27,7 +27,7 @@ class ToolCatalogTest {
     static Stream<Arguments> badCalls() {
         return Stream.of(
                 Arguments.of("run_task", run("timout_seconds", 60), "run_task: unknown argument 'timout_seconds'; known arguments: agent_command, "
-                        + "allowed_domains, base, cpus, description, include_uncommitted, memory_mib, merge_strategy, network, repo, timeout_seconds, untracked_patterns"),
+                        + "allowed_domains, base, cpus, description, fresh_setup, include_uncommitted, memory_mib, merge_strategy, network, repo, timeout_seconds, untracked_patterns"),
                 Arguments.of("run_task", new JsonObject().put("repo", "demo"), "run_task: missing required argument 'description'"),
                 Arguments.of("run_task", run("description", ""), "run_task: argument 'description' must be a string of 1 to 200000 characters (got \"\")"),
                 Arguments.of("run_task", run("description", "x".repeat(200_001)), "run_task: argument 'description' must be a string of 1 to 200000 characters (got \"xxxx"),

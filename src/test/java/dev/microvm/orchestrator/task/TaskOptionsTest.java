@@ -24,7 +24,7 @@ class TaskOptionsTest {
         return Stream.of(
                 Arguments.of(new JsonObject().put("timout_seconds", 60),
                         "task options: unknown option 'timout_seconds'; known options: agent_command, allowed_domains, base, cpus, "
-                                + "include_uncommitted, memory_mib, merge_strategy, network, timeout_seconds, untracked_patterns"),
+                                + "fresh_setup, include_uncommitted, memory_mib, merge_strategy, network, timeout_seconds, untracked_patterns"),
                 Arguments.of(new JsonObject().put("cpus", "four"), "task options: option 'cpus' must be an integer between 1 and 64 (got \"four\")"),
                 Arguments.of(new JsonObject().put("cpus", 65), "task options: option 'cpus' must be an integer between 1 and 64 (got 65)"),
                 Arguments.of(new JsonObject().put("cpus", 2.5), "task options: option 'cpus' must be an integer between 1 and 64 (got 2.5)"),
@@ -82,7 +82,7 @@ class TaskOptionsTest {
 
     @Test
     void theSchemaAndTheRecordKnowTheSameOptions() {
-        TaskOptions everything = new TaskOptions("main", "auto", 1, 1, 256, "true", true, List.of("a"), "allowlist", List.of("example.com"));
+        TaskOptions everything = new TaskOptions("main", "auto", 1, 1, 256, "true", true, List.of("a"), "allowlist", List.of("example.com"), true);
         assertThat(everything.toJson().fieldNames()).containsExactlyInAnyOrderElementsOf(TaskOptions.SCHEMA.propertyNames());
         assertThat(TaskOptions.MERGE_STRATEGIES).containsExactlyInAnyOrder("auto", "branch", "none");
     }

@@ -25,12 +25,16 @@ class GuestContractTest {
                 .contains("MVO_TAG_IO=" + GuestContract.TAG_IO + "\n")
                 .contains("MVO_TAG_OBJECTS=" + GuestContract.TAG_OBJECTS + "\n")
                 .contains("MVO_DISK_SLOT=" + GuestContract.DISK_SLOT + "\n")
+                .contains("MVO_DISK_CACHE=" + GuestContract.DISK_CACHE + "\n")
+                .contains("MVO_GUEST_CACHE=" + GuestContract.GUEST_CACHE + "\n")
+                .contains("${" + GuestContract.ENV_CACHE_PATHS).contains("${" + GuestContract.ENV_SETUP_SKIP)
+
                 .contains("MVO_GUEST_WORKSPACE=" + GuestContract.GUEST_WORKSPACE + "\n")
                 .contains("MVO_GUEST_IO=" + GuestContract.GUEST_IO + "\n")
                 .contains("MVO_GUEST_OBJECTS=" + GuestContract.GUEST_OBJECTS + "\n")
                 .contains(GuestContract.READY_MARKER.substring("mvo-runner: ".length()));
         for (String out : List.of(GuestContract.OUT_AGENT_LOG, GuestContract.OUT_EXIT_CODE, GuestContract.OUT_BUNDLE,
-                GuestContract.OUT_RUNNER_LOG, GuestContract.OUT_DONE)) {
+                GuestContract.OUT_RUNNER_LOG, GuestContract.OUT_DONE, GuestContract.OUT_SETUP_RESULT)) {
             assertThat(runner).contains("$out/" + out.substring("out/".length()));
         }
     }
@@ -47,9 +51,14 @@ class GuestContractTest {
     void the_production_image_runs_the_shared_runner_and_command_line() throws Exception {
         Path nix = TestGuest.projectDir().resolve("nixos-vm");
         assertThat(Files.readString(nix.resolve("guest.nix"))).contains("./runner/mvo-runner.sh")
-                .contains("virtio-" + GuestContract.DISK_STORE);
+                .contains("virtio-" + GuestContract.DISK_STORE)
+                // the slot disk is /var from the initrd on, before anything populates /var
+                .contains("fileSystems.\"/var\"").contains("virtio-" + GuestContract.DISK_SLOT).contains("neededForBoot = true");
         assertThat(Files.readString(nix.resolve("flake.nix"))).contains("./runner/kernel-cmdline");
-        assertThat(Files.readString(TestGuest.projectDir().resolve("scripts/build-guest.sh"))).contains("nixos-vm/runner/mvo-runner.sh")
+        String init = Files.readString(TestGuest.projectDir().resolve("scripts/build-guest.sh"));
+        assertThat(init.indexOf("/mvo/mvo-runner.sh mount-slot")).as("the Debian init mounts the slot disk before its network and runner")
+                .isPositive().isLessThan(init.indexOf("hostname mvo-guest"));
+        assertThat(init).contains("nixos-vm/runner/mvo-runner.sh")
                 .contains("nixos-vm/agents/claude-code.json");
     }
 

@@ -1,0 +1,41 @@
+package dev.microvm.orchestrator.worker;
+
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.Optional;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class SetupResultTest {
+
+    private static final List<String> COMMANDS = List.of("npm ci", "make build");
+
+    @Test
+    void theRunnersResultNamesTheFailedCommandAndItsExitCode() {
+        assertThat(SetupResult.parse(Optional.of("ok 1234\n"), COMMANDS)).get()
+                .isEqualTo(new JsonObject().put("outcome", "ok").put("duration_ms", 1234L).put("commands", 2));
+        assertThat(SetupResult.parse(Optional.of("skipped"), COMMANDS).orElseThrow().getString("outcome")).isEqualTo("skipped");
+        JsonObject failed = SetupResult.parse(Optional.of("failed 2 3 50"), COMMANDS).orElseThrow();
+        assertThat(failed.getString("outcome")).isEqualTo("failed");
+        assertThat(failed.getString("command")).isEqualTo("make build");
+        assertThat(failed.getInteger("exit_code")).isEqualTo(3);
+        assertThat(failed.getString("error")).contains("setup command 2 `make build` exited with code 3").contains("did not start");
+        assertThat(SetupResult.parse(Optional.of("failed 0 137 5"), COMMANDS).orElseThrow().getString("error"))
+                .contains("could not be ended");
+        assertThat(SetupResult.parse(Optional.of("rubbish"), COMMANDS).orElseThrow().getString("outcome")).isEqualTo("unreadable");
+        assertThat(SetupResult.parse(Optional.empty(), List.of())).isEmpty();
+        assertThat(SetupResult.parse(Optional.empty(), COMMANDS).orElseThrow().getString("outcome")).isEqualTo("not_run");
+    }
+
+    @Test
+    void theCommandsComeFromTheRecordedEnvironment() {
+        JsonObject prepared = new JsonObject().put("environment", new JsonObject().put("value",
+                new JsonObject().put("setup", new JsonArray().add("a").add("b"))));
+        assertThat(SetupResult.commands(prepared)).containsExactly("a", "b");
+        assertThat(SetupResult.commands(null)).isEmpty();
+        assertThat(SetupResult.commands(new JsonObject())).isEmpty();
+    }
+}

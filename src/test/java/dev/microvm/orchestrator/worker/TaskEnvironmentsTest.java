@@ -1,0 +1,133 @@
+package dev.microvm.orchestrator.worker;
+
+import dev.microvm.orchestrator.config.HostEnvironments;
+import dev.microvm.orchestrator.config.StatePaths;
+import dev.microvm.orchestrator.secrets.GuestSecretFiles;
+import dev.microvm.orchestrator.secrets.RepoSecrets;
+import dev.microvm.orchestrator.secrets.Secret;
+import dev.microvm.orchestrator.task.FailureReason;
+import dev.microvm.orchestrator.task.TaskOptions;
+import dev.microvm.orchestrator.task.TaskRecord;
+import dev.microvm.orchestrator.task.TaskStore;
+import dev.microvm.orchestrator.testing.GitRepos;
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
+import dev.microvm.orchestrator.vm.MappedOwnership;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Where a task's environment comes from: the user's commit, the host's override, the original task's commit. */
+class TaskEnvironmentsTest {
+
+    @TempDir Path tmp;
+
+    private Path repo;
+    private StatePaths paths;
+    private TaskStore store;
+    private TaskEnvironments environments;
+
+    private void setUp() throws Exception {
+        repo = GitRepos.create(tmp.resolve("repo"));
+        paths = new StatePaths(tmp.resolve("state"));
+        store = new TaskStore(paths);
+        environments = new TaskEnvironments(new HostEnvironments(paths), new RepoSecrets(paths), store);
+    }
+
+    private String commitEnvironment(String json) throws Exception {
+        Files.createDirectories(repo.resolve(".microvm"));
+        Files.writeString(repo.resolve(".microvm/environment.json"), json);
+        GitRepos.git(repo, "add", "-A");
+        GitRepos.git(repo, "commit", "-q", "-m", "env");
+        return GitRepos.git(repo, "rev-parse", "HEAD").strip();
+    }
+
+    private TaskRecord task(String id, String parent, String base) {
+        TaskOptions options = TaskOptions.fromJson(base == null ? new JsonObject() : new JsonObject().put("base", base));
+        return TaskRecord.queued(id, "demo", repo.toString(), "d", "c", "n", options, parent, "2026-01-01T00:00:00Z");
+    }
+
+    @Test
+    void theFileIsReadAtTheUsersCommitNotFromTheWorkingTree() throws Exception {
+        setUp();
+        String first = commitEnvironment("{\"env\": {\"A\": \"committed\"}}");
+        Files.writeString(repo.resolve(".microvm/environment.json"), "{\"env\": {\"A\": \"uncommitted\"}}");
+        TaskEnvironments.Resolved r = environments.resolve(task("t1", null, null), first);
+        assertThat(r.source()).isEqualTo("repository");
+        assertThat(r.commit()).isEqualTo(first);
+        assertThat(r.environment().env()).containsEntry("A", "committed");
+        assertThat(r.toJson().getString("sha256")).isEqualTo(r.environment().sha256());
+        assertThat(r.toJson().getJsonObject("value").getJsonObject("env").getString("A")).isEqualTo("committed");
+    }
+
+    @Test
+    void noFileIsNoEnvironmentAndTheHostsOverrideWins() throws Exception {
+        setUp();
+        String head = GitRepos.git(repo, "rev-parse", "HEAD").strip();
+        assertThat(environments.resolve(task("t1", null, null), head).source()).isEqualTo("none");
+        String withFile = commitEnvironment("{\"setup\": [\"from-repo\"]}");
+        new HostEnvironments(paths).set("demo", Files.writeString(tmp.resolve("host.json"), "{\"setup\": [\"from-host\"]}"));
+        TaskEnvironments.Resolved r = environments.resolve(task("t2", null, null), withFile);
+        assertThat(r.source()).isEqualTo("host");
+        assertThat(r.environment().setup()).containsExactly("from-host");
+    }
+
+    @Test
+    void aFollowUpTaskReadsTheEnvironmentWhereTheOriginalDidNeverFromTheAgentsCommits() throws Exception {
+        setUp();
+        String original = commitEnvironment("{\"env\": {\"A\": \"original\"}}");
+        String agents = commitEnvironment("{\"env\": {\"A\": \"edited-by-agent\"}, \"setup\": [\"exit 9\"]}");
+        TaskRecord parent = task("parent", null, null).withPrepared(new JsonObject().put("base_commit", original)
+                .put("environment", environments.resolve(task("parent", null, null), original).toJson()));
+        store.save(parent);
+        TaskEnvironments.Resolved child = environments.resolve(task("child", "parent", "refs/tasks/parent"), agents);
+        assertThat(child.commit()).isEqualTo(original);
+        assertThat(child.environment().env()).containsEntry("A", "original");
+        TaskEnvironments.Resolved grandchild;
+        store.save(task("child", "parent", "refs/tasks/parent").withPrepared(new JsonObject().put("base_commit", agents)
+                .put("environment", child.toJson())));
+        grandchild = environments.resolve(task("grandchild", "child", "refs/tasks/child"), agents);
+        assertThat(grandchild.environment().env()).containsEntry("A", "original");
+        // a task that names another base than its parent's commits reads at its own base
+        assertThat(environments.resolve(task("other", "parent", "main"), agents).environment().env()).containsEntry("A", "edited-by-agent");
+    }
+
+    @Test
+    void malformedFilesAndUngrantedSecretsAreRefusedByNameBeforeAnyVm() throws Exception {
+        setUp();
+        String bad = commitEnvironment("{\"setup\": \"make\"}");
+        assertThatThrownBy(() -> environments.resolve(task("t1", null, null), bad))
+                .isInstanceOfSatisfying(WorkerFailure.class, f -> assertThat(f.reason()).isEqualTo(FailureReason.ENVIRONMENT_INVALID))
+                .hasMessageContaining(".microvm/environment.json at commit " + bad.substring(0, 12)).hasMessageContaining("setup");
+        String named = commitEnvironment("{\"secrets\": [\"NPM_TOKEN\", \"OTHER\"]}");
+        new RepoSecrets(paths).set("demo", "NPM_TOKEN", Secret.of("npm-value-0123456789"), true);
+        assertThatThrownBy(() -> environments.resolve(task("t2", null, null), named))
+                .isInstanceOfSatisfying(WorkerFailure.class, f -> assertThat(f.reason()).isEqualTo(FailureReason.ENVIRONMENT_INVALID))
+                .hasMessageContaining("OTHER").hasMessageNotContaining("npm-value");
+        new RepoSecrets(paths).set("demo", "OTHER", Secret.of("other-value-0123456789"), false);
+        TaskEnvironments.Resolved r = environments.resolve(task("t3", null, null), named);
+        assertThat(r.secrets()).extracting(RepoSecrets.Grant::name).containsExactly("NPM_TOKEN", "OTHER");
+        assertThat(r.toJson().encode()).as("the record shows names, never values").doesNotContain("value-0123456789");
+
+        Path io = tmp.resolve("io");
+        TaskEnvironments.write(io, r, true);
+        for (String f : List.of("secrets.env", "agent-secrets.env")) {
+            Path file = io.resolve(f);
+            assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file))).isEqualTo("rw-------");
+            assertThat(MappedOwnership.recordedUid(file)).as("owned by the guest's root").isZero();
+            assertThat(MappedOwnership.recordedMode(file) & 07777).isEqualTo(0600);
+        }
+        assertThat(Files.readString(io.resolve("secrets.env"))).isEqualTo("NPM_TOKEN='npm-value-0123456789'\nOTHER='other-value-0123456789'\n");
+        assertThat(Files.readString(io.resolve("agent-secrets.env"))).as("only those granted --agent").isEqualTo("NPM_TOKEN='npm-value-0123456789'\n");
+        assertThat(Files.readString(io.resolve("environment.env"))).isEmpty();
+        GuestSecretFiles.remove(io);
+        assertThat(io.resolve("secrets.env")).doesNotExist();
+        assertThat(io.resolve("agent-secrets.env")).doesNotExist();
+    }
+}
