@@ -25,6 +25,11 @@ public final class NodeFixture implements AutoCloseable {
         this.node = node;
     }
 
+    /** A node a test started with options of its own (a placement, ...); closing the fixture closes it. */
+    public static NodeFixture of(Node node) {
+        return new NodeFixture(node);
+    }
+
     public static NodeFixture start(Path stateDir, OrchestratorConfig config, HypervisorDriver driver) throws Exception {
         return start(stateDir, config, driver, null);
     }
