@@ -62,7 +62,7 @@ class VfkitArgvTest {
 
     @Test
     void the_fake_vfkit_rejects_what_vfkit_rejects(@TempDir Path tmp) throws Exception {
-        Path exe = FakeVfkit.install(tmp.resolve("bin"));
+        Path exe = VfkitSimulator.install(tmp.resolve("bin"));
         Path kernel = Files.writeString(tmp.resolve("Image"), "k");
         Path dir = Files.createDirectories(tmp.resolve("share"));
         List<String> base = List.of("--bootloader", "linux,kernel=" + kernel + ",initrd=" + kernel + ",cmdline=\"console=hvc0\"",
@@ -79,7 +79,7 @@ class VfkitArgvTest {
 
     @Test
     void the_version_check_reads_vfkits_version_line(@TempDir Path tmp) throws Exception {
-        Path exe = FakeVfkit.install(tmp.resolve("bin"));
+        Path exe = VfkitSimulator.install(tmp.resolve("bin"));
         assertThat(new VfkitDriver(new VfkitOptions(exe.toString(), false)).checkVersion()).isEqualTo("0.6.2");
         // v0.6.1 rejects --pidfile, which the driver always passes
         Path old = Files.writeString(tmp.resolve("old-vfkit"), "#!/bin/sh\necho 'vfkit version: v0.6.1'\n");
