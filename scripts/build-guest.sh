@@ -238,6 +238,20 @@ make_initrd_tree() { # root variant
     echo "$agent_name" > "$root/etc/mvo/agent-user"
     echo /bin/bash > "$root/etc/shells"; echo /bin/sh >> "$root/etc/shells"
     case "$2" in agent|agent-arm64) echo mvo_store > "$root/etc/mvo/store-serial" ;; esac
+    # busybox udhcpc's lease script: the leased address, the default route, the DNS server
+    cat > "$root/etc/mvo/udhcpc.sh" <<'DHCP'
+#!/bin/sh
+case "$1" in
+bound|renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/${mask:-24}" dev "$interface"
+    [ -n "${router:-}" ] && ip route add default via "${router%% *}" dev "$interface"
+    [ -n "${dns:-}" ] && for d in $dns; do echo "nameserver $d"; done > /etc/resolv.conf
+    ;;
+esac
+exit 0
+DHCP
+    chmod 755 "$root/etc/mvo/udhcpc.sh"
     cat > "$root/init" <<'INIT'
 #!/bin/sh
 # The init of the Debian guests: devices, the store disk, the network; then the shared runner.
@@ -265,11 +279,15 @@ fi
 hostname mvo-guest
 ip link set lo up
 if [ -e /sys/class/net/eth0 ]; then
-    # QEMU user-mode networking: fixed addresses, no DHCP round trip needed.
+    # DHCP, as both networks answer it: QEMU's user networking (10.0.2.15, gateway 10.0.2.2, DNS
+    # 10.0.2.3) and vfkit's NAT (macOS vmnet: the shared subnet, the host as gateway and DNS).
     ip link set eth0 up
-    ip addr add 10.0.2.15/24 dev eth0
-    ip route add default via 10.0.2.2
-    echo "nameserver 10.0.2.3" > /etc/resolv.conf
+    if ! udhcpc -i eth0 -q -n -t 5 -T 1 -s /etc/mvo/udhcpc.sh >/dev/null 2>&1; then
+        echo "mvo-init: no DHCP answer on eth0; using QEMU user networking's addresses" >&2
+        ip addr add 10.0.2.15/24 dev eth0
+        ip route add default via 10.0.2.2
+        echo "nameserver 10.0.2.3" > /etc/resolv.conf
+    fi
 fi
 # The power button (QMP system_powerdown) asks the runner to finish; a guest booted with
 # mvo.test.ignore_shutdown=1 ignores it, so tests can prove the forced stop.
