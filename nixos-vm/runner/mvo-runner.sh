@@ -166,6 +166,13 @@ if [ "$in_vm" = 1 ]; then
         [ -d /var/cache ] && chown "$agent_uid:$agent_gid" /var/cache
         export HOME="$agent_home" USER="$agent_user" LOGNAME="$agent_user" SHELL=/bin/bash TMPDIR=/tmp
         log "the agent runs as $agent_user (uid $agent_uid)"
+        # A virtio-fs workspace has no ownership mapping (vfkit): Virtualization.framework shows
+        # every file as the caller's, so the agent can write it; Linux's virtiofsd (the vfkit
+        # simulator) shows the host's owners. A workspace the agent cannot write is handed to it.
+        if ! run_as_agent sh -c 'test -w "$1"' - "$ws"; then
+            log "the workspace is not writable by $agent_user: giving it to uid $agent_uid"
+            chown -R "$agent_uid:$agent_gid" "$ws" || agent_fail "cannot give the workspace to $agent_user"
+        fi
     fi
 fi
 
