@@ -111,6 +111,21 @@ if [ -f "$io/credential.env" ]; then
     log "credential read from its file; the file is deleted"
 fi
 
+# api-only without a NIC (vfkit): the agent's ANTHROPIC_BASE_URL is this guest's loopback, and each
+# connection to it is carried over vsock to the host (CID 2), where the hypervisor joins the port to
+# the credential proxy's unix socket. The proxy still wants the task's placeholder on every request.
+# MVO_API_RELAY_TARGET replaces the vsock end in the host's tests (its kernel has no vhost-vsock);
+# the host never writes it into a task.
+start_api_relay() {
+    [ -n "${MVO_API_VSOCK_PORT:-}" ] || return 0
+    relay_port=${MVO_API_RELAY_PORT:-80}
+    relay_target=${MVO_API_RELAY_TARGET:-VSOCK-CONNECT:2:$MVO_API_VSOCK_PORT}
+    command -v socat >/dev/null 2>&1 || { log "api-only over vsock needs socat in the guest image; the agent cannot reach the API"; return 1; }
+    socat "TCP-LISTEN:$relay_port,bind=127.0.0.1,reuseaddr,fork" "$relay_target" &
+    log "API relay: 127.0.0.1:$relay_port -> $relay_target"
+}
+start_api_relay
+
 # The guest's git must accept a workspace owned by another uid and must not need a config file.
 export GIT_CONFIG_COUNT=3 \
     GIT_CONFIG_KEY_0=safe.directory GIT_CONFIG_VALUE_0='*' \

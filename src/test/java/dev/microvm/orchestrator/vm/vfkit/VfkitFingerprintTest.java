@@ -20,6 +20,7 @@ class VfkitFingerprintTest {
         assertThat(p.hypervisor()).isEqualTo("vfkit");
         assertThat(p.version()).matches("\\d+\\.\\d+\\.\\d+");
         assertThat(p.accelerator()).isEqualTo("hvf");
+        assertThat(p.details()).containsEntry("binary", exe.toAbsolutePath().toString()).containsEntry("vfkit_version", p.version());
     }
 
     @Test
