@@ -398,16 +398,17 @@ prepare_kernel_arm64() {
     busybox="$(arm_extract busybox-static)/bin/busybox"
     [ -f "$busybox" ] || die "busybox-static (arm64) has no bin/busybox"
     # virtio_console: vfkit's console (hvc0); virtio_rng: its entropy device; virtiofs: its shares;
-    # the vsock transport: the api-only relay to come. 9p serves QEMU (scripts/boot-arm64-guest.sh);
+    # the vsock transport: the runner's api-only relay (socat, VSOCK-CONNECT to the host, CID 2). 9p serves QEMU (scripts/boot-arm64-guest.sh);
     # gpio_keys: the power key of QEMU's arm virt machine (system_powerdown).
     wanted="virtio_mmio virtio_pci virtio_console virtio_rng virtio_blk virtio_net 9p 9pnet_virtio virtiofs vmw_vsock_virtio_transport crc32c_generic ext4 squashfs evdev gpio_keys"
     load_modules
     kernel_ready=1
 }
 
-arm_fill_usr() { # tree: the same set as the x86_64 store (bash, git, setpriv, coreutils & co.), arm64
+arm_fill_usr() { # tree: the same set as the x86_64 store (bash, git, setpriv, coreutils & co.), arm64,
+    # and socat: the runner's api-only relay from the guest's loopback to vsock (vfkit has no NIC then)
     tree=$1
-    bins="bash git util-linux coreutils grep sed findutils diffutils gzip tar"
+    bins="bash git util-linux coreutils grep sed findutils diffutils gzip tar socat"
     pkgs=$(arm_closure $bins)
     # shellcheck disable=SC2086
     arm_download $pkgs
@@ -416,6 +417,7 @@ arm_fill_usr() { # tree: the same set as the x86_64 store (bash, git, setpriv, c
         x=$(arm_extract "$p")
         case "$p" in
             git) cp -a "$x/usr/bin/git" "$tree/usr/bin/" ;;          # as on x86_64: git itself
+            socat) cp -a "$x/usr/bin/socat" "$tree/usr/bin/" ;;
             util-linux) cp -a "$x/usr/bin/setpriv" "$tree/usr/bin/" ;; # only setpriv: busybox keeps mount & co.
             bash|coreutils|grep|sed|findutils|diffutils|gzip|tar)
                 for d in bin usr/bin sbin usr/sbin; do
