@@ -238,6 +238,20 @@ make_initrd_tree() { # root variant
     echo "$agent_name" > "$root/etc/mvo/agent-user"
     echo /bin/bash > "$root/etc/shells"; echo /bin/sh >> "$root/etc/shells"
     case "$2" in agent|agent-arm64) echo mvo_store > "$root/etc/mvo/store-serial" ;; esac
+    # busybox udhcpc's hook: apply the lease (vfkit NAT guests, mvo.net=dhcp on the command line)
+    cat > "$root/etc/mvo/udhcpc.script" <<'DHCP'
+#!/bin/sh
+case "$1" in
+    bound|renew)
+        ip addr flush dev "$interface"
+        ip addr add "$ip/${mask:-24}" dev "$interface"
+        for r in $router; do ip route add default via "$r" dev "$interface"; break; done
+        : > /etc/resolv.conf
+        for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done
+        echo "mvo-init: eth0 $ip/${mask:-24} by DHCP, gateway $router" > /dev/console ;;
+esac
+DHCP
+    chmod 755 "$root/etc/mvo/udhcpc.script"
     cat > "$root/init" <<'INIT'
 #!/bin/sh
 # The init of the Debian guests: devices, the store disk, the network; then the shared runner.
@@ -265,11 +279,17 @@ fi
 hostname mvo-guest
 ip link set lo up
 if [ -e /sys/class/net/eth0 ]; then
-    # QEMU user-mode networking: fixed addresses, no DHCP round trip needed.
     ip link set eth0 up
-    ip addr add 10.0.2.15/24 dev eth0
-    ip route add default via 10.0.2.2
-    echo "nameserver 10.0.2.3" > /etc/resolv.conf
+    if grep -q 'mvo.net=dhcp' /proc/cmdline; then
+        # vfkit's NAT (macOS vmnet): the address, the gateway (the host) and DNS come by DHCP
+        udhcpc -i eth0 -f -q -n -t 10 -T 1 -s /etc/mvo/udhcpc.script >/dev/null 2>&1 \
+            || echo "mvo-init: no DHCP lease on eth0; the guest has no network" >&2
+    else
+        # QEMU user-mode networking: fixed addresses, no DHCP round trip needed.
+        ip addr add 10.0.2.15/24 dev eth0
+        ip route add default via 10.0.2.2
+        echo "nameserver 10.0.2.3" > /etc/resolv.conf
+    fi
 fi
 # The power button (QMP system_powerdown) asks the runner to finish; a guest booted with
 # mvo.test.ignore_shutdown=1 ignores it, so tests can prove the forced stop.
