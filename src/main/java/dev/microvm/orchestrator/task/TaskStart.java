@@ -85,7 +85,10 @@ final class TaskStart {
     private Future<Void> openGuestApiListener() {
         JsonObject where = record().prepared() == null ? null : record().prepared().getJsonObject("api_listener");
         if (where == null) return Future.succeededFuture();
-        return task.vertx().eventBus().<JsonObject>request(Addresses.PROXY_LISTEN, task.base().mergeIn(where), new DeliveryOptions().setSendTimeout(45_000))
+        JsonObject req = task.base().mergeIn(where);
+        int port = record().prepared().getInteger("proxy_port", 0);
+        if (port > 0) req.put("port", port); // the port the guest was told, also after a restart
+        return task.vertx().eventBus().<JsonObject>request(Addresses.PROXY_LISTEN, req, new DeliveryOptions().setSendTimeout(45_000))
                 .<Void>mapEmpty()
                 .recover(e -> Future.failedFuture(new TaskFailure(FailureReason.NO_API_ROUTE,
                         "the guest cannot reach the credential proxy: " + e.getMessage())));

@@ -150,6 +150,21 @@ class GuestListenersTest {
     }
 
     @Test
+    void aVmReattachedByThisProcessIsServedOnTheGatewayAtThePortItBootedWith() throws Exception {
+        int booted;
+        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            booted = s.getLocalPort();
+        }
+        String token = PlaceholderTokens.PREFIX + "r".repeat(43);
+        JsonObject reg = await(vertx.eventBus().<JsonObject>request(Addresses.PROXY_REGISTER,
+                new JsonObject().put("task_id", "task-1").put("token", token).put("port", booted))).body();
+        assertThat(reg.getBoolean("route_restored")).isTrue();
+        assertThat(listen(new JsonObject().put("address", GATEWAY).put("port", booted)).getString("listening")).isEqualTo(GATEWAY + ":" + booted);
+        assertThat(overTcp(GATEWAY, booted, token)).startsWith("HTTP/1.1 200");
+        assertThat(listeningAddresses(booted)).containsExactlyInAnyOrder("127.0.0.1", GATEWAY);
+    }
+
+    @Test
     void aWildcardANameOrAnAddressThatNeverAppearsIsRefusedSayingWhy() throws Exception {
         register("task-1");
         assertThatThrownBy(() -> listen(new JsonObject().put("address", "0.0.0.0")))
