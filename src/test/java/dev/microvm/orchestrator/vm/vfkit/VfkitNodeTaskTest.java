@@ -42,7 +42,7 @@ class VfkitNodeTaskTest {
     }
 
     /** An aarch64 image whose kernel and initrd the fake vfkit only checks for presence. */
-    private static Path arm64Image(Path dir) throws Exception {
+    static Path arm64Image(Path dir) throws Exception {
         Files.createDirectories(dir);
         Files.writeString(dir.resolve("Image"), "kernel");
         Files.writeString(dir.resolve("initrd"), "initrd");
