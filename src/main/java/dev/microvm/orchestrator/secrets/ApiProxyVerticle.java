@@ -298,6 +298,7 @@ public final class ApiProxyVerticle extends VerticleBase {
 
     @Override
     public Future<?> stop() {
-        return client == null ? Future.succeededFuture() : client.close();
+        Future<?> relays = guests == null ? Future.succeededFuture() : guests.closeRelays();
+        return relays.compose(v -> client == null ? Future.succeededFuture() : client.close());
     }
 }

@@ -107,6 +107,16 @@ final class GuestListeners {
         }
     }
 
+    /** On undeploy: every relay and its socket goes (the HTTP listeners close with Vert.x). */
+    Future<Void> closeRelays() {
+        java.util.List<UnixSocketRelay> open = java.util.List.copyOf(relayOfTask.values());
+        relayOfTask.clear();
+        return vertx.executeBlocking(() -> {
+            open.forEach(GuestListeners::closeQuietly);
+            return null;
+        });
+    }
+
     private static void closeQuietly(UnixSocketRelay relay) {
         try {
             relay.close();
