@@ -10,7 +10,9 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-pkgs="qemu-system-x86 qemu-system-arm busybox-static cpio xz-utils git nix-bin maven chromium chromium-driver python3 perl squashfs-tools util-linux curl ca-certificates slirp4netns nftables iproute2"
+# socat: the host-side test of the guest runner's api-only relay (GuestListenersTest, a unix socket standing in
+# for vsock, which this kernel lacks); the arm64 guest carries its own arm64 socat.
+pkgs="qemu-system-x86 qemu-system-arm busybox-static cpio xz-utils git nix-bin maven chromium chromium-driver python3 perl squashfs-tools util-linux curl ca-certificates slirp4netns nftables iproute2 socat"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

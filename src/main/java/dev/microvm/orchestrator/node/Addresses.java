@@ -70,8 +70,8 @@ public final class Addresses {
      */
     public static final String PROXY_REGISTER = P + "proxy.register";
     /**
-     * Request {task_id, address} or {task_id, unix_socket} (a {@code vm/GuestApiListener}) → reply
-     * {listening}: the proxy also listens where the task's guest reaches it — on a host address of
+     * Request {task_id, address | unix_socket, port?} (a {@code vm/GuestApiListener}; port: the
+     * proxy port the guest was told, default the proxy's own) → reply {listening}: the proxy also listens where the task's guest reaches it — on a host address of
      * the guest's network (waiting up to 30 s for the address to appear; never a wildcard), or on a
      * unix socket relayed to its loopback listener. Closed with the task's PROXY_UNREGISTER.
      * Fails 400 for a bad request, 503 when it cannot listen.

@@ -163,9 +163,15 @@ public final class ApiProxyVerticle extends VerticleBase {
             msg.fail(400, "proxy.listen needs an address or an absolute unix_socket path");
             return;
         }
+        // a VM re-attached by this process keeps the port it booted with (PROXY_REGISTER opened it on loopback)
+        int port = msg.body().getInteger("port", port());
+        if (port < 1 || port > 65535) {
+            msg.fail(400, "port out of range: " + port);
+            return;
+        }
         Future<String> listening = address != null
-                ? guests.listenOnAddress(taskId, address, port())
-                : guests.listenOnUnixSocket(taskId, java.nio.file.Path.of(socket), new InetSocketAddress(config.bindHost(), port()));
+                ? guests.listenOnAddress(taskId, address, port)
+                : guests.listenOnUnixSocket(taskId, java.nio.file.Path.of(socket), new InetSocketAddress(config.bindHost(), port));
         listening.onSuccess(l -> msg.reply(new JsonObject().put("listening", l)))
                 .onFailure(e -> msg.fail(e instanceof IllegalArgumentException ? 400 : 503, e.getMessage()));
     }
@@ -292,6 +298,7 @@ public final class ApiProxyVerticle extends VerticleBase {
 
     @Override
     public Future<?> stop() {
-        return client == null ? Future.succeededFuture() : client.close();
+        Future<?> relays = guests == null ? Future.succeededFuture() : guests.closeRelays();
+        return relays.compose(v -> client == null ? Future.succeededFuture() : client.close());
     }
 }

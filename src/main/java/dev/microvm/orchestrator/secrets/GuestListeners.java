@@ -34,8 +34,9 @@ final class GuestListeners {
     private final Vertx vertx;
     private final Handler<HttpServerRequest> handler;
     private final Duration patience;
-    /** address → its listener, shared by the tasks that use it */
+    /** address:port → its listener, shared by the tasks that use it */
     private final Map<String, Future<HttpServer>> onAddress = new HashMap<>();
+    /** task → the address:port it uses */
     private final Map<String, String> addressOfTask = new HashMap<>();
     private final Map<String, UnixSocketRelay> relayOfTask = new HashMap<>();
 
@@ -51,10 +52,11 @@ final class GuestListeners {
         if (address.equals("0.0.0.0")) {
             return Future.failedFuture(new IllegalArgumentException("the API proxy must not listen on every interface: " + address));
         }
-        addressOfTask.put(taskId, address);
-        Future<HttpServer> listener = onAddress.computeIfAbsent(address, a -> bindWhenPresent(a, port, System.nanoTime() + patience.toNanos())
-                .onFailure(e -> onAddress.remove(a)));
-        return listener.map(s -> address + ":" + s.actualPort());
+        String key = address + ":" + port;
+        addressOfTask.put(taskId, key);
+        Future<HttpServer> listener = onAddress.computeIfAbsent(key, k -> bindWhenPresent(address, port, System.nanoTime() + patience.toNanos())
+                .onFailure(e -> onAddress.remove(k)));
+        return listener.map(s -> key);
     }
 
     /** Binds as soon as the host holds {@code address} (a vmnet bridge appears when its first VM starts). */
@@ -103,6 +105,16 @@ final class GuestListeners {
             Future<HttpServer> listener = onAddress.remove(address);
             if (listener != null) listener.onSuccess(HttpServer::close);
         }
+    }
+
+    /** On undeploy: every relay and its socket goes (the HTTP listeners close with Vert.x). */
+    Future<Void> closeRelays() {
+        java.util.List<UnixSocketRelay> open = java.util.List.copyOf(relayOfTask.values());
+        relayOfTask.clear();
+        return vertx.executeBlocking(() -> {
+            open.forEach(GuestListeners::closeQuietly);
+            return null;
+        });
     }
 
     private static void closeQuietly(UnixSocketRelay relay) {

@@ -49,8 +49,12 @@ final class TaskStart {
                 .compose(proxy -> openEgress(0).compose(egress -> task.ask(Addresses.WORKER_PREPARE,
                         task.base().put("proxy", proxy).put("egress", egress))))
                 .compose(prep -> task.persist(record().withPrepared(prep.getJsonObject("prepared")), null))
-                .compose(v -> task.ask(Addresses.WORKER_VM_START))
-                .compose(started -> openGuestApiListener().map(started))
+                .compose(v -> {
+                    // asked before the VM starts: bound at once where the address exists already, else as soon as
+                    // the VM's start brings it up (a vmnet bridge), and in any case awaited before RUNNING
+                    Future<Void> listening = openGuestApiListener();
+                    return task.ask(Addresses.WORKER_VM_START).compose(started -> listening.map(started));
+                })
                 .onComplete(started -> {
                     if (started.failed()) {
                         task.failFrom(started.cause(), FailureReason.START_FAILED);
@@ -79,13 +83,16 @@ final class TaskStart {
 
     /**
      * Where the guest reaches the credential proxy when loopback is not enough (the prepared
-     * {@code api_listener}: vfkit's vmnet gateway, which exists only now that the VM runs, or the
+     * {@code api_listener}: vfkit's vmnet gateway, which may exist only once the VM runs, or the
      * task's vsock unix socket). A guest told a route nobody listens on fails the task here, clearly.
      */
     private Future<Void> openGuestApiListener() {
         JsonObject where = record().prepared() == null ? null : record().prepared().getJsonObject("api_listener");
         if (where == null) return Future.succeededFuture();
-        return task.vertx().eventBus().<JsonObject>request(Addresses.PROXY_LISTEN, task.base().mergeIn(where), new DeliveryOptions().setSendTimeout(45_000))
+        JsonObject req = task.base().mergeIn(where);
+        int port = record().prepared().getInteger("proxy_port", 0);
+        if (port > 0) req.put("port", port); // the port the guest was told, also after a restart
+        return task.vertx().eventBus().<JsonObject>request(Addresses.PROXY_LISTEN, req, new DeliveryOptions().setSendTimeout(45_000))
                 .<Void>mapEmpty()
                 .recover(e -> Future.failedFuture(new TaskFailure(FailureReason.NO_API_ROUTE,
                         "the guest cannot reach the credential proxy: " + e.getMessage())));

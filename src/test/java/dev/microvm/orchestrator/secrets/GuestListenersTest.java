@@ -3,6 +3,7 @@ package dev.microvm.orchestrator.secrets;
 import dev.microvm.orchestrator.events.EventLog;
 import dev.microvm.orchestrator.node.Addresses;
 import dev.microvm.orchestrator.node.EventSink;
+import dev.microvm.orchestrator.testing.ListeningSockets;
 import dev.microvm.orchestrator.vm.GuestRunnerFiles;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.ReplyException;
@@ -150,6 +151,21 @@ class GuestListenersTest {
     }
 
     @Test
+    void aVmReattachedByThisProcessIsServedOnTheGatewayAtThePortItBootedWith() throws Exception {
+        int booted;
+        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            booted = s.getLocalPort();
+        }
+        String token = PlaceholderTokens.PREFIX + "r".repeat(43);
+        JsonObject reg = await(vertx.eventBus().<JsonObject>request(Addresses.PROXY_REGISTER,
+                new JsonObject().put("task_id", "task-1").put("token", token).put("port", booted))).body();
+        assertThat(reg.getBoolean("route_restored")).isTrue();
+        assertThat(listen(new JsonObject().put("address", GATEWAY).put("port", booted)).getString("listening")).isEqualTo(GATEWAY + ":" + booted);
+        assertThat(overTcp(GATEWAY, booted, token)).startsWith("HTTP/1.1 200");
+        assertThat(listeningAddresses(booted)).containsExactlyInAnyOrder("127.0.0.1", GATEWAY);
+    }
+
+    @Test
     void aWildcardANameOrAnAddressThatNeverAppearsIsRefusedSayingWhy() throws Exception {
         register("task-1");
         assertThatThrownBy(() -> listen(new JsonObject().put("address", "0.0.0.0")))
@@ -227,30 +243,8 @@ class GuestListenersTest {
         assertThat(Files.readString(tmp.resolve("relay.log"))).contains("API relay: 127.0.0.1:" + port + " -> UNIX-CONNECT:" + socket);
     }
 
-    /**
-     * Addresses with a listening TCP socket on {@code port}, from /proc/net/tcp and tcp6 (local
-     * address, state 0A): IPv4 and v4-mapped IPv6 as dotted quads, a wildcard as 0.0.0.0 or ::.
-     */
     static List<String> listeningAddresses(int port) throws IOException {
-        List<String> out = new ArrayList<>();
-        for (String table : List.of("/proc/net/tcp", "/proc/net/tcp6")) {
-            List<String> lines = Files.readAllLines(Path.of(table));
-            for (String line : lines.subList(1, lines.size())) {
-                String[] f = line.trim().split("\\s+");
-                String[] local = f[1].split(":");
-                if (!f[3].equals("0A") || Integer.parseInt(local[1], 16) != port) continue;
-                byte[] b = HexFormat.of().parseHex(local[0]); // 32-bit words in host (little-endian) order
-                if (b.length == 16 && local[0].matches("0{32}")) {
-                    out.add("::");
-                } else if (b.length == 16 && !local[0].startsWith("0000000000000000FFFF0000")) {
-                    out.add("v6:" + local[0]);
-                } else {
-                    int o = b.length - 4;
-                    out.add((b[o + 3] & 0xff) + "." + (b[o + 2] & 0xff) + "." + (b[o + 1] & 0xff) + "." + (b[o] & 0xff));
-                }
-            }
-        }
-        return out;
+        return ListeningSockets.addresses(port);
     }
 
     /** This host's IPv4 addresses other than the proxy's loopback and the stand-in gateway. */

@@ -18,6 +18,12 @@ public final class VfkitArgv {
     public static final String REST_SOCKET = "rest.sock";
     /** api-only: the host end of the guest's vsock channel to the credential proxy. */
     public static final String API_SOCKET = "api.sock";
+    /**
+     * Appended to the kernel command line of a NAT guest: vmnet hands out addresses by DHCP (the
+     * guest's gateway is the host), unlike QEMU's user network, whose fixed addresses the guest's
+     * init sets without asking.
+     */
+    public static final String DHCP_FLAG = "mvo.net=dhcp";
     /** macOS limits unix socket paths to 104 bytes including the terminating NUL. */
     public static final int MAX_SOCKET_PATH = 103;
 
@@ -61,7 +67,8 @@ public final class VfkitArgv {
         List<String> a = new ArrayList<>();
         a.add(opt.binary());
         a.addAll(List.of("--cpus", Integer.toString(spec.cpus()), "--memory", Integer.toString(spec.memoryMiB())));
-        a.addAll(List.of("--bootloader", "linux,kernel=" + boot.kernel() + ",initrd=" + boot.initrd() + ",cmdline=\"" + boot.cmdline() + "\""));
+        String cmdline = spec.network().mode() == VmSpec.Network.Mode.NAT ? boot.cmdline() + " " + DHCP_FLAG : boot.cmdline();
+        a.addAll(List.of("--bootloader", "linux,kernel=" + boot.kernel() + ",initrd=" + boot.initrd() + ",cmdline=\"" + cmdline + "\""));
         for (VmSpec.Disk d : spec.disks()) {
             a.addAll(List.of("--device", "virtio-blk,path=" + d.path() + (d.readOnly() ? ",readonly" : "") + ",deviceId=" + d.id()));
         }

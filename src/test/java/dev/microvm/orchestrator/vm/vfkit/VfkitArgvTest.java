@@ -39,7 +39,7 @@ class VfkitArgvTest {
         VfkitOptions o = new VfkitOptions("/opt/vfkit", true, "/state");
         assertThat(VfkitArgv.build(spec(VmSpec.Network.nat(), false, "console=hvc0 panic=-1 quiet", Map.of("slot", "3")), o))
                 .containsExactly("/opt/vfkit", "--cpus", "2", "--memory", "2048",
-                        "--bootloader", "linux,kernel=/img/Image,initrd=/img/initrd,cmdline=\"console=hvc0 panic=-1 quiet\"",
+                        "--bootloader", "linux,kernel=/img/Image,initrd=/img/initrd,cmdline=\"console=hvc0 panic=-1 quiet mvo.net=dhcp\"",
                         "--device", "virtio-blk,path=/slots/0/disk.img,deviceId=mvo_slot",
                         "--device", "virtio-fs,sharedDir=/s/t1/workspace,mountTag=mvo_ws",
                         "--device", "virtio-fs,sharedDir=/s/t1/io,mountTag=mvo_io",
@@ -54,7 +54,7 @@ class VfkitArgvTest {
     void no_network_means_no_nic_no_channel_and_no_rosetta_when_disabled() {
         List<String> argv = VfkitArgv.build(spec(VmSpec.Network.none(), false, "console=hvc0"), new VfkitOptions("vfkit", false));
         assertThat(argv).noneMatch(a -> a.startsWith("virtio-net")).noneMatch(a -> a.startsWith("virtio-vsock"))
-                .noneMatch(a -> a.startsWith("rosetta"));
+                .noneMatch(a -> a.startsWith("rosetta")).noneMatch(a -> a.contains("mvo.net=dhcp"));
     }
 
     @Test

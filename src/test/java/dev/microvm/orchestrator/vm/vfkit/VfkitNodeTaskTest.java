@@ -41,8 +41,8 @@ class VfkitNodeTaskTest {
         }
     }
 
-    /** An aarch64 image whose kernel and initrd the vfkit simulator only checks for presence. */
-    private static Path arm64Image(Path dir) throws Exception {
+    /** An aarch64 image whose kernel and initrd the vfkit simulator's host guest only checks for presence. */
+    static Path arm64Image(Path dir) throws Exception {
         Files.createDirectories(dir);
         Files.writeString(dir.resolve("Image"), "kernel");
         Files.writeString(dir.resolve("initrd"), "initrd");
