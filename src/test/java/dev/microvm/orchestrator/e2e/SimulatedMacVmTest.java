@@ -86,6 +86,35 @@ class SimulatedMacVmTest {
         }
     }
 
+    /** Real Claude Code (linux-arm64) in the guest, driven by the scripted Messages API through the proxy on the gateway. */
+    @Test
+    void claudeCodeRunsInTheArm64GuestAndItsCommitIsMerged() throws Exception {
+        JsonArray scenarios = new JsonArray().add(ScriptedUpstream.scenario("SCENARIO-MAC",
+                ScriptedUpstream.bash("uname -m > arch.txt && git add arch.txt && git commit -q -m 'Claude Code on the simulated Mac'"),
+                ScriptedUpstream.text("Committed arch.txt.")));
+        try (SimulatedMac mac = SimulatedMac.up(tmp, "172.31.250.1/24");
+             ScriptedUpstream upstream = new ScriptedUpstream(tmp.resolve("upstream"), scenarios, mac.prefix())) {
+            E2eState state = state(mac, upstream.url());
+            Files.writeString(state.root.resolve("config.json"), new JsonObject(Files.readString(state.root.resolve("config.json")))
+                    .put("vm_memory_mib", 2048).encodePrettily());   // Claude Code needs about 2 GiB
+            JsonArray steps = new JsonArray()
+                    .add(McpHarness.call("run_task", new JsonObject().put("description", "SCENARIO-MAC: record the architecture")
+                            .put("repo", "project").put("network", "full")).put("save", "t"))
+                    .add(McpHarness.call("get_task_info", new JsonObject().put("task_id", "${t.task_id}"))
+                            .put("until_contains", "\"status\":\"completed\"").put("poll_ms", 1000).put("timeout_ms", 600_000));
+            long t0 = System.nanoTime();
+            Process harness = McpHarness.launch(tmp.resolve("mcp"), steps, state.root, Map.of("ANTHROPIC_API_KEY", CREDENTIAL), mac.prefix());
+            started.add(harness);
+            McpHarness.Run run = McpHarness.collect(harness, tmp.resolve("mcp"), 720);
+            System.out.printf("simulated Mac: Claude Code task (MCP server start to merged) %.1f s%n", (System.nanoTime() - t0) / 1e9);
+            assertThat(run.step(1).getJsonObject("structured").getString("status")).as(run.describe()).isEqualTo("completed");
+            assertThat(state.git("show", "main:arch.txt").strip()).isEqualTo("aarch64");
+            String credential = ScriptedUpstream.sha256(CREDENTIAL);
+            assertThat(upstream.scriptedCalls()).as("Claude Code's turns reached the upstream through the proxy").hasSizeGreaterThanOrEqualTo(2)
+                    .allMatch(r -> credential.equals(r.getString("x-api-key-sha256")));
+        }
+    }
+
     @Test
     void aVmWhoseOrchestratorWasKilledIsReattachedAndCancelledThroughTheRestApi() throws Exception {
         try (SimulatedMac mac = SimulatedMac.up(tmp, "10.203.0.1/24")) {
