@@ -112,6 +112,26 @@ class VfkitGrammarTest {
         }
     }
 
+    @Test
+    void sigterm_asks_the_guest_to_stop_and_vfkit_exits_zero_without_a_rest_socket() throws Exception {
+        Path exe = VfkitSimulator.install(tmp.resolve("bin"), "exec sleep 30\n");
+        VmSpec spec = spec(VmSpec.Network.none(), false);
+        Files.createDirectories(spec.controlDir());
+        Process vfkit = new ProcessBuilder(VfkitArgv.build(spec, new VfkitOptions(exe.toString(), false))).redirectErrorStream(true).start();
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (!Files.exists(VfkitArgv.restSocket(spec)) && System.nanoTime() < deadline) Thread.sleep(50);
+            assertThat(Files.readString(VfkitArgv.pidFile(spec)).strip()).isEqualTo(Long.toString(vfkit.pid()));
+            vfkit.destroy();   // SIGTERM: cmd/vfkit/main.go requests a stop, waits 5 s, then forces it
+            assertThat(vfkit.waitFor(10, TimeUnit.SECONDS)).isTrue();
+            assertThat(vfkit.exitValue()).isZero();
+            assertThat(VfkitArgv.restSocket(spec)).doesNotExist();
+            assertThat(VfkitArgv.pidFile(spec)).as("vfkit leaves its pid file").exists();
+        } finally {
+            vfkit.destroyForcibly();
+        }
+    }
+
     private String refusal(List<String> base, String... more) throws Exception {
         List<String> argv = new ArrayList<>(base);
         argv.addAll(List.of(more));
