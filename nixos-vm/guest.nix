@@ -91,8 +91,9 @@ in
       wantedBy = [ "multi-user.target" ];
       after = [ "network-online.target" "local-fs.target" ];
       wants = [ "network-online.target" ];
+      # socat: the api-only relay from the guest's loopback to the host over vsock (vfkit)
       path = [ pkgs.bash pkgs.coreutils pkgs.util-linux pkgs.e2fsprogs pkgs.gnugrep pkgs.gnused
-               pkgs.git pkgs.nix pkgs.podman pkgs.iproute2 claudeCode ];
+               pkgs.git pkgs.nix pkgs.podman pkgs.iproute2 pkgs.socat claudeCode ];
       environment.HOME = "/root";
       serviceConfig = {
         Type = "oneshot";

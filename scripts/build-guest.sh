@@ -238,6 +238,20 @@ make_initrd_tree() { # root variant
     echo "$agent_name" > "$root/etc/mvo/agent-user"
     echo /bin/bash > "$root/etc/shells"; echo /bin/sh >> "$root/etc/shells"
     case "$2" in agent|agent-arm64) echo mvo_store > "$root/etc/mvo/store-serial" ;; esac
+    # busybox udhcpc's hook: apply the lease (vfkit NAT guests, mvo.net=dhcp on the command line)
+    cat > "$root/etc/mvo/udhcpc.script" <<'DHCP'
+#!/bin/sh
+case "$1" in
+    bound|renew)
+        ip addr flush dev "$interface"
+        ip addr add "$ip/${mask:-24}" dev "$interface"
+        for r in $router; do ip route add default via "$r" dev "$interface"; break; done
+        : > /etc/resolv.conf
+        for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done
+        echo "mvo-init: eth0 $ip/${mask:-24} by DHCP, gateway $router" > /dev/console ;;
+esac
+DHCP
+    chmod 755 "$root/etc/mvo/udhcpc.script"
     cat > "$root/init" <<'INIT'
 #!/bin/sh
 # The init of the Debian guests: devices, the store disk, the network; then the shared runner.
@@ -267,11 +281,17 @@ fi
 hostname mvo-guest
 ip link set lo up
 if [ -e /sys/class/net/eth0 ]; then
-    # QEMU user-mode networking: fixed addresses, no DHCP round trip needed.
     ip link set eth0 up
-    ip addr add 10.0.2.15/24 dev eth0
-    ip route add default via 10.0.2.2
-    echo "nameserver 10.0.2.3" > /etc/resolv.conf
+    if grep -q 'mvo.net=dhcp' /proc/cmdline; then
+        # vfkit's NAT (macOS vmnet): the address, the gateway (the host) and DNS come by DHCP
+        udhcpc -i eth0 -f -q -n -t 10 -T 1 -s /etc/mvo/udhcpc.script >/dev/null 2>&1 \
+            || echo "mvo-init: no DHCP lease on eth0; the guest has no network" >&2
+    else
+        # QEMU user-mode networking: fixed addresses, no DHCP round trip needed.
+        ip addr add 10.0.2.15/24 dev eth0
+        ip route add default via 10.0.2.2
+        echo "nameserver 10.0.2.3" > /etc/resolv.conf
+    fi
 fi
 # The power button (QMP system_powerdown, vfkit Stop) asks the runner to finish: it ends the agent
 # and still hands back its commits. The host forces the VM off after its stop grace (10 s by
@@ -403,16 +423,17 @@ prepare_kernel_arm64() {
     busybox="$(arm_extract busybox-static)/bin/busybox"
     [ -f "$busybox" ] || die "busybox-static (arm64) has no bin/busybox"
     # virtio_console: vfkit's console (hvc0); virtio_rng: its entropy device; virtiofs: its shares;
-    # the vsock transport: the api-only relay to come. 9p serves QEMU (scripts/boot-arm64-guest.sh);
+    # the vsock transport: the runner's api-only relay (socat, VSOCK-CONNECT to the host, CID 2). 9p serves QEMU (scripts/boot-arm64-guest.sh);
     # gpio_keys: the power key of QEMU's arm virt machine (system_powerdown).
     wanted="virtio_mmio virtio_pci virtio_console virtio_rng virtio_blk virtio_net 9p 9pnet_virtio virtiofs vmw_vsock_virtio_transport crc32c_generic ext4 squashfs evdev gpio_keys"
     load_modules
     kernel_ready=1
 }
 
-arm_fill_usr() { # tree: the same set as the x86_64 store (bash, git, setpriv, coreutils & co.), arm64
+arm_fill_usr() { # tree: the same set as the x86_64 store (bash, git, setpriv, coreutils & co.), arm64,
+    # and socat: the runner's api-only relay from the guest's loopback to vsock (vfkit has no NIC then)
     tree=$1
-    bins="bash git util-linux coreutils grep sed findutils diffutils gzip tar"
+    bins="bash git util-linux coreutils grep sed findutils diffutils gzip tar socat"
     pkgs=$(arm_closure $bins)
     # shellcheck disable=SC2086
     arm_download $pkgs
@@ -421,6 +442,7 @@ arm_fill_usr() { # tree: the same set as the x86_64 store (bash, git, setpriv, c
         x=$(arm_extract "$p")
         case "$p" in
             git) cp -a "$x/usr/bin/git" "$tree/usr/bin/" ;;          # as on x86_64: git itself
+            socat) cp -a "$x/usr/bin/socat" "$tree/usr/bin/" ;;
             util-linux) cp -a "$x/usr/bin/setpriv" "$tree/usr/bin/" ;; # only setpriv: busybox keeps mount & co.
             bash|coreutils|grep|sed|findutils|diffutils|gzip|tar)
                 for d in bin usr/bin sbin usr/sbin; do

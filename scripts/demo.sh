@@ -4,6 +4,13 @@
 #
 #   scripts/demo.sh                      Claude Code in the VM
 #   scripts/demo.sh --agent-command CMD  a scripted shell agent in the VM instead
+#   scripts/demo.sh --simulated-mac      a Mac host, simulated: driver vfkit against the vfkit
+#                                        simulator (scripts/vfkit-simulator), the arm64 guest under
+#                                        qemu-system-aarch64, everything inside a network namespace
+#                                        with vmnet's bridge (scripts/simulated-mac-net; root only).
+#                                        A scripted agent fixes the bug unless --agent-command says,
+#                                        or --claude: Claude Code in the arm64 guest, driven by the
+#                                        local scripted Messages API.
 #
 # With ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN set, Claude Code talks to the real API through
 # the orchestrator's credential proxy (the key never enters the VM). Without one it talks to a
@@ -12,15 +19,22 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 agent_command=
+simulated_mac=0
+claude=0
 while [ $# -gt 0 ]; do
     case "$1" in
+        --simulated-mac) simulated_mac=1; shift ;;
+        --claude) claude=1; shift ;;
         --agent-command) [ $# -ge 2 ] || { echo "demo: --agent-command needs a command" >&2; exit 2; }; agent_command=$2; shift 2 ;;
-        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) echo "demo: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
 
 [ -f "$here/../target/microvm-orchestrator.jar" ] || "$here/mvn" -B -q package -DskipTests
+if [ "$simulated_mac" = 1 ]; then
+    exec "$here/demo-simulated-mac.sh" "$agent_command" "$claude"
+fi
 guest=$("$here/build-guest.sh" agent | tail -n1)
 
 work=${MVO_DEMO_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/mvo-demo.XXXXXX")}

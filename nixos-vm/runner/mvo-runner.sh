@@ -141,6 +141,21 @@ setup_secrets=$(take_root_file secrets.env)
 agent_secrets=$(take_root_file agent-secrets.env)
 [ -n "$setup_secrets" ] && log "setup secrets read from their file; the file is deleted"
 
+# api-only without a NIC (vfkit): the agent's ANTHROPIC_BASE_URL is this guest's loopback, and each
+# connection to it is carried over vsock to the host (CID 2), where the hypervisor joins the port to
+# the credential proxy's unix socket. The proxy still wants the task's placeholder on every request.
+# MVO_API_RELAY_TARGET replaces the vsock end in the host's tests (its kernel has no vhost-vsock);
+# the host never writes it into a task.
+start_api_relay() {
+    [ -n "${MVO_API_VSOCK_PORT:-}" ] || return 0
+    relay_port=${MVO_API_RELAY_PORT:-80}
+    relay_target=${MVO_API_RELAY_TARGET:-VSOCK-CONNECT:2:$MVO_API_VSOCK_PORT}
+    command -v socat >/dev/null 2>&1 || { log "api-only over vsock needs socat in the guest image; the agent cannot reach the API"; return 1; }
+    socat "TCP-LISTEN:$relay_port,bind=127.0.0.1,reuseaddr,fork" "$relay_target" &
+    log "API relay: 127.0.0.1:$relay_port -> $relay_target"
+}
+start_api_relay
+
 # The guest's git must accept a workspace owned by another uid and must not need a config file.
 export GIT_CONFIG_COUNT=3 \
     GIT_CONFIG_KEY_0=safe.directory GIT_CONFIG_VALUE_0='*' \
@@ -196,6 +211,13 @@ if [ "$in_vm" = 1 ]; then
         chmod 1777 /tmp
         export HOME="$agent_home" USER="$agent_user" LOGNAME="$agent_user" SHELL=/bin/bash TMPDIR=/tmp
         log "the agent runs as $agent_user (uid $agent_uid)"
+        # A virtio-fs workspace has no ownership mapping (vfkit): Virtualization.framework shows
+        # every file as the caller's, so the agent can write it; Linux's virtiofsd (the vfkit
+        # simulator) shows the host's owners. A workspace the agent cannot write is handed to it.
+        if ! run_as_agent sh -c 'test -w "$1"' - "$ws"; then
+            log "the workspace is not writable by $agent_user: giving it to uid $agent_uid"
+            chown -R "$agent_uid:$agent_gid" "$ws" || agent_fail "cannot give the workspace to $agent_user"
+        fi
     fi
 fi
 

@@ -44,6 +44,8 @@ import java.util.Set;
  *                           are always kept, and the task's own log files keep every line.
  * @param eventRetentionBytes console lines are compacted out, oldest first, while they take more
  *                           than this many bytes of the event log; 0 sets no limit
+ * @param vfkitBinary        the vfkit executable the vfkit driver runs: an absolute path, or a name
+ *                           found on PATH ({@code vfkit}, as {@code brew install vfkit} puts it there)
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record OrchestratorConfig(
@@ -68,7 +70,8 @@ public record OrchestratorConfig(
         @JsonProperty("daemon_idle_exit_seconds") int daemonIdleExitSeconds,
         @JsonProperty("event_retention_days") int eventRetentionDays,
         @JsonProperty("event_retention_bytes") long eventRetentionBytes,
-        @JsonProperty("allowed_domains") List<String> allowedDomains) {
+        @JsonProperty("allowed_domains") List<String> allowedDomains,
+        @JsonProperty("vfkit_binary") String vfkitBinary) {
 
     /** What {@code config.json} may hold: {@code schemas/config.schema.json} (types, ranges, enums, unknown keys). */
     static final JsonSchema SCHEMA = JsonSchemas.load("config.schema.json", "configuration key");
@@ -81,6 +84,7 @@ public record OrchestratorConfig(
             throw new IllegalArgumentException("driver must be a driver name such as qemu or vfkit, got " + driver);
         }
         guestDir = guestDir == null ? null : guestDir.toAbsolutePath();
+        vfkitBinary = vfkitBinary == null ? "vfkit" : vfkitBinary;
         allowedDomains = AllowedDomains.of(allowedDomains == null ? List.of() : allowedDomains, "allowed_domains in config.json").patterns();
     }
 
@@ -94,7 +98,7 @@ public record OrchestratorConfig(
         int slots = Math.max(1, Math.min(Math.max(1, cores / 2), byMemory));
         return new OrchestratorConfig(slots, Math.min(2, cores), vmMemory, mac ? "vfkit" : "qemu", "auto",
                 defaultGuestDir(), 3600, 180, 10, "127.0.0.1", 7823, "auto", "full", 8, 1L << 30,
-                "https://api.anthropic.com", 0, "proxy", 600, 30, 0, List.of());
+                "https://api.anthropic.com", 0, "proxy", 600, 30, 0, List.of(), "vfkit");
     }
 
     public static Path defaultGuestDir() {

@@ -18,7 +18,9 @@ import java.util.Locale;
  * Gives a task repository access to the user's objects without letting the guest write them.
  * Preferred: an {@code alternates} entry pointing at the read-only share (nothing copied).
  * Without a read-only share: copy-on-write clones of the object files (APFS {@code cp -c},
- * Linux {@code cp --reflink=always}), and as the last resort a plain byte copy.
+ * Linux {@code cp --reflink=always}), and as the last resort a plain byte copy. Never a hardlink:
+ * without a read-only share the workspace is shared writable (vfkit), and a hardlinked object file
+ * would put the user's own file in the guest's hands ({@code WritableShareWorkspaceTest}).
  */
 final class ObjectAccess {
     static final String ALTERNATES = "alternates";

@@ -69,6 +69,14 @@ public final class Addresses {
      * key and the proxy's port. Passing a previously issued token re-registers it (recovery).
      */
     public static final String PROXY_REGISTER = P + "proxy.register";
+    /**
+     * Request {task_id, address | unix_socket, port?} (a {@code vm/GuestApiListener}; port: the
+     * proxy port the guest was told, default the proxy's own) → reply {listening}: the proxy also listens where the task's guest reaches it — on a host address of
+     * the guest's network (waiting up to 30 s for the address to appear; never a wildcard), or on a
+     * unix socket relayed to its loopback listener. Closed with the task's PROXY_UNREGISTER.
+     * Fails 400 for a bad request, 503 when it cannot listen.
+     */
+    public static final String PROXY_LISTEN = P + "proxy.listen";
     /** Request {task_id} → reply {removed: bool, usage: totals}: the placeholder stops working. */
     public static final String PROXY_UNREGISTER = P + "proxy.unregister";
     /** Request {task_id} → reply totals {task_id, requests, input_tokens, output_tokens, cache_*, cost_usd}. */

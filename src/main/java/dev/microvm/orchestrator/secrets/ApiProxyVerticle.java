@@ -19,6 +19,7 @@ import io.vertx.core.json.JsonObject;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.net.InetSocketAddress;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
@@ -56,12 +57,20 @@ public final class ApiProxyVerticle extends VerticleBase {
     private final Map<Integer, Future<HttpServer>> extraServers = new HashMap<>();
     /** task → the extra port it uses */
     private final Map<String, Integer> portOfTask = new HashMap<>();
+    private GuestListeners guests;
+    private java.time.Duration guestBindPatience = GuestListeners.BIND_PATIENCE;
 
     public ApiProxyVerticle(ApiProxyConfig config, Credential credential, EventSink events, Redactor redactor) {
         this.config = config;
         this.credential = credential;
         this.events = events;
         this.redactor = redactor;
+    }
+
+    /** How long a listener on a guest network's address waits for the address to appear (tests shorten it). */
+    ApiProxyVerticle guestBindPatience(java.time.Duration patience) {
+        this.guestBindPatience = patience;
+        return this;
     }
 
     /** The port the proxy listens on (after start). */
@@ -77,9 +86,11 @@ public final class ApiProxyVerticle extends VerticleBase {
                 .setIdleTimeout(600)
                 .setDecompressionSupported(false));
         upstream = new UpstreamRelay(client, config, credential, redactor, this::record);
+        guests = new GuestListeners(vertx, this::handle, guestBindPatience);
         var bus = vertx.eventBus();
         var consumers = Future.all(
                 bus.<JsonObject>localConsumer(Addresses.PROXY_REGISTER, this::onRegister).completion(),
+                bus.<JsonObject>localConsumer(Addresses.PROXY_LISTEN, this::onListen).completion(),
                 bus.<JsonObject>localConsumer(Addresses.PROXY_UNREGISTER, this::onUnregister).completion(),
                 bus.<JsonObject>localConsumer(Addresses.PROXY_USAGE, this::onUsage).completion());
         return consumers.compose(v -> vertx.createHttpServer(new HttpServerOptions()
@@ -137,8 +148,37 @@ public final class ApiProxyVerticle extends VerticleBase {
                 }));
     }
 
+    /** {task_id, address | unix_socket}: see {@link Addresses#PROXY_LISTEN}. */
+    private void onListen(Message<JsonObject> msg) {
+        String taskId = msg.body().getString("task_id");
+        try {
+            StatePaths.requireId(StatePaths.TASK_ID, taskId, "task id");
+        } catch (IllegalArgumentException e) {
+            msg.fail(400, e.getMessage());
+            return;
+        }
+        String address = msg.body().getString("address");
+        String socket = msg.body().getString("unix_socket");
+        if ((address == null) == (socket == null) || socket != null && !java.nio.file.Path.of(socket).isAbsolute()) {
+            msg.fail(400, "proxy.listen needs an address or an absolute unix_socket path");
+            return;
+        }
+        // a VM re-attached by this process keeps the port it booted with (PROXY_REGISTER opened it on loopback)
+        int port = msg.body().getInteger("port", port());
+        if (port < 1 || port > 65535) {
+            msg.fail(400, "port out of range: " + port);
+            return;
+        }
+        Future<String> listening = address != null
+                ? guests.listenOnAddress(taskId, address, port)
+                : guests.listenOnUnixSocket(taskId, java.nio.file.Path.of(socket), new InetSocketAddress(config.bindHost(), port));
+        listening.onSuccess(l -> msg.reply(new JsonObject().put("listening", l)))
+                .onFailure(e -> msg.fail(e instanceof IllegalArgumentException ? 400 : 503, e.getMessage()));
+    }
+
     private void onUnregister(Message<JsonObject> msg) {
         String taskId = msg.body().getString("task_id");
+        if (taskId != null) guests.release(taskId);
         Integer extra = portOfTask.remove(taskId == null ? "" : taskId);
         if (extra != null && !portOfTask.containsValue(extra)) {
             Future<HttpServer> listener = extraServers.remove(extra);
@@ -258,6 +298,7 @@ public final class ApiProxyVerticle extends VerticleBase {
 
     @Override
     public Future<?> stop() {
-        return client == null ? Future.succeededFuture() : client.close();
+        Future<?> relays = guests == null ? Future.succeededFuture() : guests.closeRelays();
+        return relays.compose(v -> client == null ? Future.succeededFuture() : client.close());
     }
 }

@@ -49,7 +49,12 @@ final class TaskStart {
                 .compose(proxy -> openEgress(0).compose(egress -> task.ask(Addresses.WORKER_PREPARE,
                         task.base().put("proxy", proxy).put("egress", egress))))
                 .compose(prep -> task.persist(record().withPrepared(prep.getJsonObject("prepared")), null))
-                .compose(v -> task.ask(Addresses.WORKER_VM_START))
+                .compose(v -> {
+                    // asked before the VM starts: bound at once where the address exists already, else as soon as
+                    // the VM's start brings it up (a vmnet bridge), and in any case awaited before RUNNING
+                    Future<Void> listening = openGuestApiListener();
+                    return task.ask(Addresses.WORKER_VM_START).compose(started -> listening.map(started));
+                })
                 .onComplete(started -> {
                     if (started.failed()) {
                         task.failFrom(started.cause(), FailureReason.START_FAILED);
@@ -74,6 +79,23 @@ final class TaskStart {
                     return Future.failedFuture(new TaskFailure(FailureReason.NO_CREDENTIALS, "the agent (Claude Code) needs API credentials and none are configured: "
                             + "set ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN for the orchestrator, or run: microvm-orchestrator setup-token"));
                 });
+    }
+
+    /**
+     * Where the guest reaches the credential proxy when loopback is not enough (the prepared
+     * {@code api_listener}: vfkit's vmnet gateway, which may exist only once the VM runs, or the
+     * task's vsock unix socket). A guest told a route nobody listens on fails the task here, clearly.
+     */
+    private Future<Void> openGuestApiListener() {
+        JsonObject where = record().prepared() == null ? null : record().prepared().getJsonObject("api_listener");
+        if (where == null) return Future.succeededFuture();
+        JsonObject req = task.base().mergeIn(where);
+        int port = record().prepared().getInteger("proxy_port", 0);
+        if (port > 0) req.put("port", port); // the port the guest was told, also after a restart
+        return task.vertx().eventBus().<JsonObject>request(Addresses.PROXY_LISTEN, req, new DeliveryOptions().setSendTimeout(45_000))
+                .<Void>mapEmpty()
+                .recover(e -> Future.failedFuture(new TaskFailure(FailureReason.NO_API_ROUTE,
+                        "the guest cannot reach the credential proxy: " + e.getMessage())));
     }
 
     /**
@@ -118,6 +140,7 @@ final class TaskStart {
             switch (status) {
                 case "running" -> {
                     restoreApiRoute(ar.result().getJsonObject("proxy"));
+                    openGuestApiListener().onFailure(e -> LOG.warn("task {}: {}", record().id(), e.getMessage()));
                     int egressPort = record().prepared() == null ? 0 : record().prepared().getInteger("egress_port", 0);
                     if (egressPort > 0) {
                         openEgress(egressPort).onFailure(e -> LOG.warn("task {}: the agent's egress proxy (port {}) could not be restored: {}",

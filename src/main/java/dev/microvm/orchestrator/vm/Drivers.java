@@ -27,7 +27,7 @@ public final class Drivers {
         return switch (config.driver()) {
             case "qemu" -> new QemuDriver(QemuOptions.forHost(QemuOptions.Accelerator.parse(config.accelerator()),
                     paths.runDir().resolve(KVM_VERDICT_FILE)));
-            case "vfkit" -> new VfkitDriver(VfkitOptions.defaults());
+            case "vfkit" -> new VfkitDriver(new VfkitOptions(config.vfkitBinary(), true, paths.root().toAbsolutePath().toString()));
             default -> provider(config.driver()).create(config, paths);
         };
     }

@@ -66,6 +66,14 @@ public final class GuestContract {
     public static final String ENV_AGENT_CMD = "MVO_AGENT_CMD";
     public static final String ENV_TIMEOUT_SECS = "MVO_TIMEOUT_SECS";
     /** The booted image's version, for the runner's messages. */
+    /**
+     * api-only without a NIC (vfkit): the runner relays 127.0.0.1:{@link #API_RELAY_PORT} in the guest to
+     * vsock port {@code MVO_API_VSOCK_PORT} of the host (CID 2), which the hypervisor joins to a host unix socket.
+     */
+    public static final String ENV_API_VSOCK_PORT = "MVO_API_VSOCK_PORT";
+    public static final String ENV_API_RELAY_PORT = "MVO_API_RELAY_PORT";
+    public static final int API_VSOCK_PORT = 1100;
+    public static final int API_RELAY_PORT = 80;
     public static final String ENV_IMAGE_VERSION = "MVO_IMAGE_VERSION";
     /** The cache paths, one a line: "~/x" under the agent's HOME, "x" in the workspace (environment file's {@code cache}). */
     public static final String ENV_CACHE_PATHS = "MVO_CACHE_PATHS";

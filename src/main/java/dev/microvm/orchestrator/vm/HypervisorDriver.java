@@ -98,6 +98,23 @@ public interface HypervisorDriver {
     }
 
     /**
+     * Where the credential proxy must also listen for this spec's guest to reach it at
+     * {@link #apiBaseUrlForGuest}; empty when its loopback listener is enough (QEMU relays to it).
+     * Blocking (it may read the host's network settings): worker threads only.
+     */
+    default Optional<GuestApiListener> apiListener(VmSpec spec) {
+        return Optional.empty();
+    }
+
+    /**
+     * Further variables for the guest's runner ({@code task.env}), e.g. a relay it must start
+     * for the guest to reach the host; empty by default.
+     */
+    default java.util.Map<String, String> guestEnvironment(VmSpec spec) {
+        return java.util.Map.of();
+    }
+
+    /**
      * URL under which the guest reaches its task's listener on the host's egress proxy (network
      * allowlist: HTTP_PROXY and HTTPS_PROXY), or empty when the spec's network has none.
      */

@@ -14,6 +14,7 @@ import dev.microvm.orchestrator.task.TaskRecord;
 import dev.microvm.orchestrator.task.TaskStore;
 import dev.microvm.orchestrator.util.AtomicFiles;
 import dev.microvm.orchestrator.util.FileTrees;
+import dev.microvm.orchestrator.vm.GuestApiListener;
 import dev.microvm.orchestrator.vm.GuestContract;
 import dev.microvm.orchestrator.vm.GuestImage;
 import dev.microvm.orchestrator.vm.HypervisorDriver;
@@ -81,7 +82,11 @@ public final class GitWorkspaceOperations implements WorkspaceOperations {
                 MappedOwnership.stamp(workspace, image.get().agentUser().uid(), image.get().agentUser().gid());
             }
             int proxyPort = proxy.map(ProxyRoute::port).orElse(0);
-            Map<String, String> env = guestEnvironment(r, proxy, proxyPort, egressPort);
+            VmSpec probeSpec = specs.specFor(r.withPrepared(new JsonObject().put("proxy_port", proxyPort).put("egress_port", egressPort)),
+                    specs.network(r, proxyPort, egressPort));
+            Map<String, String> env = guestEnvironment(r, proxy, probeSpec);
+            // where the proxy must also listen for this guest (opened once the VM runs: TaskStart)
+            JsonObject apiListener = proxy.isPresent() ? driver.apiListener(probeSpec).map(GuestApiListener::toJson).orElse(null) : null;
             env.put(GuestContract.ENV_BASE_COMMIT, prepared.agentBaseCommit());
             image.ifPresent(i -> env.put(GuestContract.ENV_IMAGE_VERSION, i.imageVersion()));
             TaskEnvironments.Resolved environment = environments.resolve(r, prepared.baseCommit());
@@ -99,7 +104,8 @@ public final class GitWorkspaceOperations implements WorkspaceOperations {
                     .put("agent_base_commit", prepared.agentBaseCommit()).put("method", prepared.method())
                     .put("shared_objects_dir", prepared.sharedObjectsDir() == null ? null : prepared.sharedObjectsDir().toString())
                     .put("copied_untracked", new JsonArray(prepared.copiedUntracked()))
-                    .put("proxy_port", proxyPort).put("egress_port", egressPort).mergeIn(slotPlan.prepared());
+                    .put("proxy_port", proxyPort).put("egress_port", egressPort).put("api_listener", apiListener)
+                    .mergeIn(slotPlan.prepared());
         } catch (GitTaskException e) {
             throw WorkerFailure.of(e);
         } catch (IOException e) {
@@ -108,10 +114,8 @@ public final class GitWorkspaceOperations implements WorkspaceOperations {
     }
 
     /** The runner's environment: task id, agent, timeout, and the guest's routes to the proxies. */
-    private Map<String, String> guestEnvironment(TaskRecord r, Optional<ProxyRoute> proxy, int proxyPort, int egressPort) throws IOException {
-        Map<String, String> env = new TreeMap<>();
-        VmSpec.Network net = specs.network(r, proxyPort, egressPort);
-        VmSpec probeSpec = specs.specFor(r.withPrepared(new JsonObject().put("proxy_port", proxyPort).put("egress_port", egressPort)), net);
+    private Map<String, String> guestEnvironment(TaskRecord r, Optional<ProxyRoute> proxy, VmSpec probeSpec) {
+        Map<String, String> env = new TreeMap<>(driver.guestEnvironment(probeSpec));
         Optional<String> egressUrl = driver.egressProxyUrlForGuest(probeSpec);
         if (egressUrl.isPresent()) {
             // allowlist: every client that honours the usual variables goes through the egress proxy,

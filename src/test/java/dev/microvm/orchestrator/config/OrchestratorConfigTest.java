@@ -51,6 +51,7 @@ class OrchestratorConfigTest {
                 Arguments.of("{\"allowed_domains\": [\"10.1.2.3\"]}", "allowed_domains in config.json: '10.1.2.3' is an IP address"),
                 Arguments.of("{\"driver\": 3}", "configuration key 'driver' must be a non-empty string (got 3)"),
                 Arguments.of("{\"driver\": \"Xen!\"}", "driver must be a driver name such as qemu or vfkit"),
+                Arguments.of("{\"vfkit_binary\": \"/opt/my vfkit\"}", "configuration key 'vfkit_binary' must be an absolute path or a command name, without spaces or commas (got \"/opt/my vfkit\")"),
                 Arguments.of("{\"slot\": 2}", "config.json: unknown configuration key 'slot'; known configuration keys: accelerator, allowed_domains, api_proxy_port"),
                 Arguments.of("[1, 2]", "is not valid JSON"));
     }
@@ -74,6 +75,8 @@ class OrchestratorConfigTest {
         assertThat(config.eventRetentionBytes()).isEqualTo(1_048_576L);
         assertThat(config.httpPort()).isEqualTo(defaults.httpPort());
         assertThat(config.apiUpstream()).isEqualTo(defaults.apiUpstream());
+        assertThat(config.vfkitBinary()).isEqualTo("vfkit");
+        assertThat(load("{\"vfkit_binary\": \"/opt/homebrew/bin/vfkit\"}").vfkitBinary()).isEqualTo("/opt/homebrew/bin/vfkit");
     }
 
     @Test

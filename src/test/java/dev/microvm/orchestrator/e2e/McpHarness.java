@@ -70,8 +70,14 @@ final class McpHarness {
 
     /** The server's environment: the test's own, minus any real credential, plus {@code extra}. */
     static ProcessBuilder start(Path script, Path stateDir, Path stderrFile, Map<String, String> extra) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of("node", JS_DIR.resolve("mcp-harness.mjs").toString(), script.toString(), "--",
-                JavaProcess.javaBinary(), "-XX:TieredStopAtLevel=1", "-cp", JavaProcess.classpath(),
+        return start(script, stateDir, stderrFile, extra, List.of());
+    }
+
+    /** The same with the server started under {@code serverPrefix} (e.g. {@code ip netns exec NAME}). */
+    static ProcessBuilder start(Path script, Path stateDir, Path stderrFile, Map<String, String> extra, List<String> serverPrefix) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of("node", JS_DIR.resolve("mcp-harness.mjs").toString(), script.toString(), "--"));
+        cmd.addAll(serverPrefix);
+        cmd.addAll(List.of(JavaProcess.javaBinary(), "-XX:TieredStopAtLevel=1", "-cp", JavaProcess.classpath(),
                 "dev.microvm.orchestrator.cli.Main", "mcp", "--state-dir", stateDir.toString()));
         // stdout goes straight to a file: a test that waits for the harness to end before reading
         // would otherwise block it on a full pipe (the harness waits for its output to be written)
@@ -90,11 +96,15 @@ final class McpHarness {
     }
 
     static Process launch(Path dir, JsonArray steps, Path stateDir, Map<String, String> extra) throws Exception {
+        return launch(dir, steps, stateDir, extra, List.of());
+    }
+
+    static Process launch(Path dir, JsonArray steps, Path stateDir, Map<String, String> extra, List<String> serverPrefix) throws Exception {
         ensureInstalled();
         Files.createDirectories(dir);
         Path script = dir.resolve("script.json");
         Files.writeString(script, new JsonObject().put("steps", steps).encodePrettily());
-        return start(script, stateDir, dir.resolve("server.stderr"), extra).start();
+        return start(script, stateDir, dir.resolve("server.stderr"), extra, serverPrefix).start();
     }
 
     /**

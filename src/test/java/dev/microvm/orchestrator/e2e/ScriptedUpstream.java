@@ -23,13 +23,20 @@ final class ScriptedUpstream implements AutoCloseable {
     final int port;
 
     ScriptedUpstream(Path dir, JsonArray scenarios) throws Exception {
+        this(dir, scenarios, List.of());
+    }
+
+    /** The same, run under {@code prefix} (e.g. {@code ip netns exec NAME}). */
+    ScriptedUpstream(Path dir, JsonArray scenarios, List<String> prefix) throws Exception {
         Files.createDirectories(dir);
         Path script = dir.resolve("scenarios.json");
         Files.writeString(script, new JsonObject().put("scenarios", scenarios).encodePrettily());
         log = dir.resolve("requests.jsonl");
         Path portFile = dir.resolve("port");
-        process = new ProcessBuilder("python3", TestGuest.projectDir().resolve("scripts/scripted-messages-api.py").toString(),
-                "--port-file", portFile.toString(), "--log", log.toString(), "--script", script.toString())
+        List<String> cmd = new ArrayList<>(prefix);
+        cmd.addAll(List.of("python3", TestGuest.projectDir().resolve("scripts/scripted-messages-api.py").toString(),
+                "--port-file", portFile.toString(), "--log", log.toString(), "--script", script.toString()));
+        process = new ProcessBuilder(cmd)
                 .redirectErrorStream(true).redirectOutput(dir.resolve("server.out").toFile()).start();
         long deadline = System.nanoTime() + 10_000_000_000L;
         while (!Files.exists(portFile)) {

@@ -19,7 +19,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * What every hypervisor driver promises, run against each of them: the host-process driver, QEMU
- * (real boots) and vfkit (against a fake vfkit executable).
+ * (real boots) and vfkit (against the vfkit simulator, scripts/vfkit-simulator).
  */
 public abstract class DriverContract {
     @TempDir protected Path tmp;

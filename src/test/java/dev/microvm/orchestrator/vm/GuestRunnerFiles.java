@@ -7,7 +7,7 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * The runner files of {@code nixos-vm/runner} as the test suite sees them (test resources under
- * {@code guest/}): the script the host-process driver and the fake vfkit run, and the kernel
+ * {@code guest/}): the script the host-process driver and the vfkit simulator's host guest run, and the kernel
  * parameters every image needs, for test guests booted without a manifest.
  */
 public final class GuestRunnerFiles {

@@ -43,12 +43,21 @@ public final class TestGuest {
         return variant("agent");
     }
 
-    private static synchronized TestGuest variant(String variant) {
+    /** The arm64 agent image (vfkit's guests; booted here under qemu-system-aarch64 by the vfkit simulator). */
+    public static TestGuest agentArm64() {
+        return variant("agent-arm64", "/usr/bin/qemu-system-aarch64");
+    }
+
+    private static TestGuest variant(String variant) {
+        return variant(variant, "/usr/bin/qemu-system-x86_64");
+    }
+
+    private static synchronized TestGuest variant(String variant, String qemu) {
         TestGuest cached = CACHED.get(variant);
         if (cached != null) return cached;
         boolean ci = "true".equalsIgnoreCase(System.getenv("CI")) || "1".equals(System.getenv("MVO_REQUIRE_VM"));
-        if (!Files.isExecutable(Path.of("/usr/bin/qemu-system-x86_64")) && !ci) {
-            Assumptions.abort("qemu-system-x86_64 not installed");
+        if (!Files.isExecutable(Path.of(qemu)) && !ci) {
+            Assumptions.abort(qemu + " not installed");
         }
         Path script = projectDir().resolve("scripts/build-guest.sh");
         try {

@@ -5,6 +5,8 @@ import dev.microvm.orchestrator.vm.DetachedSpawner;
 import dev.microvm.orchestrator.vm.DetachedVmDriver;
 import dev.microvm.orchestrator.vm.DriverCapabilities;
 import dev.microvm.orchestrator.vm.DriverProbe;
+import dev.microvm.orchestrator.vm.GuestApiListener;
+import dev.microvm.orchestrator.vm.GuestContract;
 import dev.microvm.orchestrator.vm.NetworkSupport;
 import dev.microvm.orchestrator.vm.VmException;
 import dev.microvm.orchestrator.vm.VmHandle;
@@ -28,14 +30,16 @@ import java.util.regex.Pattern;
  */
 public final class VfkitDriver extends DetachedVmDriver {
     private static final Pattern VERSION = Pattern.compile("vfkit version:\\s*v?(\\d+)\\.(\\d+)\\.(\\d+)");
-    /** The host as seen from a guest on vfkit's NAT (macOS vmnet shared mode default gateway). */
-    public static final String HOST_ADDRESS_ON_NAT = "192.168.64.1";
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(VfkitDriver.class);
 
     static final Duration VERSION_TIMEOUT = Duration.ofSeconds(10);
 
     private final VfkitOptions options;
     private final Duration versionTimeout;
+    private final VmnetGateway gateway;
     private volatile String checkedVersion;
+    /** The vmnet gateway as last found (probe, prepare); capabilities report it without looking again. */
+    private volatile String lastGateway = "";
 
     public VfkitDriver(VfkitOptions options) {
         this(options, new DetachedSpawner());
@@ -46,9 +50,14 @@ public final class VfkitDriver extends DetachedVmDriver {
     }
 
     VfkitDriver(VfkitOptions options, DetachedSpawner spawner, Duration versionTimeout) {
+        this(options, spawner, versionTimeout, VmnetGateway.system());
+    }
+
+    VfkitDriver(VfkitOptions options, DetachedSpawner spawner, Duration versionTimeout, VmnetGateway gateway) {
         super(spawner);
         this.options = options;
         this.versionTimeout = versionTimeout;
+        this.gateway = gateway;
     }
 
     @Override
@@ -58,30 +67,59 @@ public final class VfkitDriver extends DetachedVmDriver {
 
     /**
      * Apple Silicon Macs run aarch64 guests (x86_64 binaries through Rosetta inside them). virtio-fs
-     * shares are always writable. vfkit's NAT (macOS vmnet shared mode) cannot be restricted:
-     * {@code full} reaches the internet and every host service bound to the vmnet bridge or to all
-     * interfaces (README); api-only and allowlist need a host channel this driver does not have yet.
+     * shares are always writable. {@code full} is vmnet NAT, which cannot be restricted: the internet,
+     * and every host service bound to the vmnet bridge or to all interfaces (README); the credential
+     * proxy listens on the bridge's address (the guest's gateway). {@code api-only} gives the guest
+     * no NIC, only a virtio-vsock channel that vfkit joins to a host unix socket where the proxy
+     * listens. allowlist needs a NAT restricted to the egress proxy, which vmnet cannot do.
      */
     @Override
     public DriverCapabilities capabilities() {
-        String noChannel = "vfkit's NAT cannot be restricted and this driver has no host-only channel yet";
         NetworkSupport networks = NetworkSupport.of(java.util.Map.of(
                         "none", "no network device",
-                        "full", "vmnet NAT: the internet, and host services bound to the vmnet bridge or to all interfaces"),
-                java.util.Map.of("api-only", noChannel, "allowlist", noChannel));
-        return new DriverCapabilities(false, false, networks, new DriverCapabilities.GuestRoute("gateway", HOST_ADDRESS_ON_NAT),
+                        "full", "vmnet NAT: the internet, and host services bound to the vmnet bridge or to all interfaces",
+                        "api-only", "no network device; the credential proxy only, over virtio-vsock (a host unix socket per task)"),
+                java.util.Map.of("allowlist", "vfkit's NAT cannot be restricted to the egress proxy"));
+        return new DriverCapabilities(false, false, networks, new DriverCapabilities.GuestRoute("gateway", lastGateway),
                 java.util.Set.of("aarch64"), false, true);
     }
 
-    /** vfkit answers {@code --version} with a version this driver supports; guests run on Virtualization.framework (hvf). */
+    /**
+     * vfkit answers {@code --version} with a version this driver supports; guests run on
+     * Virtualization.framework (hvf). Details: the binary as found on PATH, and the vmnet gateway.
+     */
     @Override
     public DriverProbe probe() {
-        java.util.Map<String, String> details = java.util.Map.of("binary", options.binary());
+        java.util.Map<String, String> details = new java.util.TreeMap<>();
+        details.put("binary", resolvedBinary().map(Path::toString).orElse(options.binary()));
+        findGateway().ifPresent(g -> details.put("vmnet_gateway", g));
         try {
-            return DriverProbe.ok("vfkit", checkVersion(), "hvf", details);
+            String version = checkVersion();
+            details.put("vfkit_version", version);
+            return DriverProbe.ok("vfkit", version, "hvf", details);
         } catch (VmException e) {
             return DriverProbe.failed("vfkit", null, "hvf", e.getMessage(), details);
         }
+    }
+
+    /** The executable {@code vfkit_binary} names: itself when it is a path, else the first match on PATH. */
+    private Optional<Path> resolvedBinary() {
+        String b = options.binary();
+        if (b.contains("/")) return Optional.of(Path.of(b).toAbsolutePath());
+        String path = System.getenv("PATH");
+        if (path == null) return Optional.empty();
+        for (String dir : path.split(java.io.File.pathSeparator)) {
+            if (dir.isEmpty()) continue;
+            Path p = Path.of(dir, b);
+            if (Files.isRegularFile(p) && Files.isExecutable(p)) return Optional.of(p);
+        }
+        return Optional.empty();
+    }
+
+    private Optional<String> findGateway() {
+        Optional<String> g = gateway.find();
+        g.ifPresent(v -> lastGateway = v);
+        return g;
     }
 
     @Override
@@ -221,12 +259,46 @@ public final class VfkitDriver extends DetachedVmDriver {
         }
     }
 
+    /**
+     * {@code full}: the vmnet gateway and the proxy's port (vfkit's NAT has no port forwarding, so
+     * the proxy listens there too: {@link #apiListener}). {@code api-only}: the guest's own relay on
+     * its loopback, which carries each connection over vsock to the host.
+     */
     @Override
     public Optional<String> apiBaseUrlForGuest(VmSpec spec) {
-        // vfkit's NAT has no port forwarding: the credential proxy must also listen on the vmnet
-        // bridge address for the guest to reach it.
-        if (spec.network().mode() != VmSpec.Network.Mode.NAT || spec.network().apiProxyPort() <= 0) return Optional.empty();
-        return Optional.of("http://" + HOST_ADDRESS_ON_NAT + ":" + spec.network().apiProxyPort());
+        int port = spec.network().apiProxyPort();
+        return switch (spec.network().mode()) {
+            case NAT -> port <= 0 ? Optional.empty() : gatewayFor(spec).map(g -> "http://" + g + ":" + port);
+            case API_ONLY -> Optional.of("http://127.0.0.1:" + GuestContract.API_RELAY_PORT);
+            default -> Optional.empty();
+        };
+    }
+
+    @Override
+    public Optional<GuestApiListener> apiListener(VmSpec spec) {
+        return switch (spec.network().mode()) {
+            case NAT -> spec.network().apiProxyPort() <= 0 ? Optional.empty() : gatewayFor(spec).map(GuestApiListener::onAddress);
+            case API_ONLY -> Optional.of(GuestApiListener.onUnixSocket(VfkitArgv.apiSocket(spec)));
+            default -> Optional.empty();
+        };
+    }
+
+    /** api-only: the runner starts its vsock relay (GuestContract). */
+    @Override
+    public java.util.Map<String, String> guestEnvironment(VmSpec spec) {
+        if (spec.network().mode() != VmSpec.Network.Mode.API_ONLY) return java.util.Map.of();
+        return java.util.Map.of(GuestContract.ENV_API_VSOCK_PORT, Integer.toString(GuestContract.API_VSOCK_PORT),
+                GuestContract.ENV_API_RELAY_PORT, Integer.toString(GuestContract.API_RELAY_PORT));
+    }
+
+    private Optional<String> gatewayFor(VmSpec spec) {
+        Optional<String> g = findGateway();
+        if (g.isEmpty()) {
+            LOG.warn("{}: no vmnet gateway found (no vmnet bridge up and no Shared_Net_Address in {}.plist): the guest gets no route "
+                    + "to the credential proxy; start any vfkit VM with a NAT device once, or set the shared network's address", spec.name(),
+                    VmnetGateway.VMNET_SETTINGS);
+        }
+        return g;
     }
 
     private static Optional<VfkitRestClient> rest(VmHandle handle) {

@@ -22,23 +22,28 @@ class VfkitArgvTest {
     static final Path C = Path.of("/s/t1/ctl");
 
     static VmSpec spec(VmSpec.Network net, boolean roShare, String cmdline) {
+        return spec(net, roShare, cmdline, Map.of());
+    }
+
+    static VmSpec spec(VmSpec.Network net, boolean roShare, String cmdline, Map<String, String> labels) {
         return new VmSpec("t1", 2, 2048,
                 new VmSpec.Boot(Path.of("/img/Image"), Path.of("/img/initrd"), cmdline),
                 List.of(new VmSpec.Disk(Path.of("/slots/0/disk.img"), false, "mvo_slot")),
                 List.of(new VmSpec.Share(Path.of("/s/t1/workspace"), "mvo_ws", false),
                         new VmSpec.Share(Path.of("/s/t1/io"), "mvo_io", roShare)),
-                net, Path.of("/s/t1/console.log"), C, Map.of());
+                net, Path.of("/s/t1/console.log"), C, labels);
     }
 
     @Test
     void a_task_vm_translates_to_exactly_this_vfkit_command_line() {
-        assertThat(VfkitArgv.build(spec(VmSpec.Network.nat(), false, "console=hvc0 panic=-1 quiet"), new VfkitOptions("/opt/vfkit", true)))
+        VfkitOptions o = new VfkitOptions("/opt/vfkit", true, "/state");
+        assertThat(VfkitArgv.build(spec(VmSpec.Network.nat(), false, "console=hvc0 panic=-1 quiet", Map.of("slot", "3")), o))
                 .containsExactly("/opt/vfkit", "--cpus", "2", "--memory", "2048",
-                        "--bootloader", "linux,kernel=/img/Image,initrd=/img/initrd,cmdline=\"console=hvc0 panic=-1 quiet\"",
+                        "--bootloader", "linux,kernel=/img/Image,initrd=/img/initrd,cmdline=\"console=hvc0 panic=-1 quiet mvo.net=dhcp\"",
                         "--device", "virtio-blk,path=/slots/0/disk.img,deviceId=mvo_slot",
                         "--device", "virtio-fs,sharedDir=/s/t1/workspace,mountTag=mvo_ws",
                         "--device", "virtio-fs,sharedDir=/s/t1/io,mountTag=mvo_io",
-                        "--device", "virtio-net,nat",
+                        "--device", "virtio-net,nat,mac=" + o.macAddress("3"),
                         "--device", "virtio-serial,logFilePath=/s/t1/console.log",
                         "--device", "rosetta,mountTag=rosetta,ignore-if-missing",
                         "--restful-uri", "unix:///s/t1/ctl/rest.sock",
@@ -46,23 +51,52 @@ class VfkitArgvTest {
     }
 
     @Test
-    void no_network_means_no_nic_and_no_rosetta_when_disabled() {
+    void no_network_means_no_nic_no_channel_and_no_rosetta_when_disabled() {
         List<String> argv = VfkitArgv.build(spec(VmSpec.Network.none(), false, "console=hvc0"), new VfkitOptions("vfkit", false));
-        assertThat(argv).doesNotContain("virtio-net,nat").noneMatch(a -> a.startsWith("rosetta"));
+        assertThat(argv).noneMatch(a -> a.startsWith("virtio-net")).noneMatch(a -> a.startsWith("virtio-vsock"))
+                .noneMatch(a -> a.startsWith("rosetta")).noneMatch(a -> a.contains("mvo.net=dhcp"));
+    }
+
+    @Test
+    void api_only_means_no_nic_and_one_vsock_channel_to_the_tasks_unix_socket_where_the_host_listens() {
+        List<String> argv = VfkitArgv.build(spec(new VmSpec.Network(VmSpec.Network.Mode.API_ONLY, 8080), false, "console=hvc0"),
+                new VfkitOptions("vfkit", false));
+        assertThat(argv).noneMatch(a -> a.startsWith("virtio-net"));
+        // listen: the guest connects to vsock CID 2 (the host), vfkit dials the unix socket (doc/usage.md, pkg/vf/vsock.go)
+        assertThat(argv).containsSubsequence("--device", "virtio-vsock,port=1100,socketURL=/s/t1/ctl/api.sock,listen");
+        assertThat(argv.stream().filter(a -> a.startsWith("virtio-vsock"))).hasSize(1);
+    }
+
+    @Test
+    void the_guest_mac_is_stable_per_slot_locally_administered_and_unicast() {
+        VfkitOptions host = new VfkitOptions("vfkit", false, "/Users/a/.microvm-orchestrator");
+        String slot0 = host.macAddress("0");
+        assertThat(slot0).matches("([0-9a-f]{2}:){5}[0-9a-f]{2}");
+        assertThat(host.macAddress("0")).isEqualTo(slot0);
+        assertThat(new VfkitOptions("other", true, "/Users/a/.microvm-orchestrator").macAddress("0")).isEqualTo(slot0);
+        assertThat(host.macAddress("1")).isNotEqualTo(slot0);
+        assertThat(new VfkitOptions("vfkit", false, "/Users/b/.microvm-orchestrator").macAddress("0")).isNotEqualTo(slot0);
+        for (int slot = 0; slot < 64; slot++) {
+            int first = Integer.parseInt(host.macAddress(Integer.toString(slot)).substring(0, 2), 16);
+            assertThat(first & 0x02).as("locally administered").isEqualTo(0x02);
+            assertThat(first & 0x01).as("unicast").isZero();
+        }
+        List<String> argv = VfkitArgv.build(spec(VmSpec.Network.nat(), false, "console=hvc0", Map.of("slot", "0")), host);
+        assertThat(argv).contains("virtio-net,nat,mac=" + slot0);
     }
 
     @Test
     void what_vfkit_cannot_do_is_refused_with_a_reason() {
         VfkitOptions o = VfkitOptions.defaults();
         assertThatThrownBy(() -> VfkitArgv.build(spec(VmSpec.Network.nat(), true, "x"), o)).hasMessageContaining("read-only");
-        assertThatThrownBy(() -> VfkitArgv.build(spec(new VmSpec.Network(VmSpec.Network.Mode.API_ONLY, 8080), false, "x"), o))
-                .hasMessageContaining("api-only");
+        assertThatThrownBy(() -> VfkitArgv.build(spec(new VmSpec.Network(VmSpec.Network.Mode.ALLOWLIST, 8080, 3128), false, "x"), o))
+                .hasMessageContaining("allowlist");
         assertThatThrownBy(() -> VfkitArgv.build(spec(VmSpec.Network.nat(), false, "a=\"b\""), o)).hasMessageContaining("'\"'");
     }
 
     @Test
     void the_fake_vfkit_rejects_what_vfkit_rejects(@TempDir Path tmp) throws Exception {
-        Path exe = FakeVfkit.install(tmp.resolve("bin"));
+        Path exe = VfkitSimulator.install(tmp.resolve("bin"));
         Path kernel = Files.writeString(tmp.resolve("Image"), "k");
         Path dir = Files.createDirectories(tmp.resolve("share"));
         List<String> base = List.of("--bootloader", "linux,kernel=" + kernel + ",initrd=" + kernel + ",cmdline=\"console=hvc0\"",
@@ -79,7 +113,7 @@ class VfkitArgvTest {
 
     @Test
     void the_version_check_reads_vfkits_version_line(@TempDir Path tmp) throws Exception {
-        Path exe = FakeVfkit.install(tmp.resolve("bin"));
+        Path exe = VfkitSimulator.install(tmp.resolve("bin"));
         assertThat(new VfkitDriver(new VfkitOptions(exe.toString(), false)).checkVersion()).isEqualTo("0.6.2");
         // v0.6.1 rejects --pidfile, which the driver always passes
         Path old = Files.writeString(tmp.resolve("old-vfkit"), "#!/bin/sh\necho 'vfkit version: v0.6.1'\n");

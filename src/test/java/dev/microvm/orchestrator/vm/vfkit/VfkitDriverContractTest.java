@@ -13,11 +13,11 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
-/** The driver contract against the fake vfkit, which enforces vfkit's argv grammar and REST API. */
+/** The driver contract against the vfkit simulator, which enforces vfkit's argv grammar and REST API. */
 class VfkitDriverContractTest extends DriverContract {
     @Override
     protected HypervisorDriver driver(boolean guestIgnoresStop) throws Exception {
-        return new VfkitDriver(new VfkitOptions(FakeVfkit.install(tmp.resolve("bin")).toString(), true));
+        return new VfkitDriver(new VfkitOptions(VfkitSimulator.install(tmp.resolve("bin")).toString(), true));
     }
 
     @Override

@@ -8,18 +8,19 @@ import java.nio.file.Path;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** vfkit's fingerprint: its version from {@code vfkit --version} (a fake vfkit here), hvf as the accelerator. */
+/** vfkit's fingerprint: its version from {@code vfkit --version} (the vfkit simulator here), hvf as the accelerator. */
 class VfkitFingerprintTest {
     @TempDir Path tmp;
 
     @Test
     void aWorkingVfkitIsHealthyWithItsVersion() throws Exception {
-        Path exe = FakeVfkit.install(tmp.resolve("bin"));
+        Path exe = VfkitSimulator.install(tmp.resolve("bin"));
         DriverProbe p = new VfkitDriver(new VfkitOptions(exe.toString(), false)).probe();
         assertThat(p.problem()).isNull();
         assertThat(p.hypervisor()).isEqualTo("vfkit");
         assertThat(p.version()).matches("\\d+\\.\\d+\\.\\d+");
         assertThat(p.accelerator()).isEqualTo("hvf");
+        assertThat(p.details()).containsEntry("binary", exe.toAbsolutePath().toString()).containsEntry("vfkit_version", p.version());
     }
 
     @Test

@@ -16,7 +16,7 @@ import java.time.Duration;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * A task on a node whose driver is vfkit (the fake vfkit, which enforces vfkit's argv grammar):
+ * A task on a node whose driver is vfkit (the vfkit simulator, which enforces vfkit's argv grammar):
  * vfkit shares are always writable, so the user's objects reach the guest as a clone, never as a
  * read-only share (which vfkit refuses).
  */
@@ -28,7 +28,7 @@ class VfkitNodeTaskTest {
         Path repo = GitRepos.create(tmp.resolve("project"));
         Path state = tmp.resolve("state");
         OrchestratorConfig config = NodeFixture.config(state, "vfkit", arm64Image(tmp.resolve("guest")), 1);
-        VfkitDriver driver = new VfkitDriver(new VfkitOptions(FakeVfkit.install(tmp.resolve("bin")).toString(), false));
+        VfkitDriver driver = new VfkitDriver(new VfkitOptions(VfkitSimulator.install(tmp.resolve("bin")).toString(), false));
         try (NodeFixture f = NodeFixture.start(state, config, driver)) {
             f.node.repos().allow(repo, "project");
             assertThat(f.request(Addresses.NODE_DRIVER, new JsonObject()).getBoolean("healthy")).isTrue();
@@ -41,8 +41,8 @@ class VfkitNodeTaskTest {
         }
     }
 
-    /** An aarch64 image whose kernel and initrd the fake vfkit only checks for presence. */
-    private static Path arm64Image(Path dir) throws Exception {
+    /** An aarch64 image whose kernel and initrd the vfkit simulator's host guest only checks for presence. */
+    static Path arm64Image(Path dir) throws Exception {
         Files.createDirectories(dir);
         Files.writeString(dir.resolve("Image"), "kernel");
         Files.writeString(dir.resolve("initrd"), "initrd");
