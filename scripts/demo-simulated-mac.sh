@@ -43,14 +43,8 @@ memory=1024
 printf '{"driver":"vfkit","vfkit_binary":"%s","vm_cpus":2,"vm_memory_mib":%s,"slot_disk_gib":1,"http_port":0,"guest_dir":"%s","api_upstream":"http://127.0.0.1:%s","boot_timeout_seconds":300}\n' \
     "$here/vfkit-simulator" "$memory" "$guest" "$(cat "$work/api.port")" > "$state/config.json"
 
-if [ ! -d "$repo/.git" ]; then
-    git init -q -b main "$repo"
-    git -C "$repo" config user.name "Demo User"
-    git -C "$repo" config user.email "demo@example.com"
-    printf 'def add(a, b):\n    return a - b\n' > "$repo/calc.py"
-    git -C "$repo" add calc.py
-    git -C "$repo" commit -q -m "Add calculator"
-fi
+. "$here/lib/demo-repo.sh"
+make_demo_repo "$repo"
 if [ "$claude" = 1 ]; then
     agent_command=
 elif [ -z "$agent_command" ]; then

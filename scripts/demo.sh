@@ -66,14 +66,8 @@ fi
 printf '{"driver":"qemu","accelerator":"%s","vm_cpus":2,"vm_memory_mib":2048,"slot_disk_gib":1,"http_port":0,"guest_dir":"%s","api_upstream":"%s"}\n' \
     "${MVO_ACCELERATOR:-tcg}" "$guest" "$upstream" > "$state/config.json"
 
-if [ ! -d "$repo/.git" ]; then
-    git init -q -b main "$repo"
-    git -C "$repo" config user.name "Demo User"
-    git -C "$repo" config user.email "demo@example.com"
-    printf 'def add(a, b):\n    return a - b\n' > "$repo/calc.py"
-    git -C "$repo" add calc.py
-    git -C "$repo" commit -q -m "Add calculator"
-fi
+. "$here/lib/demo-repo.sh"
+make_demo_repo "$repo"
 
 mvo="$here/microvm-orchestrator"
 "$mvo" --help >/dev/null

@@ -10,9 +10,7 @@ import io.vertx.core.json.JsonObject;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayList;
@@ -168,16 +166,10 @@ public final class RepoRegistry {
     }
 
     private Map<String, Repo> read() {
-        String text;
+        java.util.Optional<String> text = AtomicFiles.readIfExists(file, file.toString());
+        if (text.isEmpty()) return new TreeMap<>();
         try {
-            text = Files.readString(file, StandardCharsets.UTF_8);
-        } catch (NoSuchFileException e) {
-            return new TreeMap<>();
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + file, e);
-        }
-        try {
-            JsonObject json = new JsonObject(text);
+            JsonObject json = new JsonObject(text.get());
             JsonObject repos = json.getJsonObject("repos", new JsonObject());
             Map<String, Repo> out = new TreeMap<>();
             for (String alias : repos.fieldNames()) {

@@ -10,7 +10,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -109,16 +108,10 @@ public final class RepoSecrets {
 
     private Map<String, JsonObject> read(String alias) {
         Path file = paths.repoSecrets(alias);
-        String text;
+        java.util.Optional<String> text = AtomicFiles.readIfExists(file, "the secrets of repository " + alias);
+        if (text.isEmpty()) return new TreeMap<>();
         try {
-            text = Files.readString(file, StandardCharsets.UTF_8);
-        } catch (NoSuchFileException e) {
-            return new TreeMap<>();
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read the secrets of repository " + alias, e);
-        }
-        try {
-            JsonObject secrets = new JsonObject(text).getJsonObject("secrets", new JsonObject());
+            JsonObject secrets = new JsonObject(text.get()).getJsonObject("secrets", new JsonObject());
             Map<String, JsonObject> out = new TreeMap<>();
             for (String n : secrets.fieldNames()) out.put(n, secrets.getJsonObject(n));
             out.values().forEach(v -> Redactor.global().register(Secret.of(v.getString("value", ""))));

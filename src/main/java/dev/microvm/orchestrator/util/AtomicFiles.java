@@ -127,6 +127,20 @@ public final class AtomicFiles {
         return dir;
     }
 
+    /**
+     * The text of a file replaced only through this class (so never half-written), or empty when it
+     * does not exist yet. {@code what} names it in the error.
+     */
+    public static java.util.Optional<String> readIfExists(Path file, String what) {
+        try {
+            return java.util.Optional.of(Files.readString(file, java.nio.charset.StandardCharsets.UTF_8));
+        } catch (java.nio.file.NoSuchFileException e) {
+            return java.util.Optional.empty();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("cannot read " + what, e);
+        }
+    }
+
     private static void fsyncDirectory(Path dir) {
         try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
             ch.force(true);
