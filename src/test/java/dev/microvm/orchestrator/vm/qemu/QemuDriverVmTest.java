@@ -69,8 +69,9 @@ class QemuDriverVmTest {
         assertThat(TaskFixture.gitIn(clone, "log", "-1", "--format=%s", "refs/tasks/t1").strip()).isEqualTo("agent work");
         assertThat(TaskFixture.gitIn(clone, "show", "refs/tasks/t1:new.txt").strip()).isEqualTo("new");
 
-        // The slot disk was formatted in the guest, backs /var, and the image stayed sparse.
-        assertThat(task.read(GuestContract.OUT_RUNNER_LOG)).contains("formatting slot disk");
+        // The slot disk was formatted in the guest (by init, before anything used /var: its line is on
+        // the console, the io share is not mounted yet), backs /var, and the image stayed sparse.
+        assertThat(Files.readString(spec.consoleLog())).contains("formatting slot disk");
         assertThat(task.read(GuestContract.OUT_AGENT_LOG)).contains("/dev/vda on /var type ext4");
         assertThat(Files.size(task.slotDisk)).isEqualTo(256L << 20);
         Process du = new ProcessBuilder("du", "-k", task.slotDisk.toString()).start();
