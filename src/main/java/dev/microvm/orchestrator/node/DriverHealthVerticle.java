@@ -51,10 +51,15 @@ public final class DriverHealthVerticle extends VerticleBase {
 
     private void onRequest(Message<JsonObject> msg) {
         boolean again = msg.body() != null && msg.body().getBoolean("recheck", false);
-        (again ? recheck() : Future.succeededFuture(current)).onComplete(ar -> {
+        (again ? recheckAfterRequest() : Future.succeededFuture(current)).onComplete(ar -> {
             if (ar.succeeded()) msg.reply(ar.result().toJson());
             else msg.fail(500, "driver check failed: " + ar.cause().getMessage());
         });
+    }
+
+    /** A check that looks at the driver after this moment: one already running may have looked before it. */
+    private Future<DriverFingerprint> recheckAfterRequest() {
+        return running == null ? recheck() : running.transform(x -> recheck());
     }
 
     /** One check at a time; a request arriving meanwhile gets the running one's result. Event loop. */
