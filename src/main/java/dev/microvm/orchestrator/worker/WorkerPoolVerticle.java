@@ -63,9 +63,15 @@ public final class WorkerPoolVerticle extends VerticleBase {
         return vertx.createSharedWorkerExecutor(name, size, MAX_EXECUTE_SECONDS.get(purpose), TimeUnit.SECONDS);
     }
 
+    /**
+     * Io requests already taken run to their end before the executors go: a record and its event
+     * land together even when the process is shutting down (an exiting MCP process hands its tasks
+     * to the daemon right after).
+     */
     @Override
     public Future<?> stop() {
-        return Future.all(executors.values().stream().map(WorkerExecutor::close).toList());
+        return Future.join(java.util.List.copyOf(ioTails.values()))
+                .transform(x -> Future.all(executors.values().stream().map(WorkerExecutor::close).toList()));
     }
 
     private void dispatch(String address, Route route, Message<JsonObject> msg) {

@@ -120,6 +120,15 @@ class WorkerPoolVerticleTest {
         assertThat(persisted).containsExactly("ttwo:quick", "tone:slow", "tone:after");
     }
 
+    @Test
+    void persistsAlreadyTakenFinishBeforeThePoolStops() throws Exception {
+        ask(Addresses.WORKER_PERSIST, event("tone", "slow"));
+        ask(Addresses.WORKER_PERSIST, event("tone", "after"));
+        Thread.sleep(200); // both taken: the first runs, the second waits behind it
+        vertx.undeploy(vertx.deploymentIDs().iterator().next()).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        assertThat(persisted).containsExactly("tone:slow", "tone:after");
+    }
+
     private static void sleep(long millis) {
         try {
             Thread.sleep(millis);
