@@ -11,7 +11,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 agent_command=${1:-}
 claude=${2:-0}
 [ "$(id -u)" = 0 ] || { echo "demo: --simulated-mac needs root (a network namespace, virtiofsd)" >&2; exit 1; }
-guest=$("$here/build-guest.sh" agent-arm64 | tail -n1)
+guest=$("$here/build-guest.sh" agent-arm64) || { echo "demo: building the guest image failed (see above)" >&2; exit 1; }
+guest=$(printf '%s\n' "$guest" | tail -n1)
 
 work=${MVO_DEMO_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/mvo-demo-mac.XXXXXX")}
 state="$work/state"

@@ -35,7 +35,8 @@ done
 if [ "$simulated_mac" = 1 ]; then
     exec "$here/demo-simulated-mac.sh" "$agent_command" "$claude"
 fi
-guest=$("$here/build-guest.sh" agent | tail -n1)
+guest=$("$here/build-guest.sh" agent) || { echo "demo: building the guest image failed (see above)" >&2; exit 1; }
+guest=$(printf '%s\n' "$guest" | tail -n1)
 
 work=${MVO_DEMO_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/mvo-demo.XXXXXX")}
 state="$work/state"
