@@ -31,9 +31,14 @@ import java.util.regex.Pattern;
  *   "console": "ttyS0" | "hvc0" | "ttyAMA0",
  *   "disks": [ { "file": "store.img", "serial": "mvo_store", "read_only": true } ],
  *   "agent_user": { "name": "agent", "uid": 1000, "gid": 1000, "home": "/home/agent" },
- *   "agents": [ { "name": "claude-code", "command": "claude", "version": "2.1.197", … } ]
+ *   "agents": [ { "name": "claude-code", "command": "claude", "version": "2.1.197", … } ],
+ *   "features": [ "nix", "containers" ]   optional: what the guest offers a task beyond the agent
  * }
  * </pre>
+ * Features: {@value #FEATURE_NIX} (Nix with flakes, so the runner can run the agent inside the
+ * repository's {@code nix develop}, its store kept on the cache disk) and {@value #FEATURE_CONTAINERS}
+ * (podman with a {@code docker} alias and compose, its storage on the cache disk). An image that
+ * names no feature offers neither; an unknown name is refused.
  * Every problem is reported as {@link InvalidImage}, naming the image directory and the field.
  */
 public record GuestImage(
@@ -46,11 +51,15 @@ public record GuestImage(
         String console,
         List<ImageDisk> disks,
         AgentUser agentUser,
-        List<Agent> agents) {
+        List<Agent> agents,
+        Set<String> features) {
 
     public static final String MANIFEST = "mvo-image.json";
     public static final int MANIFEST_VERSION = 1;
     public static final Set<String> ARCHITECTURES = Set.of("x86_64", "aarch64");
+    public static final String FEATURE_NIX = "nix";
+    public static final String FEATURE_CONTAINERS = "containers";
+    public static final Set<String> FEATURES = Set.of(FEATURE_NIX, FEATURE_CONTAINERS);
 
     private static final Pattern PLAIN_NAME = Pattern.compile("[A-Za-z0-9._+-]{1,128}");
     private static final Pattern CONSOLE = Pattern.compile("(ttyS|hvc|ttyAMA)[0-9]{1,2}");
@@ -125,7 +134,18 @@ public record GuestImage(
             agents.add(new Agent(r.string(a, field + ".name", "name", COMMAND), r.string(a, field + ".command", "command", COMMAND),
                     r.string(a, field + ".version", "version", Pattern.compile("[A-Za-z0-9._+-]{1,64}"))));
         }
-        return new GuestImage(abs, imageVersion, arch, kernel, initrd, cmdline, console, List.copyOf(disks), user, List.copyOf(agents));
+        Set<String> features = new java.util.TreeSet<>();
+        if (m.getValue("features") != null) {
+            JsonArray featureArray = r.array(m, "features");
+            for (int i = 0; i < featureArray.size(); i++) {
+                if (!(featureArray.getValue(i) instanceof String f) || !FEATURES.contains(f)) {
+                    throw r.invalid("features[" + i + "]", "must be one of " + new java.util.TreeSet<>(FEATURES) + ", got " + featureArray.getValue(i));
+                }
+                features.add(f);
+            }
+        }
+        return new GuestImage(abs, imageVersion, arch, kernel, initrd, cmdline, console, List.copyOf(disks), user, List.copyOf(agents),
+                java.util.Collections.unmodifiableSet(features));
     }
 
     /** The boot section of a VM spec: kernel, initrd and {@code console=<console> <cmdline> <extra>}. */
@@ -142,6 +162,11 @@ public record GuestImage(
     /** The agent that runs a task with no agent_command, if the image has it. */
     public Optional<Agent> agent(String command) {
         return agents.stream().filter(a -> a.command().equals(command)).findFirst();
+    }
+
+    /** Whether the image offers {@code feature} ({@link #FEATURES}). */
+    public boolean has(String feature) {
+        return features.contains(feature);
     }
 
     /** Field readers that name the image and the field in every error. */

@@ -52,6 +52,15 @@ class GuestImageTest {
     }
 
     @Test
+    void features_are_optional_and_named() throws Exception {
+        assertThat(load(m -> {}).features()).isEmpty();
+        assertThat(load(m -> {}).has(GuestImage.FEATURE_NIX)).isFalse();
+        GuestImage image = load(m -> m.put("features", new JsonArray().add("containers").add("nix")));
+        assertThat(image.has(GuestImage.FEATURE_NIX)).isTrue();
+        assertThat(image.has(GuestImage.FEATURE_CONTAINERS)).isTrue();
+    }
+
+    @Test
     void a_missing_manifest_names_the_image_and_how_to_build_one() {
         assertThatThrownBy(() -> GuestImage.load(dir)).isInstanceOf(GuestImage.InvalidImage.class)
                 .hasMessageContaining(dir.toString()).hasMessageContaining("mvo-image.json").hasMessageContaining("scripts/build-guest.sh");
@@ -81,6 +90,8 @@ class GuestImageTest {
                 new Case("agent_user.uid", m -> m.getJsonObject("agent_user").put("uid", 0), "1..65533"),
                 new Case("agent_user.name", m -> m.getJsonObject("agent_user").remove("name"), "is missing"),
                 new Case("agents[0].version", m -> m.getJsonArray("agents").getJsonObject(0).put("version", 7), "must be a string"),
+                new Case("features[1]", m -> m.put("features", new JsonArray().add("nix").add("docker")), "must be one of"),
+                new Case("features", m -> m.put("features", "nix"), "must be an array"),
         }) {
             assertThatThrownBy(() -> load(c.change())).as(c.field()).isInstanceOf(GuestImage.InvalidImage.class)
                     .hasMessageContaining(dir.toString()).hasMessageContaining("'" + c.field() + "'").hasMessageContaining(c.says());
