@@ -8,8 +8,10 @@
 #
 # agent     the default guest: a small initrd (busybox, kernel modules, init, runner) plus a
 #           read-only squashfs store image on virtio-blk (serial mvo_store, mounted on /usr) with
-#           bash, coreutils, git, CA certificates and Claude Code's native binary, pinned in
-#           nixos-vm/agents/claude-code.json and checked against the sha512 committed there.
+#           bash, coreutils, git, CA certificates, Debian's Nix (nix-bin: single-user, the agent's,
+#           its /nix on the repository's cache disk; manifest feature "nix") and Claude Code's native
+#           binary, pinned in nixos-vm/agents/claude-code.json and checked against the sha512
+#           committed there.
 # scripted  the same init and user, everything in the initrd, no Claude Code: for the fast tests
 #           that run a scripted shell agent (agent_command).
 # agent-arm64  the agent image for arm64 (aarch64) guests: vfkit on Apple Silicon, or
@@ -26,7 +28,7 @@
 # directory (it is the orchestrator's default guest_dir). Idempotent: an image built from the same
 # kernel package, pin and scripts is reused.
 # Needs: apt-get (download only, no root), dpkg-deb, cpio, busybox-static, git, bash, util-linux,
-# xz, gzip, python3, mksquashfs (squashfs-tools), npm or curl. agent-arm64 needs none of the host's
+# xz, gzip, python3, mksquashfs (squashfs-tools), nix-bin (agent), npm or curl. agent-arm64 needs none of the host's
 # binaries (busybox, bash, git, setpriv come from the arm64 packages).
 set -eu
 
@@ -48,7 +50,7 @@ case "$variants" in
     *) die "unknown variant '$variants' (agent, scripted, agent-arm64 or all)" ;;
 esac
 
-for tool in apt-cache apt-get dpkg-deb dpkg-query cpio gzip xz git python3; do
+for tool in apt-cache apt-get dpkg-deb dpkg-query cpio gzip xz git python3 flock; do
     command -v "$tool" >/dev/null 2>&1 || die "missing tool: $tool (Debian: scripts/install-deps.sh)"
 done
 case "$variants" in
@@ -166,8 +168,23 @@ fill_usr() { # tree variant
                 [ -f "$b" ] && copy_with_libs "$tree" "$b"
             done
         done
+        fill_nix "$tree"
         fetch_claude "$tree"
     fi
+}
+
+# Debian's Nix (nix-bin): the one binary (its other names are links to it) and its libraries.
+fill_nix() { # tree
+    tree=$1
+    nix=$(command -v nix) || die "missing host binary: nix (Debian: apt-get install nix-bin, or scripts/install-deps.sh)"
+    copy_with_libs "$tree" "$nix"
+    # glibc's name-service modules, which Nix loads before it resolves a host (it warns without them)
+    for lib in $(ldconfig -p | awk '/libnss_(dns|files)\.so\.2 .*x86-64/ {print $NF}'); do copy_with_libs "$tree" "$lib"; done
+    for b in $(package_binaries nix-bin); do
+        [ -L "$b" ] && ln -sf nix "$tree$(usr_path "$b")"
+    done
+    mkdir -p "$tree/usr/libexec/nix"
+    ln -sf ../../bin/nix "$tree/usr/libexec/nix/build-remote"
 }
 
 # Claude Code's native binary from the pinned npm platform package, checked against the pin.
@@ -238,6 +255,23 @@ make_initrd_tree() { # root variant
     echo "$agent_name" > "$root/etc/mvo/agent-user"
     echo /bin/bash > "$root/etc/shells"; echo /bin/sh >> "$root/etc/shells"
     case "$2" in agent|agent-arm64) echo mvo_store > "$root/etc/mvo/store-serial" ;; esac
+    if [ "$2" = agent ] || [ "$2" = agent-arm64 ]; then
+        # Nix, single-user and the agent's: the runner binds /nix to this repository's cache disk
+        mkdir -p "$root/etc/nix"
+        : > "$root/etc/mvo/nix-single-user"
+        cat > "$root/etc/nix/nix.conf" <<'NIXCONF'
+# The Debian guests' Nix is single-user: the agent user owns /nix, which the task runner binds to
+# the repository's cache disk on this slot (nixos-vm/runner/mvo-runner.sh, nix develop). Builds run
+# as the agent, unsandboxed: the VM is the sandbox.
+experimental-features = nix-command flakes
+build-users-group =
+sandbox = false
+# a guest whose network has no route out (or no DNS) gives up on a download instead of waiting
+connect-timeout = 10
+NIXCONF
+        # the flake registry the runner names when the guest has no network (none, api-only)
+        echo '{"flakes":[],"version":2}' > "$root/etc/nix/offline-registry.json"
+    fi
     # busybox udhcpc's hook: apply the lease (vfkit NAT guests, mvo.net=dhcp on the command line)
     cat > "$root/etc/mvo/udhcpc.script" <<'DHCP'
 #!/bin/sh
@@ -261,6 +295,10 @@ export PATH=/usr/bin:/usr/sbin:/bin:/sbin HOME=/root
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+# pseudo-terminals: Nix gives each build one, and tools that want a terminal find one
+mkdir -p /dev/pts && mount -t devpts -o mode=620,ptmxmode=666 devpts /dev/pts
+# /dev/fd and the standard streams: bash's process substitution (Nix's devShell script) needs them
+ln -sf /proc/self/fd /dev/fd; ln -sf /proc/self/fd/0 /dev/stdin; ln -sf /proc/self/fd/1 /dev/stdout; ln -sf /proc/self/fd/2 /dev/stderr
 while read -r m; do insmod "/modules/$m" 2>/dev/null; done < /etc/mvo-modules
 # hvc0 (virtio_console, the arm64 image's console under vfkit) is a module: it exists only now,
 # so the kernel gave init no console, or another one (QEMU virt's ttyAMA0). Open it.
@@ -433,7 +471,7 @@ prepare_kernel_arm64() {
 arm_fill_usr() { # tree: the same set as the x86_64 store (bash, git, setpriv, coreutils & co.), arm64,
     # and socat: the runner's api-only relay from the guest's loopback to vsock (vfkit has no NIC then)
     tree=$1
-    bins="bash git util-linux coreutils grep sed findutils diffutils gzip tar socat"
+    bins="bash git util-linux coreutils grep sed findutils diffutils gzip tar socat nix-bin"
     pkgs=$(arm_closure $bins)
     # shellcheck disable=SC2086
     arm_download $pkgs
@@ -443,6 +481,10 @@ arm_fill_usr() { # tree: the same set as the x86_64 store (bash, git, setpriv, c
         case "$p" in
             git) cp -a "$x/usr/bin/git" "$tree/usr/bin/" ;;          # as on x86_64: git itself
             socat) cp -a "$x/usr/bin/socat" "$tree/usr/bin/" ;;
+            nix-bin)                                                   # Nix: its binary, links and libraries
+                cp -a "$x/usr/bin/." "$tree/usr/bin/"
+                cp -a "$x/usr/lib/nix" "$tree/usr/lib/"
+                mkdir -p "$tree/usr/libexec" && cp -a "$x/usr/libexec/nix" "$tree/usr/libexec/" ;;
             util-linux) cp -a "$x/usr/bin/setpriv" "$tree/usr/bin/" ;; # only setpriv: busybox keeps mount & co.
             bash|coreutils|grep|sed|findutils|diffutils|gzip|tar)
                 for d in bin usr/bin sbin usr/sbin; do
@@ -482,6 +524,8 @@ m = {
     "agents": [],
 }
 if variant in ("agent", "agent-arm64"):
+    m["features"] = ["nix"]
+if variant in ("agent", "agent-arm64"):
     p = json.load(open(pin))
     m["disks"].append({"file": "store.img", "serial": "mvo_store", "read_only": True})
     m["agents"].append({"name": p["name"], "command": p["command"], "version": p["version"],
@@ -504,7 +548,16 @@ build_variant() { # variant
     esac
     [ "$variant" = agent ] && [ -n "${MVO_GUEST_DIR:-}" ] && out=$MVO_GUEST_DIR
     stamp="$kpkg $(cat "$runner" "$0" "$pin" "$repo_root/nixos-vm/runner/kernel-cmdline" | sha256sum | cut -c1-16)"
+    # One build of an image directory at a time (a demo and the tests may ask at once): the second
+    # waits, then finds the image built.
+    mkdir -p "$(dirname "$out")"
+    exec 9>"$out.lock"
+    if ! flock -n 9; then
+        echo "build-guest: waiting for another build of $out" >&2
+        flock 9 || die "cannot lock $out.lock"
+    fi
     if [ -f "$out/stamp" ] && [ "$(cat "$out/stamp")" = "$stamp" ] && [ -f "$out/mvo-image.json" ]; then
+        exec 9>&-
         echo "$out"
         return 0
     fi
@@ -534,6 +587,7 @@ build_variant() { # variant
     write_manifest "$out" "$variant" "debian-12-${variant%-arm64}-$arch-$(echo "$stamp" | tr ' ' '-')"
     echo "$kpkg" > "$out/kernel.version"
     echo "$stamp" > "$out/stamp"
+    exec 9>&-
     echo "$out"
 }
 

@@ -184,11 +184,16 @@ agent_fail() { # reason text: the host reports out/agent_error as the task's err
     finish 0
 }
 agent_uid=
+# no_new_privs: nothing the agent runs gains privileges through setuid files. An image with rootless
+# containers (/etc/mvo/rootless-containers, the NixOS image) needs its setuid newuidmap/newgidmap to
+# map the agent's subordinate ids, so there the agent runs without it (still as itself, no groups).
+no_new_privs=--no-new-privs
+[ -f /etc/mvo/rootless-containers ] && no_new_privs=--clear-groups
 run_as_agent() { # in the foreground
-    if [ -n "$agent_uid" ]; then "$setpriv" --reuid="$agent_uid" --regid="$agent_gid" --clear-groups --no-new-privs "$@"; else "$@"; fi
+    if [ -n "$agent_uid" ]; then "$setpriv" --reuid="$agent_uid" --regid="$agent_gid" --clear-groups "$no_new_privs" "$@"; else "$@"; fi
 }
 start_agent() { # in the background: exec, so that $! is the agent itself and a TERM reaches it
-    if [ -n "$agent_uid" ]; then exec "$setpriv" --reuid="$agent_uid" --regid="$agent_gid" --clear-groups --no-new-privs "$@"; else exec "$@"; fi
+    if [ -n "$agent_uid" ]; then exec "$setpriv" --reuid="$agent_uid" --regid="$agent_gid" --clear-groups "$no_new_privs" "$@"; else exec "$@"; fi
 }
 if [ "$in_vm" = 1 ]; then
     if grep -q 'mvo.test.agent_as_root=1' /proc/cmdline 2>/dev/null; then
@@ -210,7 +215,10 @@ if [ "$in_vm" = 1 ]; then
         chown "$agent_uid:$agent_gid" "$agent_home"
         chmod 1777 /tmp
         export HOME="$agent_home" USER="$agent_user" LOGNAME="$agent_user" SHELL=/bin/bash TMPDIR=/tmp
+        # the agent's runtime directory where the image makes one (rootless podman keeps its state there)
+        [ -d "/run/user/$agent_uid" ] && export XDG_RUNTIME_DIR="/run/user/$agent_uid"
         log "the agent runs as $agent_user (uid $agent_uid)"
+        [ "$no_new_privs" = --no-new-privs ] || log "the agent may run the image's setuid id mappers (rootless containers)"
         # A virtio-fs workspace has no ownership mapping (vfkit): Virtualization.framework shows
         # every file as the caller's, so the agent can write it; Linux's virtiofsd (the vfkit
         # simulator) shows the host's owners. A workspace the agent cannot write is handed to it.
@@ -284,10 +292,48 @@ end_agent_processes() {
     done
 }
 
+# Copies what was appended to a log file since byte $2 onto the console (stderr), each line prefixed
+# with $3, and prints the new offset. Only complete lines are copied unless $4 is "final".
+mirror_lines() { # file from prefix [final]
+    size=$(stat -c %s "$1" 2>/dev/null || echo 0)
+    if [ "$size" -le "$2" ]; then echo "$2"; return 0; fi
+    chunk="$out/.mirror-chunk"
+    dd if="$1" bs=65536 skip="$2" count="$((size - $2))" iflag=skip_bytes,count_bytes 2>/dev/null > "$chunk"
+    if [ "${4:-}" != final ] && [ "$(tail -c 1 "$chunk" | od -An -tx1 | tr -d ' \n')" != 0a ]; then
+        sed '$d' "$chunk" > "$chunk.lines"   # the last line is not complete yet: it waits for the next copy
+        mv "$chunk.lines" "$chunk"
+    fi
+    sed "s/^/$3/" "$chunk" >&2
+    echo $(($2 + $(wc -c < "$chunk")))
+    rm -f "$chunk"
+}
+
+# Runs one command as the agent user (inside nix develop when the repository asks for it), its output
+# appended to $2 and shown live on the console as "$3" lines. Returns the command's exit code.
+run_logged() { # command logfile prefix [secrets]
+    shown=$(stat -c %s "$2" 2>/dev/null || echo 0)
+    (
+        if [ -n "${4:-}" ]; then set -a; eval "$4"; set +a; fi
+        run_in_shell sh -c "$1"
+    ) >> "$2" 2>&1 < /dev/null &
+    cmd_pid=$!
+    ticks=0
+    while kill -0 "$cmd_pid" 2>/dev/null; do
+        sleep 0.2 2>/dev/null || sleep 1
+        ticks=$((ticks + 1))
+        [ $((ticks % 5)) = 0 ] && shown=$(mirror_lines "$2" "$shown" "$3")
+    done
+    wait "$cmd_pid"
+    rc=$?
+    mirror_lines "$2" "$shown" "$3" final > /dev/null
+    return "$rc"
+}
+
 # Setup: a phase of its own. Each command runs in the workspace as the agent user with the
-# environment and the setup secrets (in its environment only); its output goes to out/setup.log and
-# to the console as "mvo-setup: " lines. Then every process it left is ended and the secrets are gone.
-# MVO_SETUP_SKIP=1: the host found setup's key unchanged for this slot and repository (warm slot).
+# environment and the setup secrets (in its environment only); its output goes to out/setup.log and,
+# while it runs, to the console as "mvo-setup: " lines. Then every process it left is ended and the
+# secrets are gone. MVO_SETUP_SKIP=1: the host found setup's key unchanged for this slot and
+# repository (warm slot).
 run_setup() {
     [ -f "$io/setup/1" ] || return 0
     if [ "${MVO_SETUP_SKIP:-0}" = 1 ]; then
@@ -300,15 +346,9 @@ run_setup() {
     : >> "$out/setup.log"
     n=1
     while [ -f "$io/setup/$n" ]; do
-        cmd=$(cat "$io/setup/$n")
         log "setup: command $n"
-        before=$(stat -c %s "$out/setup.log")
-        (
-            if [ -n "$setup_secrets" ]; then set -a; eval "$setup_secrets"; set +a; fi
-            run_as_agent sh -c "$cmd"
-        ) >> "$out/setup.log" 2>&1 < /dev/null
+        run_logged "$(cat "$io/setup/$n")" "$out/setup.log" "mvo-setup: " "$setup_secrets"
         rc=$?
-        dd if="$out/setup.log" bs=65536 skip="$before" iflag=skip_bytes 2>/dev/null | sed 's/^/mvo-setup: /' >&2
         if [ "$rc" -ne 0 ]; then
             end_agent_processes
             setup_secrets=
@@ -327,7 +367,76 @@ run_setup() {
     echo "ok $(( $(uptime_ms) - started ))" > "$out/setup.result"
     log "setup: done"
 }
+
+# --- nix develop ----------------------------------------------------------------------------
+# MVO_NIX_DEVELOP=1: the repository's flake has a devShell and its environment did not opt out, so
+# setup and the agent run inside `nix develop` of the workspace, as the agent user. The Debian
+# images' Nix is single-user and the agent's (/etc/mvo/nix-single-user): /nix is the cache disk's
+# nix/ directory, this repository's on this slot, so what one task built the next one finds (with no
+# cache disk it lasts one task). The production image's store and database are its own (nix-daemon;
+# guest.nix keeps them on the cache disk). Without network (policy none or api-only) Nix asks no
+# binary cache and no flake registry, so nothing waits on a download that cannot happen.
+nix_develop=0
+run_in_shell() { # the agent user, inside nix develop when it applies
+    if [ "$nix_develop" = 1 ]; then
+        run_as_agent nix develop "$ws" --no-write-lock-file --command "$@"
+    else
+        run_as_agent "$@"
+    fi
+}
+nix_store_paths() { ls /nix/store 2>/dev/null | grep -vc '\.lock$' || true; }
+prepare_nix_develop() {
+    [ "${MVO_NIX_DEVELOP:-0}" = 1 ] || return 0
+    command -v nix >/dev/null 2>&1 || agent_fail "the repository's flake asks for nix develop, but this guest image${MVO_IMAGE_VERSION:+ ($MVO_IMAGE_VERSION)} has no nix; set \"nix_develop\": false in .microvm/environment.json or use an image that has it"
+    if [ "$in_vm" = 1 ] && [ -f /etc/mvo/nix-single-user ]; then
+        mkdir -p /nix
+        if [ -n "$cache_dev" ]; then
+            d=$(cache_dir nix)
+            mount -o bind "$d" /nix || agent_fail "cannot mount the cache disk's Nix store on /nix"
+            log "nix: the store is this repository's on the cache disk ($(nix_store_paths) paths)"
+        else
+            [ -n "$agent_uid" ] && chown "$agent_uid:$agent_gid" /nix
+            log "nix: no cache disk attached: the store lasts this task only"
+        fi
+    fi
+    # Nix's evaluation and fetch caches are kept too, so an unchanged flake is not evaluated again
+    if [ -n "$cache_dev" ]; then
+        run_as_agent sh -c 'mkdir -p "$HOME/.cache" && rm -rf "$HOME/.cache/nix" && ln -s "$1" "$HOME/.cache/nix"' - "$(cache_dir nix-cache)" \
+            || log "nix: its evaluation cache is not kept"
+    fi
+    case "${MVO_NETWORK:-}" in
+        full|allowlist) ;;
+        *) NIX_CONFIG="substituters =${NIX_CONFIG:+
+$NIX_CONFIG}"
+           [ -f /etc/nix/offline-registry.json ] && NIX_CONFIG="$NIX_CONFIG
+flake-registry = /etc/nix/offline-registry.json"
+           export NIX_CONFIG ;;
+    esac
+    # The devShell's environment is evaluated and built once, here; setup and the agent then find it
+    # in the store. Its outcome: out/nix-develop.result "ok MS PATHS_BEFORE PATHS_AFTER BUILT" or
+    # "failed EXIT MS" (the agent does not start).
+    log "nix develop: preparing the devShell of the workspace's flake"
+    started=$(uptime_ms)
+    before=$(nix_store_paths)
+    : >> "$out/setup.log"
+    from=$(stat -c %s "$out/setup.log")
+    nix_develop=1
+    run_logged "true" "$out/setup.log" "mvo-nix: "
+    rc=$?
+    if [ "$rc" -ne 0 ]; then
+        echo "failed $rc $(( $(uptime_ms) - started ))" > "$out/nix-develop.result"
+        log "nix develop exited with $rc; the agent does not start"
+        echo 125 > "$out/exit_code"
+        : > "$out/done"
+        finish 0
+    fi
+    built=$(dd if="$out/setup.log" bs=65536 skip="$from" iflag=skip_bytes 2>/dev/null | grep -c "^building '" || true)
+    after=$(nix_store_paths)
+    echo "ok $(( $(uptime_ms) - started )) $before $after $built" > "$out/nix-develop.result"
+    log "nix develop: ready ($built derivation(s) built; store $before -> $after paths)"
+}
 cache_sync restore "before setup and the agent"
+prepare_nix_develop
 run_setup
 setup_secrets=
 unset setup_secrets
@@ -337,12 +446,22 @@ unset agent_secrets
 
 if [ -n "${MVO_AGENT_CMD:-}" ]; then
     log "running agent command"
-    start_agent sh -c "$MVO_AGENT_CMD" > "$out/agent.log" 2>&1 < /dev/null &
+    if [ "$nix_develop" = 1 ]; then
+        start_agent nix develop "$ws" --no-write-lock-file --command sh -c "$MVO_AGENT_CMD" > "$out/agent.log" 2>&1 < /dev/null &
+    else
+        start_agent sh -c "$MVO_AGENT_CMD" > "$out/agent.log" 2>&1 < /dev/null &
+    fi
 else
     command -v claude >/dev/null 2>&1 \
         || agent_fail "agent \`claude\` not found in guest image${MVO_IMAGE_VERSION:+ $MVO_IMAGE_VERSION} (PATH=$PATH)"
-    log "running Claude Code headless"
-    start_agent claude -p "$(cat "$io/prompt.txt")" --output-format stream-json --verbose \
+    set --
+    if [ "$nix_develop" = 1 ]; then
+        set -- nix develop "$ws" --no-write-lock-file --command
+        log "running Claude Code headless, inside nix develop"
+    else
+        log "running Claude Code headless"
+    fi
+    start_agent "$@" claude -p "$(cat "$io/prompt.txt")" --output-format stream-json --verbose \
         --dangerously-skip-permissions > "$out/agent.log" 2>&1 < /dev/null &
 fi
 agent_pid=$!

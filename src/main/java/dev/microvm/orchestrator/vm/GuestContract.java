@@ -19,6 +19,7 @@ package dev.microvm.orchestrator.vm;
  * io/agent-secrets.env           the secrets granted to the agent as well (same handling)
  * io/out/setup.log guest → host  setup's output
  * io/out/setup.result            "ok MS", "failed N EXIT MS" or "skipped" (setup key unchanged); no file: no setup
+ * io/out/nix-develop.result      "ok MS PATHS_BEFORE PATHS_AFTER BUILT" or "failed EXIT MS" (MVO_NIX_DEVELOP=1 only)
  * io/out/done      written last
  * </pre>
  * The host reads io/out only after the VM has stopped, and never trusts it.
@@ -58,6 +59,7 @@ public final class GuestContract {
     public static final String AGENT_SECRETS_ENV = "agent-secrets.env";
     public static final String OUT_SETUP_LOG = "out/setup.log";
     public static final String OUT_SETUP_RESULT = "out/setup.result";
+    public static final String OUT_NIX_DEVELOP_RESULT = "out/nix-develop.result";
     /** The runner prefixes setup's console lines with this. */
     public static final String SETUP_LINE_PREFIX = "mvo-setup: ";
 
@@ -79,6 +81,10 @@ public final class GuestContract {
     public static final String ENV_CACHE_PATHS = "MVO_CACHE_PATHS";
     /** "1": the setup key is unchanged since this slot last ran setup for this repository; setup is skipped. */
     public static final String ENV_SETUP_SKIP = "MVO_SETUP_SKIP";
+    /** "1": setup and the agent run inside {@code nix develop} of the workspace's flake. */
+    public static final String ENV_NIX_DEVELOP = "MVO_NIX_DEVELOP";
+    /** The task's network as the guest gets it: none, api-only, allowlist or full (Nix asks no binary cache without a network). */
+    public static final String ENV_NETWORK = "MVO_NETWORK";
     /** guest → host: why the agent could not run (missing from the image, no agent user, …). */
     public static final String OUT_AGENT_ERROR = "out/agent_error";
 

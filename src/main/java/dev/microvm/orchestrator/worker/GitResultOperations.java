@@ -79,6 +79,7 @@ public final class GitResultOperations implements ResultOperations {
             }
             Optional<JsonObject> setup = SetupResult.parse(new GuestOutputReader(io, 256).readIfPresent(GuestContract.OUT_SETUP_RESULT)
                     .map(GuestFile::text), SetupResult.commands(r.prepared()));
+            setup = SetupResult.withNixDevelop(setup, new GuestOutputReader(io, 256).readIfPresent(GuestContract.OUT_NIX_DEVELOP_RESULT).map(GuestFile::text));
             setup.ifPresent(s -> reply.put("setup", s));
             if (warm.recordIfSetupSucceeded(r, setup)) reply.put("setup_key_recorded", true);
             boolean setupFailed = setup.map(s -> s.containsKey("error")).orElse(false);

@@ -91,8 +91,9 @@ public final class GitWorkspaceOperations implements WorkspaceOperations {
             image.ifPresent(i -> env.put(GuestContract.ENV_IMAGE_VERSION, i.imageVersion()));
             TaskEnvironments.Resolved environment = environments.resolve(r, prepared.baseCommit());
             // warm slot: the cache image and whether setup may be skipped (its inputs as the workspace holds them)
-            WarmSlots.Plan slotPlan = warm.plan(r, environment.environment(), prepared.agentBaseCommit(), image);
+            WarmSlots.Plan slotPlan = warm.plan(r, environment.environment(), environment.nix().enabled(), prepared.agentBaseCommit(), image);
             env.putAll(slotPlan.env());
+            if (environment.nix().enabled()) env.put(GuestContract.ENV_NIX_DEVELOP, "1");
             FileTrees.delete(paths.taskIo(r.id()));
             TaskIo.write(paths.taskIo(r.id()), env, r.description());
             if (proxy.isPresent()) {
@@ -139,6 +140,12 @@ public final class GitWorkspaceOperations implements WorkspaceOperations {
         env.put(GuestContract.ENV_TASK_ID, r.id());
         env.put(GuestContract.ENV_AGENT_CMD, r.options().agentCommand() == null ? "" : r.options().agentCommand());
         env.put(GuestContract.ENV_TIMEOUT_SECS, Integer.toString(timeout));
+        env.put(GuestContract.ENV_NETWORK, switch (probeSpec.network().mode()) {
+            case NONE -> "none";
+            case API_ONLY -> "api-only";
+            case ALLOWLIST -> "allowlist";
+            case NAT -> "full";
+        });
         return env;
     }
 

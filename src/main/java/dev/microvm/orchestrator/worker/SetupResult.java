@@ -52,6 +52,40 @@ final class SetupResult {
         return Optional.of(new JsonObject().put("outcome", "unreadable").put("error", "the guest's setup result is unreadable"));
     }
 
+    /**
+     * Adds the runner's {@code out/nix-develop.result} to the setup outcome: preparing the devShell
+     * is part of setup (it runs first, and setup's commands run inside it). {@code ok MS BEFORE AFTER
+     * BUILT}: the store's path count before and after, and how many derivations were built (none:
+     * the store already held the devShell); {@code failed EXIT MS}: setup failed, the agent did not start.
+     *
+     * @param setup the outcome of the setup commands, if any ran or were expected
+     * @param text  the file's content, if the runner wrote one
+     */
+    static Optional<JsonObject> withNixDevelop(Optional<JsonObject> setup, Optional<String> text) {
+        if (text.isEmpty()) return setup;
+        String[] f = text.get().trim().split(" ");
+        JsonObject nix;
+        try {
+            if (f.length == 5 && f[0].equals("ok")) {
+                nix = new JsonObject().put("outcome", "ok").put("duration_ms", Long.parseLong(f[1])).put("store_paths_before", Long.parseLong(f[2]))
+                        .put("store_paths_after", Long.parseLong(f[3])).put("built", Long.parseLong(f[4]));
+            } else if (f.length == 3 && f[0].equals("failed")) {
+                nix = new JsonObject().put("outcome", "failed").put("exit_code", Integer.parseInt(f[1])).put("duration_ms", Long.parseLong(f[2]))
+                        .put("error", "nix develop of the repository's flake exited with code " + f[1] + "; the agent did not start"
+                                + " (its output: the console lines starting mvo-nix:, get_task_logs stream console)");
+            } else {
+                nix = null;
+            }
+        } catch (NumberFormatException e) {
+            nix = null;
+        }
+        if (nix == null) nix = new JsonObject().put("outcome", "unreadable").put("error", "the guest's nix develop result is unreadable");
+        JsonObject merged = setup.map(JsonObject::copy).orElseGet(() -> new JsonObject().put("outcome", "ok").put("commands", 0));
+        merged.put("nix_develop", nix);
+        if (!"ok".equals(nix.getString("outcome"))) merged.put("outcome", "failed").put("error", nix.getString("error"));
+        return Optional.of(merged);
+    }
+
     /** The setup commands recorded with the task's environment (prepared.environment.value.setup). */
     static List<String> commands(JsonObject prepared) {
         JsonArray a = prepared == null ? null : prepared.getJsonObject("environment", new JsonObject())

@@ -10,6 +10,7 @@ import dev.microvm.orchestrator.task.FailureReason;
 import dev.microvm.orchestrator.task.TaskRecord;
 import dev.microvm.orchestrator.task.TaskStore;
 import dev.microvm.orchestrator.vm.GuestContract;
+import dev.microvm.orchestrator.vm.GuestImage;
 import dev.microvm.orchestrator.vm.MappedOwnership;
 import dev.microvm.orchestrator.vm.TaskIo;
 import io.vertx.core.json.JsonObject;
@@ -18,6 +19,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Supplier;
 
 /**
  * The environment a task runs with: the host's override ({@code allow --environment}) if it set
@@ -29,11 +31,11 @@ import java.util.Optional;
 final class TaskEnvironments {
 
     /** Where an environment came from: {@code host}, {@code repository} or {@code none}; {@code commit} it was read at. */
-    record Resolved(Environment environment, String source, String commit, List<RepoSecrets.Grant> secrets) {
+    record Resolved(Environment environment, String source, String commit, List<RepoSecrets.Grant> secrets, NixDevelop nix) {
         /** What the task record shows: the environment itself (names, never secret values), its hash and source. */
         JsonObject toJson() {
             JsonObject j = new JsonObject().put("source", source).put("commit", commit).put("sha256", environment.sha256())
-                    .put("value", environment.toJson());
+                    .put("value", environment.toJson()).put("nix_develop", nix.toJson());
             if ("repository".equals(source)) j.put("file", Environment.FILE);
             return j;
         }
@@ -42,11 +44,14 @@ final class TaskEnvironments {
     private final HostEnvironments host;
     private final RepoSecrets secrets;
     private final TaskStore store;
+    private final Supplier<Optional<GuestImage>> image;
 
-    TaskEnvironments(HostEnvironments host, RepoSecrets secrets, TaskStore store) {
+    /** @param image the guest image tasks boot (whether it offers Nix decides whether nix develop can run) */
+    TaskEnvironments(HostEnvironments host, RepoSecrets secrets, TaskStore store, Supplier<Optional<GuestImage>> image) {
         this.host = host;
         this.secrets = secrets;
         this.store = store;
+        this.image = image;
     }
 
     /** @param baseCommit the commit the task starts from on the user's side (prepared base_commit) */
@@ -65,7 +70,9 @@ final class TaskEnvironments {
                         .orElse(Environment.none());
                 source = text.isPresent() ? "repository" : "none";
             }
-            return new Resolved(env, source, commit, secrets.release(r.repo(), env.secrets()));
+            String where = "commit " + abbrev(commit) + " of repository " + r.repo();
+            NixDevelop nix = NixDevelop.decide(env, CommitFiles.read(Path.of(r.repoPath()), commit, NixDevelop.FLAKE), image.get(), where);
+            return new Resolved(env, source, commit, secrets.release(r.repo(), env.secrets()), nix);
         } catch (GitTaskException e) {
             throw WorkerFailure.of(e);
         } catch (IllegalArgumentException e) {

@@ -50,11 +50,13 @@ final class WarmSlots {
     }
 
     /**
-     * Creates the cache image if the environment keeps caches or runs setup, and decides whether
-     * setup runs; the setup inputs are read at {@code commit} (what the workspace holds).
+     * Creates the cache image if the environment keeps caches or runs setup, or the task runs inside
+     * nix develop (the Nix store is kept there), and decides whether setup runs; the setup inputs are
+     * read at {@code commit} (what the workspace holds). Under nix develop the flake and its lock are
+     * setup inputs too: setup runs in the devShell they define.
      */
-    Plan plan(TaskRecord r, Environment environment, String commit, Optional<GuestImage> image) {
-        if (environment.setup().isEmpty() && environment.cache().isEmpty()) return Plan.none();
+    Plan plan(TaskRecord r, Environment environment, boolean nixDevelop, String commit, Optional<GuestImage> image) {
+        if (environment.setup().isEmpty() && environment.cache().isEmpty() && !nixDevelop) return Plan.none();
         try {
             String arch = image.map(GuestImage::architecture).orElse(hostArchitecture());
             String imageVersion = image.map(GuestImage::imageVersion).orElse("none");
@@ -62,7 +64,11 @@ final class WarmSlots {
             SlotDisk.ensure(entry.image(), imageBytes);
             caches.remember(entry, r.repoPath(), arch);
             Map<String, Optional<byte[]>> inputs = new LinkedHashMap<>();
-            for (String input : environment.setupInputs()) {
+            java.util.List<String> keyed = new java.util.ArrayList<>(environment.setupInputs());
+            if (nixDevelop) {
+                for (String f : java.util.List.of(NixDevelop.FLAKE, NixDevelop.FLAKE_LOCK)) if (!keyed.contains(f)) keyed.add(f);
+            }
+            for (String input : keyed) {
                 inputs.put(input, CommitFiles.readBytes(Path.of(r.repoPath()), commit, input, MAX_INPUT_BYTES));
             }
             String key = setupKey(environment.sha256().getBytes(StandardCharsets.UTF_8), inputs, imageVersion, arch);

@@ -51,7 +51,7 @@ public final class WorkerRoutes {
         WarmSlots warm = new WarmSlots(paths, (long) config.slotDiskGiB() << 30, java.time.Clock.systemUTC());
         return of(new DiskRecordOperations(store, events, ownership, redactor, vms::forget),
                 new GitWorkspaceOperations(paths, config, store, driver, specs, credentials,
-                        new TaskEnvironments(new HostEnvironments(paths), new RepoSecrets(paths), store), warm),
+                        new TaskEnvironments(new HostEnvironments(paths), new RepoSecrets(paths), store, specs::guestImage), warm),
                 vms, new GitResultOperations(paths, config, store, redactor, warm), config.stopGraceSeconds());
     }
 

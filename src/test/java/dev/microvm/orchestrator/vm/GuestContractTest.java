@@ -28,13 +28,15 @@ class GuestContractTest {
                 .contains("MVO_DISK_CACHE=" + GuestContract.DISK_CACHE + "\n")
                 .contains("MVO_GUEST_CACHE=" + GuestContract.GUEST_CACHE + "\n")
                 .contains("${" + GuestContract.ENV_CACHE_PATHS).contains("${" + GuestContract.ENV_SETUP_SKIP)
+                .contains("${" + GuestContract.ENV_NIX_DEVELOP).contains("${" + GuestContract.ENV_NETWORK)
 
                 .contains("MVO_GUEST_WORKSPACE=" + GuestContract.GUEST_WORKSPACE + "\n")
                 .contains("MVO_GUEST_IO=" + GuestContract.GUEST_IO + "\n")
                 .contains("MVO_GUEST_OBJECTS=" + GuestContract.GUEST_OBJECTS + "\n")
                 .contains(GuestContract.READY_MARKER.substring("mvo-runner: ".length()));
         for (String out : List.of(GuestContract.OUT_AGENT_LOG, GuestContract.OUT_EXIT_CODE, GuestContract.OUT_BUNDLE,
-                GuestContract.OUT_RUNNER_LOG, GuestContract.OUT_DONE, GuestContract.OUT_SETUP_RESULT)) {
+                GuestContract.OUT_RUNNER_LOG, GuestContract.OUT_DONE, GuestContract.OUT_SETUP_RESULT,
+                GuestContract.OUT_NIX_DEVELOP_RESULT)) {
             assertThat(runner).contains("$out/" + out.substring("out/".length()));
         }
     }

@@ -31,6 +31,25 @@ class SetupResultTest {
     }
 
     @Test
+    void nixDevelopIsPartOfSetupAndItsFailureFailsSetup() {
+        JsonObject alone = SetupResult.withNixDevelop(Optional.empty(), Optional.of("ok 2100 0 5 1\n")).orElseThrow();
+        assertThat(alone.getString("outcome")).isEqualTo("ok");
+        assertThat(alone.getInteger("commands")).isZero();
+        assertThat(alone.getJsonObject("nix_develop")).isEqualTo(new JsonObject().put("outcome", "ok").put("duration_ms", 2100L)
+                .put("store_paths_before", 0L).put("store_paths_after", 5L).put("built", 1L));
+        JsonObject withSetup = SetupResult.withNixDevelop(SetupResult.parse(Optional.of("ok 10"), COMMANDS), Optional.of("ok 300 5 5 0")).orElseThrow();
+        assertThat(withSetup.getString("outcome")).isEqualTo("ok");
+        assertThat(withSetup.getLong("duration_ms")).isEqualTo(10L);
+        assertThat(withSetup.getJsonObject("nix_develop").getLong("built")).isZero();
+
+        JsonObject failed = SetupResult.withNixDevelop(SetupResult.parse(Optional.empty(), COMMANDS), Optional.of("failed 1 900")).orElseThrow();
+        assertThat(failed.getString("outcome")).isEqualTo("failed");
+        assertThat(failed.getString("error")).contains("nix develop").contains("exited with code 1").contains("did not start");
+        assertThat(SetupResult.withNixDevelop(Optional.empty(), Optional.of("ok x")).orElseThrow().getString("outcome")).isEqualTo("failed");
+        assertThat(SetupResult.withNixDevelop(Optional.empty(), Optional.empty())).isEmpty();
+    }
+
+    @Test
     void theCommandsComeFromTheRecordedEnvironment() {
         JsonObject prepared = new JsonObject().put("environment", new JsonObject().put("value",
                 new JsonObject().put("setup", new JsonArray().add("a").add("b"))));

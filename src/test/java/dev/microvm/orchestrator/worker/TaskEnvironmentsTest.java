@@ -37,7 +37,7 @@ class TaskEnvironmentsTest {
         repo = GitRepos.create(tmp.resolve("repo"));
         paths = new StatePaths(tmp.resolve("state"));
         store = new TaskStore(paths);
-        environments = new TaskEnvironments(new HostEnvironments(paths), new RepoSecrets(paths), store);
+        environments = new TaskEnvironments(new HostEnvironments(paths), new RepoSecrets(paths), store, java.util.Optional::empty);
     }
 
     private String commitEnvironment(String json) throws Exception {
@@ -129,5 +129,19 @@ class TaskEnvironmentsTest {
         GuestSecretFiles.remove(io);
         assertThat(io.resolve("secrets.env")).doesNotExist();
         assertThat(io.resolve("agent-secrets.env")).doesNotExist();
+    }
+
+    @Test
+    void aCommittedFlakeWithADevShellRunsTheTaskInsideNixDevelopWhenTheImageHasNix() throws Exception {
+        setUp();
+        Files.writeString(repo.resolve("flake.nix"), NixDevelopTest.FLAKE);
+        String withFlake = commitEnvironment("{\"env\": {\"A\": \"1\"}}");
+        TaskEnvironments withNix = new TaskEnvironments(new HostEnvironments(paths), new RepoSecrets(paths), store, () -> NixDevelopTest.WITH_NIX);
+        TaskEnvironments.Resolved r = withNix.resolve(task("t1", null, null), withFlake);
+        assertThat(r.nix().enabled()).isTrue();
+        assertThat(r.toJson().getJsonObject("nix_develop").getBoolean("enabled")).isTrue();
+        TaskEnvironments noNix = new TaskEnvironments(new HostEnvironments(paths), new RepoSecrets(paths), store, () -> NixDevelopTest.WITHOUT_NIX);
+        assertThatThrownBy(() -> noNix.resolve(task("t2", null, null), withFlake)).isInstanceOf(WorkerFailure.class)
+                .hasMessageContaining("has no Nix").hasMessageContaining(withFlake.substring(0, 12));
     }
 }

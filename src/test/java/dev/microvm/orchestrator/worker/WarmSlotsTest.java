@@ -44,7 +44,7 @@ class WarmSlotsTest {
 
     private WarmSlots.Plan plan(TaskRecord r, String environment) throws Exception {
         Environment env = environment == null ? Environment.none() : Environment.parse(environment, "test");
-        return warm.plan(r, env, GitRepos.git(repo, "rev-parse", "HEAD"), Optional.empty());
+        return warm.plan(r, env, false, GitRepos.git(repo, "rev-parse", "HEAD"), Optional.empty());
     }
 
     @Test

@@ -78,7 +78,7 @@ class WritableShareWorkspaceTest {
         WritableSharesDriver driver = new WritableSharesDriver();
         VmSpecs specs = new VmSpecs(paths, config, driver);
         JsonObject prepared = new GitWorkspaceOperations(paths, config, store, driver, specs, Optional::empty,
-                new TaskEnvironments(new dev.microvm.orchestrator.config.HostEnvironments(paths), new dev.microvm.orchestrator.secrets.RepoSecrets(paths), store),
+                new TaskEnvironments(new dev.microvm.orchestrator.config.HostEnvironments(paths), new dev.microvm.orchestrator.secrets.RepoSecrets(paths), store, java.util.Optional::empty),
                 new WarmSlots(paths, 64L << 20, java.time.Clock.systemUTC()))
                 .prepare(r.id(), Optional.empty(), 0);
 

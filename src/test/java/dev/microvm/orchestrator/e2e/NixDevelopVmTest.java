@@ -1,0 +1,92 @@
+package dev.microvm.orchestrator.e2e;
+
+import dev.microvm.orchestrator.vm.TestGuest;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * A repository with a flake: its devShell wraps setup and the agent, in a real VM with the agent
+ * image's Nix (Debian's nix-bin) and a store on the repository's cache disk. The fixture flake has
+ * no inputs, so it evaluates and builds offline. The first task (a scripted agent) builds the
+ * devShell's environment into an empty store; the second, on the same slot, is real Claude Code,
+ * whose Bash tool sees the devShell's variables, and it builds nothing: the store was kept.
+ */
+@Tag("vm")
+class NixDevelopVmTest {
+
+    static final String SEE = "printf '%s %s %s\\n' \"$FIXTURE_TOOLCHAIN\" \"$FIXTURE_HOOK\" \"$IN_NIX_SHELL\"";
+
+    @TempDir Path tmp;
+    private Process harness;
+
+    @AfterEach
+    void stop() {
+        McpHarness.destroy(harness);
+    }
+
+    @Test
+    void setupAndTheAgentRunInsideTheFlakesDevShellAndTheNextTaskOnTheSlotReusesTheStore() throws Exception {
+        JsonArray scenarios = new JsonArray().add(ScriptedUpstream.scenario("SCENARIO-NIX",
+                ScriptedUpstream.bash(SEE + " > claude-nix.txt && git add claude-nix.txt && git commit -q -m 'Claude Code inside nix develop'"),
+                ScriptedUpstream.text("Recorded the devShell's variables.")));
+        try (ScriptedUpstream upstream = new ScriptedUpstream(tmp.resolve("upstream"), scenarios)) {
+            E2eState state = E2eState.create(tmp, 1, new JsonObject().put("guest_dir", TestGuest.agent().dir.toString())
+                    .put("vm_cpus", 2).put("vm_memory_mib", 2048).put("api_upstream", upstream.url()));
+            Files.copy(TestGuest.projectDir().resolve("src/test/resources/fixtures/nix-devshell/flake.nix"), state.repo.resolve("flake.nix"));
+            Files.createDirectories(state.repo.resolve(".microvm"));
+            Files.writeString(state.repo.resolve(".microvm/environment.json"), "{\"setup\": [\"echo setup-sees-$FIXTURE_TOOLCHAIN\"]}\n");
+            state.git("add", "flake.nix", ".microvm/environment.json");
+            state.git("commit", "-q", "-m", "a flake with a devShell");
+
+            JsonArray steps = new JsonArray()
+                    .add(McpHarness.call("run_task", new JsonObject().put("repo", "project").put("description", "record the devShell")
+                            .put("network", "api-only").put("agent_command", SEE + " > nix.txt && git add nix.txt && git commit -q -m nix")).put("save", "t"))
+                    .add(McpHarness.call("wait_next_event", new JsonObject().put("timeout_ms", 300_000)).put("timeout_ms", 310_000))
+                    .add(McpHarness.call("run_task", new JsonObject().put("repo", "project").put("network", "api-only")
+                            .put("description", "SCENARIO-NIX: record the devShell's variables")).put("save", "c"))
+                    .add(McpHarness.call("wait_next_event", new JsonObject().put("timeout_ms", 300_000)).put("timeout_ms", 310_000));
+            Path dir = tmp.resolve("harness");
+            harness = McpHarness.launchWithPrivateEnv(dir, steps, state.root, Map.of("ANTHROPIC_API_KEY", "sk-ant-api03-nix-test"));
+            McpHarness.Run run = McpHarness.collect(harness, dir, 700);
+            String why = run.describe();
+            assertThat(run.summary().getInteger("failed")).as(why).isZero();
+            String first = run.step(0).getJsonObject("structured").getString("task_id");
+            String second = run.step(2).getJsonObject("structured").getString("task_id");
+            String firstConsole = Files.readString(state.paths.taskConsoleLog(first));
+            String secondConsole = Files.readString(state.paths.taskConsoleLog(second));
+
+            // the scripted agent and setup ran inside the devShell: its variables and its shellHook
+            assertThat(run.step(1).getJsonObject("structured").getString("status")).as(why + firstConsole).isEqualTo("completed");
+            assertThat(state.git("show", "main:nix.txt").strip()).isEqualTo("fixture-toolchain-1 ran impure");
+            assertThat(firstConsole).contains("mvo-setup: setup-sees-fixture-toolchain-1").contains("nix develop: ready");
+            JsonObject nix1 = state.taskRecord(first).getJsonObject("prepared").getJsonObject("setup").getJsonObject("nix_develop");
+            assertThat(nix1.getString("outcome")).as(nix1.encode()).isEqualTo("ok");
+            assertThat(nix1.getLong("store_paths_before")).as("a new cache disk: an empty store").isZero();
+            assertThat(nix1.getLong("built")).as("the devShell's environment was built").isPositive();
+            assertThat(state.taskRecord(first).getJsonObject("prepared").getJsonObject("environment").getJsonObject("nix_develop")
+                    .getBoolean("enabled")).isTrue();
+
+            // real Claude Code inside the devShell, on the same slot: its Bash tool sees the variables, nothing is rebuilt
+            assertThat(run.step(3).getJsonObject("structured").getString("status")).as(why + secondConsole).isEqualTo("completed");
+            assertThat(state.git("show", "main:claude-nix.txt").strip()).isEqualTo("fixture-toolchain-1 ran impure");
+            assertThat(secondConsole).contains("running Claude Code headless, inside nix develop");
+            JsonObject nix2 = state.taskRecord(second).getJsonObject("prepared").getJsonObject("setup").getJsonObject("nix_develop");
+            System.out.println("nix develop, first task: " + nix1.encode() + "; second task: " + nix2.encode());
+            assertThat(nix2.getString("outcome")).as(nix2.encode()).isEqualTo("ok");
+            // (the store may have grown by the sources of newer commits: each commit's tree is a store path)
+            assertThat(nix2.getLong("store_paths_before")).as("the first task's store, kept on the cache disk")
+                    .isGreaterThanOrEqualTo(nix1.getLong("store_paths_after")).isPositive();
+            assertThat(nix2.getLong("built")).as("the devShell's environment is not built again").isZero();
+        }
+    }
+}
