@@ -23,7 +23,11 @@ public final class DriverHealthVerticle extends VerticleBase {
 
     private final Callable<DriverFingerprint> check;
     private volatile DriverFingerprint current;
+    /** The check started last, until it is complete; event loop only. */
     private Future<DriverFingerprint> running;
+    /** Checks started, and the number of the one whose result is {@link #current}; event loop only. */
+    private long started;
+    private long shown;
     private long timer = -1;
 
     /** @param check computes a fingerprint; blocking */
@@ -59,18 +63,29 @@ public final class DriverHealthVerticle extends VerticleBase {
 
     /** A check that looks at the driver after this moment: one already running may have looked before it. */
     private Future<DriverFingerprint> recheckAfterRequest() {
-        return running == null ? recheck() : running.transform(x -> recheck());
+        Future<DriverFingerprint> before = running;
+        return before == null || before.isComplete() ? recheck() : before.transform(x -> recheck());
     }
 
-    /** One check at a time; a request arriving meanwhile gets the running one's result. Event loop. */
+    /**
+     * One check at a time; a request arriving meanwhile gets the running one's result. Event loop.
+     * The check may be done on its worker before this method registers its listener (then the
+     * listener runs at once, inside {@code onComplete}): {@link #running} is set before, and a
+     * complete check is never handed out as a running one.
+     */
     private Future<DriverFingerprint> recheck() {
-        if (running != null) return running;
-        running = vertx.executeBlocking(check, false).onComplete(ar -> {
-            running = null;
+        if (running != null && !running.isComplete()) return running;
+        long number = ++started;
+        Future<DriverFingerprint> checking = vertx.executeBlocking(check, false);
+        running = checking;
+        return checking.onComplete(ar -> {
+            if (running == checking) running = null;
             if (ar.failed()) {
                 LOG.warn("driver check failed: {}", ar.cause().toString());
                 return;
             }
+            if (number < shown) return; // a later check is already shown
+            shown = number;
             DriverFingerprint before = current;
             current = ar.result();
             if (before == null || before.healthy() != current.healthy()) {
@@ -78,6 +93,5 @@ public final class DriverHealthVerticle extends VerticleBase {
                 else LOG.warn("driver {} cannot boot a guest; this node takes no new task: {}", current.driver(), current.detail());
             }
         });
-        return running;
     }
 }

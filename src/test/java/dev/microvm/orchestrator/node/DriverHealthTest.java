@@ -43,7 +43,8 @@ class DriverHealthTest {
 
         @Override
         public DriverProbe probe() {
-            return problem == null ? super.probe() : DriverProbe.failed("sh", null, "none", problem, Map.of());
+            String p = problem; // read once: a test may clear it while a check runs
+            return p == null ? super.probe() : DriverProbe.failed("sh", null, "none", p, Map.of());
         }
     }
 
@@ -70,12 +71,8 @@ class DriverHealthTest {
             assertThat(restNodes(f, state).getJsonArray("nodes").getJsonObject(0).getJsonObject("fingerprint").getBoolean("healthy")).isFalse();
 
             driver.problem = null;
-            // a recheck on request brings it back (asked again for a while: the answer is the driver's state, not its timing)
+            // a recheck on request brings it back at once
             JsonObject rechecked = f.request(Addresses.NODE_DRIVER, new JsonObject().put("recheck", true));
-            for (int i = 0; i < 50 && !rechecked.getBoolean("healthy"); i++) {
-                Thread.sleep(100);
-                rechecked = f.request(Addresses.NODE_DRIVER, new JsonObject().put("recheck", true));
-            }
             assertThat(rechecked.getBoolean("healthy")).as(rechecked.encode()).isTrue();
             JsonObject task = f.submit("project", "do it", new JsonObject().put("agent_command", "true"));
             assertThat(f.awaitTerminal(task.getString("task_id"), Duration.ofSeconds(60)).getString("status")).isEqualTo("completed");
