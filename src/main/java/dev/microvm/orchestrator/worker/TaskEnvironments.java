@@ -4,6 +4,7 @@ import dev.microvm.orchestrator.config.Environment;
 import dev.microvm.orchestrator.config.HostEnvironments;
 import dev.microvm.orchestrator.git.CommitFiles;
 import dev.microvm.orchestrator.git.GitTaskException;
+import dev.microvm.orchestrator.git.WorkspacePreparer;
 import dev.microvm.orchestrator.secrets.GuestSecretFiles;
 import dev.microvm.orchestrator.secrets.RepoSecrets;
 import dev.microvm.orchestrator.task.FailureReason;
@@ -82,6 +83,22 @@ final class TaskEnvironments {
         TaskIo.writeEnvironment(io, environment.environment().setup(), environment.environment().env());
         for (Path secretFile : GuestSecretFiles.write(io, environment.secrets())) {
             if (mappedOwnership) MappedOwnership.stamp(secretFile, 0, 0);
+        }
+    }
+
+    /**
+     * The check run_task and continue_task make before a task exists: {@link #resolve} at the commit
+     * the task's base names now (for a follow-up, the original task's). Empty when the base names no
+     * commit: prepare refuses that task with the reason. Prepare resolves again, since the user's
+     * branch may move in between.
+     */
+    Optional<Resolved> check(TaskRecord r) {
+        try {
+            Optional<String> base = originalBase(r);
+            if (base.isEmpty()) base = WorkspacePreparer.baseCommit(Path.of(r.repoPath()), r.options().baseRef());
+            return base.map(commit -> resolve(r, commit));
+        } catch (GitTaskException e) {
+            throw WorkerFailure.of(e);
         }
     }
 
