@@ -4,12 +4,18 @@ import dev.microvm.orchestrator.cluster.DaemonAttach;
 import dev.microvm.orchestrator.cluster.DaemonLauncher;
 import dev.microvm.orchestrator.node.Node;
 import dev.microvm.orchestrator.config.OrchestratorConfig;
+import dev.microvm.orchestrator.config.StatePaths;
+import dev.microvm.orchestrator.mcp.GuestFeatures;
 import dev.microvm.orchestrator.mcp.McpSettings;
 import dev.microvm.orchestrator.mcp.McpStdioLauncher;
+import dev.microvm.orchestrator.vm.GuestImage;
 import io.vertx.core.Vertx;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 
+import java.nio.file.Path;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
@@ -24,12 +30,14 @@ import java.util.concurrent.atomic.AtomicReference;
 @Command(name = "mcp", description = "Serve MCP over stdio (for Claude Code).")
 final class McpCommand implements Callable<Integer> {
 
+    private static final Logger LOG = LoggerFactory.getLogger(McpCommand.class);
+
     @Mixin StateOptions state;
 
     @Override
     public Integer call() throws Exception {
         McpStdioLauncher.prewarm();
-        McpSettings settings = McpSettings.claimStdio(state.paths(), System.getenv(), versionString());
+        McpSettings settings = McpSettings.claimStdio(state.paths(), System.getenv(), versionString()).withGuest(guestFeatures(state.paths()));
         Optional<Vertx> daemon = DaemonAttach.attach(state.paths());
         if (daemon.isPresent()) {
             // a serve daemon owns the node on this host: this process hosts only the MCP server
@@ -73,6 +81,23 @@ final class McpCommand implements Callable<Integer> {
         } catch (java.io.IOException | RuntimeException e) {
             System.err.println("microvm-orchestrator: could not start a daemon for the unfinished tasks (" + e.getMessage()
                     + "); the next orchestrator process for " + state.paths().root() + " adopts them");
+        }
+    }
+
+    /**
+     * What the configured default guest image offers (its manifest's features), read before the MCP
+     * server is deployed: file I/O, never on an event loop. A daemon this process attaches to runs on
+     * the same state directory's configuration. Unknown when the image cannot be read: the tool
+     * descriptions then say nothing about containers or nix, and the server starts all the same.
+     */
+    static GuestFeatures guestFeatures(StatePaths paths) {
+        Path dir = null;
+        try {
+            dir = OrchestratorConfig.load(paths).guestDir();
+            return GuestFeatures.of(GuestImage.load(dir).features());
+        } catch (RuntimeException e) {
+            LOG.info("guest image {} not read ({}); the tool descriptions say nothing about containers or nix", dir, e.getMessage());
+            return GuestFeatures.unknown();
         }
     }
 

@@ -1,9 +1,13 @@
 package dev.microvm.orchestrator.cli;
 
+import dev.microvm.orchestrator.task.FailureReason;
+import dev.microvm.orchestrator.task.TaskFailure;
 import dev.microvm.orchestrator.task.TaskState;
 import dev.microvm.orchestrator.events.EventTypes;
 import dev.microvm.orchestrator.node.Addresses;
 import dev.microvm.orchestrator.node.Node;
+import io.vertx.core.eventbus.ReplyException;
+import io.vertx.core.eventbus.ReplyFailure;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import picocli.CommandLine.Command;
@@ -14,6 +18,7 @@ import picocli.CommandLine.Parameters;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
 @Command(name = "run", description = "Run one task in a microVM, follow it, and print its final record as JSON.")
@@ -87,9 +92,17 @@ final class RunCommand implements Callable<Integer> {
                     data.getJsonArray("lines", new JsonArray()).forEach(l -> System.err.println("  | " + l));
                 }
             });
-            JsonObject submitted = node.vertx().eventBus().<JsonObject>request(Addresses.TASK_SUBMIT, new JsonObject()
-                            .put("repo", repo).put("description", description).put("caller", "cli").put("options", options))
-                    .toCompletionStage().toCompletableFuture().get(120, TimeUnit.SECONDS).body();
+            JsonObject submitted;
+            try {
+                submitted = node.vertx().eventBus().<JsonObject>request(Addresses.TASK_SUBMIT, new JsonObject()
+                                .put("repo", repo).put("description", description).put("caller", "cli").put("options", options))
+                        .toCompletionStage().toCompletableFuture().get(120, TimeUnit.SECONDS).body();
+            } catch (ExecutionException e) {
+                if (!(e.getCause() instanceof ReplyException re) || re.failureType() != ReplyFailure.RECIPIENT_FAILURE) throw e;
+                // refused (no task exists): the node's words, with the reason when it gave one
+                throw new IllegalArgumentException(FailureReason.fromCode(re.failureCode())
+                        .map(r -> new TaskFailure(r, re.getMessage()).display()).orElse(re.getMessage()));
+            }
             taskId[0] = submitted.getString("task_id");
             System.err.println("[" + taskId[0] + "] submitted");
             // the event may have fired before taskId was known: check the record too

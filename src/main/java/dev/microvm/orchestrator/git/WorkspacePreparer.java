@@ -5,6 +5,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
 import java.util.stream.Stream;
 import org.eclipse.jgit.dircache.DirCache;
 import org.eclipse.jgit.dircache.DirCacheCheckout;
@@ -67,6 +68,22 @@ public final class WorkspacePreparer {
         } catch (IOException e) {
             throw new GitTaskException("workspace_failed", "could not prepare workspace " + workspace + ": "
                     + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The commit {@code baseRef} names now, by the rules {@link #prepare} follows (no base: the
+     * checked-out commit; a branch name wins over a commit id); empty when it names none, which
+     * prepare refuses with the reason.
+     */
+    public static Optional<String> baseCommit(Path userRepo, String baseRef) throws GitTaskException {
+        try (Repository repo = UserRepos.open(userRepo); RevWalk walk = new RevWalk(repo)) {
+            return Optional.of(resolveBase(repo, walk, baseRef).commit.name());
+        } catch (GitTaskException e) {
+            if ("base_not_found".equals(e.reason())) return Optional.empty();
+            throw e;
+        } catch (IOException e) {
+            throw new GitTaskException("io_error", "cannot read the base '" + baseRef + "' of " + userRepo + ": " + e.getMessage(), e);
         }
     }
 

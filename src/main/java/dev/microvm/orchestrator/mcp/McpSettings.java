@@ -23,10 +23,11 @@ import java.util.Map;
  * @param defaultWait      wait_next_event timeout when the caller gives none; below the 30 min idle watchdog
  * @param busTimeout       event-bus request timeout for ordinary tools
  * @param version          server version reported in initialize
+ * @param guest            what the default guest image offers, as read at start (the tool descriptions say it)
  */
 public record McpSettings(StatePaths paths, String caller, InputStream in, OutputStream out,
                           Duration progressInterval, Duration pollInterval, Duration defaultWait,
-                          Duration busTimeout, String version) {
+                          Duration busTimeout, String version, GuestFeatures guest) {
 
     public static final Duration DEFAULT_PROGRESS = Duration.ofSeconds(20);
     public static final Duration DEFAULT_POLL = Duration.ofSeconds(1);
@@ -41,6 +42,18 @@ public record McpSettings(StatePaths paths, String caller, InputStream in, Outpu
         if (progressInterval.isZero() || progressInterval.isNegative() || progressInterval.compareTo(Duration.ofSeconds(30)) > 0) {
             throw new IllegalArgumentException("progress interval must be between 1 ms and 30 s, got " + progressInterval);
         }
+        if (guest == null) guest = GuestFeatures.unknown();
+    }
+
+    /** Settings that know nothing of the guest image. */
+    public McpSettings(StatePaths paths, String caller, InputStream in, OutputStream out, Duration progressInterval,
+                       Duration pollInterval, Duration defaultWait, Duration busTimeout, String version) {
+        this(paths, caller, in, out, progressInterval, pollInterval, defaultWait, busTimeout, version, GuestFeatures.unknown());
+    }
+
+    /** These settings with what the default guest image offers. */
+    public McpSettings withGuest(GuestFeatures features) {
+        return new McpSettings(paths, caller, in, out, progressInterval, pollInterval, defaultWait, busTimeout, version, features);
     }
 
     /**

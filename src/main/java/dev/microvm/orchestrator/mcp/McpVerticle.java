@@ -57,7 +57,7 @@ public final class McpVerticle extends VerticleBase {
             cursors.readOrCreate(settings.caller(), index.lastSeq());
             return null;
         }, false);
-        McpTools tools = new McpTools(ToolCatalog.load(), bus, waiter, index, settings, ready);
+        McpTools tools = new McpTools(ToolCatalog.load(settings.guest()), bus, waiter, index, settings, ready);
 
         events = vertx.eventBus().consumer(Addresses.EVENTS, message -> waiter.wake());
 

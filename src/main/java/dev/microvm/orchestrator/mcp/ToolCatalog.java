@@ -22,7 +22,8 @@ import java.util.Map;
  * advertises its properties as its own. Every call's arguments are checked against the input
  * schema the tool advertises ({@link #violations}). Every tool carries
  * {@code _meta: {"anthropic/alwaysLoad": true}} so Claude Code lists it directly instead of hiding
- * it behind tool search.
+ * it behind tool search. A tool's {@code guest_notes} add sentences to its description according to
+ * what the default guest image offers ({@link GuestFeatures}).
  */
 public final class ToolCatalog {
 
@@ -37,16 +38,22 @@ public final class ToolCatalog {
         this.inputs = inputs;
     }
 
+    /** The catalog when nothing is known about the guest image: descriptions promise nothing it may lack. */
     public static ToolCatalog load() {
+        return load(GuestFeatures.unknown());
+    }
+
+    /** The catalog whose descriptions say what the default guest image offers ({@code guest_notes}). */
+    public static ToolCatalog load(GuestFeatures guest) {
         try (InputStream in = ToolCatalog.class.getResourceAsStream(RESOURCE)) {
             if (in == null) throw new IllegalStateException("missing resource " + RESOURCE);
-            return parse(new JsonObject(new String(in.readAllBytes(), StandardCharsets.UTF_8)));
+            return parse(new JsonObject(new String(in.readAllBytes(), StandardCharsets.UTF_8)), guest);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
     }
 
-    static ToolCatalog parse(JsonObject doc) {
+    static ToolCatalog parse(JsonObject doc, GuestFeatures guest) {
         JsonObject defs = doc.getJsonObject("definitions", new JsonObject());
         Map<String, McpSchema.Tool> tools = new LinkedHashMap<>();
         Map<String, JsonSchema> inputs = new LinkedHashMap<>();
@@ -58,7 +65,7 @@ public final class ToolCatalog {
             McpSchema.Tool tool = McpSchema.Tool.builder()
                     .name(def.getString("name"))
                     .title(def.getString("title"))
-                    .description(def.getString("description"))
+                    .description(description(def, guest))
                     .inputSchema(PlainJson.toMap(input))
                     .outputSchema(PlainJson.toMap(outputSchema(def.getJsonObject("output"))))
                     .annotations(new McpSchema.ToolAnnotations(def.getString("title"),
@@ -85,6 +92,22 @@ public final class ToolCatalog {
 
     public List<String> names() {
         return new ArrayList<>(tools.keySet());
+    }
+
+    /**
+     * A tool's description and, once the guest image is known, the sentence its {@code guest_notes}
+     * give for each feature: {@code with} when the image offers it, {@code without} (if any) when
+     * not. Nothing is added when the image is unknown.
+     */
+    private static String description(JsonObject def, GuestFeatures guest) {
+        StringBuilder text = new StringBuilder(def.getString("description"));
+        if (!guest.known()) return text.toString();
+        JsonObject notes = def.getJsonObject("guest_notes", new JsonObject());
+        for (String feature : notes.fieldNames()) {
+            String sentence = notes.getJsonObject(feature).getString(guest.has(feature) ? "with" : "without");
+            if (sentence != null) text.append(' ').append(sentence);
+        }
+        return text.toString();
     }
 
     /** Inputs are closed objects: a misspelt option is an error the caller sees, not silently ignored. */

@@ -163,6 +163,14 @@ public final class Addresses {
     public static final String WORKER_PERSIST = P + "worker.persist";
     /** Request {task_id} → reply {prepared}: make the task's workspace and inputs. */
     public static final String WORKER_PREPARE = P + "worker.prepare";
+    /**
+     * Request {record} (a QUEUED record not yet written) → reply {environment?}: the environment the
+     * task would run with ({source, commit, sha256, value, file?}, as prepare records it), read at the
+     * commit its base names now (a follow-up: the original task's). Fails with reason
+     * {@code environment_invalid} (malformed file, ungranted secret); no {@code environment} when the
+     * base names no commit (prepare refuses such a task with the reason).
+     */
+    public static final String WORKER_ENVIRONMENT = P + "worker.environment";
     /** Request {task_id} → reply {pid}: boot the VM; the handle is persisted before the reply. */
     public static final String WORKER_VM_START = P + "worker.vm.start";
     /** Request {task_id, millis, log_offset} → reply {running, exit?, cancel_requested, log_lines, log_offset}. */

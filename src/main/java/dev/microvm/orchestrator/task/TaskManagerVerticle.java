@@ -14,6 +14,7 @@ import io.vertx.core.VerticleBase;
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.ReplyException;
+import io.vertx.core.eventbus.ReplyFailure;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.slf4j.Logger;
@@ -113,7 +114,24 @@ public final class TaskManagerVerticle extends VerticleBase {
         return blocking(() -> {
             TaskRecord record = intake.record(b, requested);
             return Map.entry(record, TaskIntake.staysHere(paths, record.repo()));
-        }).compose(e -> e.getValue() ? enqueue(e.getKey(), acceptBefore) : placeOrEnqueue(e.getKey(), acceptBefore));
+        }).compose(e -> checkEnvironment(e.getKey(), acceptBefore).map(e))
+                .compose(e -> e.getValue() ? enqueue(e.getKey(), acceptBefore) : placeOrEnqueue(e.getKey(), acceptBefore));
+    }
+
+    /**
+     * A task whose environment prepare would refuse (a malformed {@code .microvm/environment.json},
+     * a secret the host has not granted) is refused here, before any record or event exists. The
+     * file is read on the worker pool of this host, which holds the repository, before any
+     * placement; prepare checks again, since the user's branch may move in between.
+     */
+    private Future<Void> checkEnvironment(TaskRecord record, Long acceptBefore) {
+        long deadline = acceptBefore != null ? acceptBefore : clock.millis() + OWN_DEADLINE_MS;
+        TaskFailure late = expired("the repository's environment could not be checked before the request's deadline; no task was created");
+        if (clock.millis() >= deadline) return Future.failedFuture(late);
+        DeliveryOptions patience = new DeliveryOptions().setSendTimeout(deadline - clock.millis());
+        return vertx.eventBus().request(Addresses.WORKER_ENVIRONMENT, new JsonObject().put("record", record.toJson()), patience)
+                .transform(ar -> ar.succeeded() ? Future.<Void>succeededFuture()
+                        : Future.failedFuture(ar.cause() instanceof ReplyException re && re.failureType() == ReplyFailure.TIMEOUT ? late : ar.cause()));
     }
 
     private Future<JsonObject> continueTask(JsonObject b) {

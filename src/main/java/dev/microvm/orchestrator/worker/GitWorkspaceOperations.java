@@ -114,6 +114,11 @@ public final class GitWorkspaceOperations implements WorkspaceOperations {
         }
     }
 
+    @Override
+    public JsonObject checkEnvironment(TaskRecord queued) {
+        return environments.check(queued).map(e -> new JsonObject().put("environment", e.toJson())).orElseGet(JsonObject::new);
+    }
+
     /** The runner's environment: task id, agent, timeout, and the guest's routes to the proxies. */
     private Map<String, String> guestEnvironment(TaskRecord r, Optional<ProxyRoute> proxy, VmSpec probeSpec) {
         Map<String, String> env = new TreeMap<>(driver.guestEnvironment(probeSpec));

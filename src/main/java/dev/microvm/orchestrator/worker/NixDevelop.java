@@ -6,6 +6,7 @@ import dev.microvm.orchestrator.vm.GuestImage;
 import io.vertx.core.json.JsonObject;
 
 import java.util.Optional;
+import java.util.function.Supplier;
 
 /**
  * Whether a task's setup and agent run inside the repository's {@code nix develop}, as decided on
@@ -31,11 +32,11 @@ record NixDevelop(boolean enabled, String why) {
 
     /**
      * @param flake the text of {@code flake.nix} at the environment's commit, if there is one
-     * @param image the guest image the task boots, if the driver boots images
+     * @param image the guest image the task boots, if the driver boots images; asked only when nix develop applies
      * @param where the commit and repository, for messages
      * @throws WorkerFailure {@code environment_invalid} when nix develop applies but cannot run
      */
-    static NixDevelop decide(Environment environment, Optional<String> flake, Optional<GuestImage> image, String where) {
+    static NixDevelop decide(Environment environment, Optional<String> flake, Supplier<Optional<GuestImage>> images, String where) {
         Boolean wanted = environment.nixDevelop();
         if (Boolean.FALSE.equals(wanted)) return new NixDevelop(false, "the environment sets \"nix_develop\": false");
         if (flake.isEmpty()) {
@@ -48,6 +49,7 @@ record NixDevelop(boolean enabled, String why) {
         boolean declaresShell = flake.get().contains("devShell");
         if (!declaresShell && !Boolean.TRUE.equals(wanted)) return new NixDevelop(false, FLAKE + " declares no devShell");
         String why = declaresShell ? FLAKE + " declares a devShell" : "the environment sets \"nix_develop\": true";
+        Optional<GuestImage> image = images.get();
         if (image.isEmpty() || !image.get().has(GuestImage.FEATURE_NIX)) {
             String guest = image.map(i -> "the guest image " + i.dir() + " (" + i.imageVersion() + ", features " + i.features() + ")")
                     .orElse("this driver's guest (it boots no image)");

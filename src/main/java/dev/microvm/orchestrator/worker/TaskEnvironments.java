@@ -4,6 +4,7 @@ import dev.microvm.orchestrator.config.Environment;
 import dev.microvm.orchestrator.config.HostEnvironments;
 import dev.microvm.orchestrator.git.CommitFiles;
 import dev.microvm.orchestrator.git.GitTaskException;
+import dev.microvm.orchestrator.git.WorkspacePreparer;
 import dev.microvm.orchestrator.secrets.GuestSecretFiles;
 import dev.microvm.orchestrator.secrets.RepoSecrets;
 import dev.microvm.orchestrator.task.FailureReason;
@@ -71,7 +72,7 @@ final class TaskEnvironments {
                 source = text.isPresent() ? "repository" : "none";
             }
             String where = "commit " + abbrev(commit) + " of repository " + r.repo();
-            NixDevelop nix = NixDevelop.decide(env, CommitFiles.read(Path.of(r.repoPath()), commit, NixDevelop.FLAKE), image.get(), where);
+            NixDevelop nix = NixDevelop.decide(env, CommitFiles.read(Path.of(r.repoPath()), commit, NixDevelop.FLAKE), image, where);
             return new Resolved(env, source, commit, secrets.release(r.repo(), env.secrets()), nix);
         } catch (GitTaskException e) {
             throw WorkerFailure.of(e);
@@ -89,6 +90,22 @@ final class TaskEnvironments {
         TaskIo.writeEnvironment(io, environment.environment().setup(), environment.environment().env());
         for (Path secretFile : GuestSecretFiles.write(io, environment.secrets())) {
             if (mappedOwnership) MappedOwnership.stamp(secretFile, 0, 0);
+        }
+    }
+
+    /**
+     * The check run_task and continue_task make before a task exists: {@link #resolve} at the commit
+     * the task's base names now (for a follow-up, the original task's). Empty when the base names no
+     * commit: prepare refuses that task with the reason. Prepare resolves again, since the user's
+     * branch may move in between.
+     */
+    Optional<Resolved> check(TaskRecord r) {
+        try {
+            Optional<String> base = originalBase(r);
+            if (base.isEmpty()) base = WorkspacePreparer.baseCommit(Path.of(r.repoPath()), r.options().baseRef());
+            return base.map(commit -> resolve(r, commit));
+        } catch (GitTaskException e) {
+            throw WorkerFailure.of(e);
         }
     }
 

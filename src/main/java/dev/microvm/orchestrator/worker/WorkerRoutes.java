@@ -31,7 +31,7 @@ public final class WorkerRoutes {
     public enum Purpose {
         /** Hypervisor processes: start (boot included), await, stop, recover. */
         VM,
-        /** JGit and workspace trees: prepare, collect, merge, diff, cleanup. */
+        /** JGit and workspace trees: prepare (and the intake's environment check), collect, merge, diff, cleanup. */
         GIT,
         /** Task records, events, owner locks; run one after another per task, in the order sent. */
         IO
@@ -78,6 +78,8 @@ public final class WorkerRoutes {
                             Optional.ofNullable(proxy).map(p -> new WorkspaceOperations.ProxyRoute(p.getInteger("port", 0), p.getString("token"))),
                             egress == null ? 0 : egress.getInteger("port", 0)));
                 })),
+                Map.entry(Addresses.WORKER_ENVIRONMENT, new Route(Purpose.GIT,
+                        b -> workspaces.checkEnvironment(TaskRecord.fromJson(b.getJsonObject("record"))))),
                 Map.entry(Addresses.WORKER_VM_START, new Route(Purpose.VM, b -> new JsonObject().put("pid", vms.start(id(b))))),
                 Map.entry(Addresses.WORKER_VM_AWAIT, new Route(Purpose.VM,
                         b -> vms.await(id(b), b.getLong("millis", 1000L), b.getLong("log_offset", 0L)))),

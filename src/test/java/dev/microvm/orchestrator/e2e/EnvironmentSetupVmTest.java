@@ -5,10 +5,12 @@ import dev.microvm.orchestrator.config.RepoRegistry;
 import dev.microvm.orchestrator.node.Addresses;
 import dev.microvm.orchestrator.secrets.RepoSecrets;
 import dev.microvm.orchestrator.secrets.Secret;
+import dev.microvm.orchestrator.task.FailureReason;
 import dev.microvm.orchestrator.testing.GitRepos;
 import dev.microvm.orchestrator.testing.NodeFixture;
 import dev.microvm.orchestrator.vm.Drivers;
 import dev.microvm.orchestrator.vm.TestGuest;
+import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.Tag;
@@ -25,8 +27,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.HexFormat;
 import java.util.UUID;
+import java.util.concurrent.ExecutionException;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * A repository's {@code .microvm/environment.json} in real VMs (the agent image, scripted agent
@@ -36,7 +40,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * searches itself and commits. The canary appears in no file of the state directory (records,
  * events, console, io, the slot disk) nor in the repository. A failing setup fails the task
  * {@code setup_failed} without starting the agent; an ungranted secret and a malformed file are
- * refused before any VM; a follow-up task ignores the agent's edit of the environment file.
+ * refused by the submit, before any task exists; a follow-up task ignores the agent's edit of the environment file.
  */
 @Tag("vm")
 class EnvironmentSetupVmTest {
@@ -83,18 +87,16 @@ class EnvironmentSetupVmTest {
 
         OrchestratorConfig config = OrchestratorConfig.load(state.paths);
         try (NodeFixture f = NodeFixture.start(state.root, config, Drivers.create(config, state.paths))) {
-            // refused before any VM: a secret the host has not granted, a malformed file
-            JsonObject ungranted = f.awaitTerminal(f.submit("ungranted", "x", new JsonObject().put("agent_command", "true")).getString("task_id"),
-                    Duration.ofMinutes(2));
-            assertThat(ungranted.getString("reason")).isEqualTo("environment_invalid");
-            assertThat(ungranted.getString("error")).contains("NOT_GRANTED").contains("secret set NOT_GRANTED --repo ungranted");
-            assertThat(ungranted.getLong("pid")).isNull();
-            JsonObject bad = f.awaitTerminal(f.submit("malformed", "x", new JsonObject().put("agent_command", "true")).getString("task_id"),
-                    Duration.ofMinutes(2));
-            assertThat(bad.getString("reason")).isEqualTo("environment_invalid");
-            assertThat(bad.getString("error")).contains(".microvm/environment.json").contains("setup").contains("bogus");
-            assertThat(bad.getLong("pid")).isNull();
-            assertThat(Files.exists(state.paths.taskConsoleLog(bad.getString("task_id")))).as("no VM booted").isFalse();
+            // refused by the submit itself, before any task exists: a secret the host has not granted, a malformed file
+            assertThatThrownBy(() -> f.submit("ungranted", "x", new JsonObject().put("agent_command", "true")))
+                    .isInstanceOf(ExecutionException.class).hasMessageContaining("NOT_GRANTED")
+                    .hasMessageContaining("secret set NOT_GRANTED --repo ungranted")
+                    .satisfies(e -> assertThat(((ReplyException) e.getCause()).failureCode()).isEqualTo(FailureReason.ENVIRONMENT_INVALID.code()));
+            assertThatThrownBy(() -> f.submit("malformed", "x", new JsonObject().put("agent_command", "true")))
+                    .isInstanceOf(ExecutionException.class).hasMessageContaining(".microvm/environment.json")
+                    .hasMessageContaining("setup").hasMessageContaining("bogus")
+                    .satisfies(e -> assertThat(((ReplyException) e.getCause()).failureCode()).isEqualTo(FailureReason.ENVIRONMENT_INVALID.code()));
+            assertThat(f.request(Addresses.TASK_LIST, new JsonObject()).getJsonArray("tasks")).as("no task was created").isEmpty();
 
             String id = f.submit("project", "look around", new JsonObject().put("agent_command", agent).put("timeout_seconds", 300))
                     .getString("task_id");

@@ -47,10 +47,14 @@ class McpServerTest {
     }
 
     PipedMcpClient startServer(String caller) throws Exception {
+        return startServer(caller, GuestFeatures.unknown());
+    }
+
+    PipedMcpClient startServer(String caller, GuestFeatures guest) throws Exception {
         PipedMcpClient c = new PipedMcpClient();
         inputClosed = new CountDownLatch(1);
         McpSettings settings = new McpSettings(paths, caller, c.serverIn, c.serverOut, Duration.ofMillis(100),
-                Duration.ofMillis(100), Duration.ofSeconds(20), Duration.ofSeconds(5), "test");
+                Duration.ofMillis(100), Duration.ofSeconds(20), Duration.ofSeconds(5), "test").withGuest(guest);
         CountDownLatch closed = inputClosed;
         deploymentId = vertx.deployVerticle(new McpVerticle(settings, closed::countDown)).await();
         return c;
@@ -82,6 +86,28 @@ class McpServerTest {
         assertThat(runTask.getJsonObject("inputSchema").getJsonObject("properties").fieldNames())
                 .contains("description", "repo", "base", "merge_strategy", "timeout_seconds", "cpus", "memory_mib",
                         "agent_command", "include_uncommitted", "untracked_patterns");
+    }
+
+    @Test
+    void tools_list_describes_run_task_with_what_the_guest_image_offers() throws Exception {
+        assertThat(runTaskDescription(client)).doesNotContain("podman").doesNotContain("nix develop");
+        vertx.undeploy(deploymentId).await();
+        client.close();
+        client = startServer(CALLER, GuestFeatures.of(java.util.Set.of("containers")));
+        client.initialize();
+        assertThat(runTaskDescription(client)).contains("podman, also as docker, and compose").contains("--network=host")
+                .doesNotContain("nix develop");
+        vertx.undeploy(deploymentId).await();
+        client.close();
+        client = startServer(CALLER, GuestFeatures.of(java.util.Set.of("nix")));
+        client.initialize();
+        assertThat(runTaskDescription(client)).contains("no container runtime").contains("nix develop").doesNotContain("--network=host");
+    }
+
+    private static String runTaskDescription(PipedMcpClient c) throws Exception {
+        JsonArray tools = c.request("tools/list", new JsonObject()).getJsonObject("result").getJsonArray("tools");
+        return tools.stream().map(JsonObject.class::cast).filter(t -> t.getString("name").equals("run_task")).findFirst().orElseThrow()
+                .getString("description");
     }
 
     @Test

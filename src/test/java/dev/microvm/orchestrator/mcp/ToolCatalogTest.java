@@ -1,6 +1,7 @@
 package dev.microvm.orchestrator.mcp;
 
 import dev.microvm.orchestrator.task.TaskOptions;
+import dev.microvm.orchestrator.vm.GuestImage;
 import io.modelcontextprotocol.spec.McpSchema;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -10,6 +11,7 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import java.util.Map;
+import java.util.Set;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -99,6 +101,45 @@ class ToolCatalogTest {
         for (String name : new String[]{"run_task", "continue_task"}) {
             JsonObject properties = new JsonObject(CATALOG.tool(name).inputSchema()).getJsonObject("properties");
             assertThat(properties.fieldNames()).as(name).containsAll(TaskOptions.SCHEMA.propertyNames());
+        }
+    }
+
+    private static String runTaskDescription(GuestFeatures guest) {
+        return ToolCatalog.load(guest).tool("run_task").description();
+    }
+
+    @Test
+    void theRunTaskDescriptionPromisesOnlyWhatTheDefaultGuestImageOffers() {
+        String unknown = runTaskDescription(GuestFeatures.unknown());
+        assertThat(unknown).as("image unreadable: nothing either way").startsWith(CATALOG.tool("run_task").description())
+                .doesNotContainIgnoringCase("container").doesNotContainIgnoringCase("docker").doesNotContainIgnoringCase("podman")
+                .doesNotContainIgnoringCase("nix");
+        assertThat(unknown).isEqualTo(CATALOG.tool("run_task").description());
+
+        String plain = runTaskDescription(GuestFeatures.of(Set.of()));
+        assertThat(plain).startsWith(unknown).contains("no container runtime")
+                .doesNotContain("also as docker").doesNotContain("--network=host").doesNotContainIgnoringCase("nix");
+
+        String both = runTaskDescription(GuestFeatures.of(Set.of(GuestImage.FEATURE_CONTAINERS, GuestImage.FEATURE_NIX)));
+        assertThat(both).startsWith(unknown).contains("podman, also as docker, and compose").contains("--network=host")
+                .contains("nix develop").contains("nix_develop: false").doesNotContain("no container runtime");
+
+        String nixOnly = runTaskDescription(GuestFeatures.of(Set.of(GuestImage.FEATURE_NIX)));
+        assertThat(nixOnly).contains("no container runtime").contains("nix develop").doesNotContain("--network=host");
+        assertThat(ToolCatalog.load(GuestFeatures.of(Set.of(GuestImage.FEATURE_CONTAINERS))).tool("continue_task").description())
+                .isEqualTo(CATALOG.tool("continue_task").description());
+    }
+
+    @Test
+    void guestNotesNameOnlyFeaturesAGuestImageManifestCanList() throws Exception {
+        JsonObject doc;
+        try (var in = ToolCatalog.class.getResourceAsStream(ToolCatalog.RESOURCE)) {
+            doc = new JsonObject(new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8));
+        }
+        for (Object o : doc.getJsonArray("tools")) {
+            JsonObject notes = ((JsonObject) o).getJsonObject("guest_notes", new JsonObject());
+            assertThat(GuestImage.FEATURES).as(((JsonObject) o).getString("name")).containsAll(notes.fieldNames());
+            notes.forEach(n -> assertThat(((JsonObject) n.getValue()).fieldNames()).as(n.getKey()).isSubsetOf("with", "without"));
         }
     }
 }

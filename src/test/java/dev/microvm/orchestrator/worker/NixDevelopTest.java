@@ -31,10 +31,16 @@ class NixDevelopTest {
 
     static final Optional<GuestImage> WITH_NIX = Optional.of(image(Set.of(GuestImage.FEATURE_NIX)));
     static final Optional<GuestImage> WITHOUT_NIX = Optional.of(image(Set.of()));
+    static final java.util.function.Supplier<Optional<GuestImage>> NIX = () -> WITH_NIX;
+    static final java.util.function.Supplier<Optional<GuestImage>> NO_NIX = () -> WITHOUT_NIX;
+    /** An image that cannot be read: asked for only when nix develop applies. */
+    static final java.util.function.Supplier<Optional<GuestImage>> BROKEN = () -> {
+        throw new IllegalStateException("the image was read");
+    };
 
     @Test
     void aFlakeWithADevShellTurnsItOnByDefault() {
-        NixDevelop d = NixDevelop.decide(Environment.none(), Optional.of(FLAKE), WITH_NIX, "commit abc");
+        NixDevelop d = NixDevelop.decide(Environment.none(), Optional.of(FLAKE), NIX, "commit abc");
         assertThat(d.enabled()).isTrue();
         assertThat(d.why()).contains("devShell");
         assertThat(d.toJson().getBoolean("enabled")).isTrue();
@@ -42,32 +48,32 @@ class NixDevelopTest {
 
     @Test
     void noFlakeOrNoDevShellOrOptingOutLeavesItOff() {
-        assertThat(NixDevelop.decide(Environment.none(), Optional.empty(), WITH_NIX, "c").enabled()).isFalse();
-        assertThat(NixDevelop.decide(Environment.none(), Optional.of(PACKAGES_ONLY), WITH_NIX, "c").enabled()).isFalse();
-        NixDevelop off = NixDevelop.decide(nix(false), Optional.of(FLAKE), WITHOUT_NIX, "c");
+        assertThat(NixDevelop.decide(Environment.none(), Optional.empty(), BROKEN, "c").enabled()).as("the image is not read").isFalse();
+        assertThat(NixDevelop.decide(Environment.none(), Optional.of(PACKAGES_ONLY), NIX, "c").enabled()).isFalse();
+        NixDevelop off = NixDevelop.decide(nix(false), Optional.of(FLAKE), NO_NIX, "c");
         assertThat(off.enabled()).as("opting out needs no nix in the image").isFalse();
         assertThat(off.why()).contains("\"nix_develop\": false");
     }
 
     @Test
     void insistingRunsItEvenWhenTheFlakeNamesNoDevShell() {
-        assertThat(NixDevelop.decide(nix(true), Optional.of(PACKAGES_ONLY), WITH_NIX, "c").enabled()).isTrue();
+        assertThat(NixDevelop.decide(nix(true), Optional.of(PACKAGES_ONLY), NIX, "c").enabled()).isTrue();
     }
 
     @Test
     void insistingWithoutAFlakeIsRefusedNamingTheCommit() {
-        assertThatThrownBy(() -> NixDevelop.decide(nix(true), Optional.empty(), WITH_NIX, "commit 0123abcd of repository demo"))
+        assertThatThrownBy(() -> NixDevelop.decide(nix(true), Optional.empty(), NIX, "commit 0123abcd of repository demo"))
                 .isInstanceOfSatisfying(WorkerFailure.class, e -> assertThat(e.reason()).isEqualTo(FailureReason.ENVIRONMENT_INVALID))
                 .hasMessageContaining("no flake.nix at commit 0123abcd of repository demo");
     }
 
     @Test
     void aGuestWithoutNixIsRefusedBeforeAnyVmNamingTheImageAndTheWayOut() {
-        assertThatThrownBy(() -> NixDevelop.decide(Environment.none(), Optional.of(FLAKE), WITHOUT_NIX, "commit 0123abcd"))
+        assertThatThrownBy(() -> NixDevelop.decide(Environment.none(), Optional.of(FLAKE), NO_NIX, "commit 0123abcd"))
                 .isInstanceOfSatisfying(WorkerFailure.class, e -> assertThat(e.reason()).isEqualTo(FailureReason.ENVIRONMENT_INVALID))
                 .hasMessageContaining("/images/x").hasMessageContaining("has no Nix")
                 .hasMessageContaining("\"nix_develop\": false").hasMessageContaining("scripts/build-guest.sh agent");
-        assertThatThrownBy(() -> NixDevelop.decide(Environment.none(), Optional.of(FLAKE), Optional.empty(), "c"))
+        assertThatThrownBy(() -> NixDevelop.decide(Environment.none(), Optional.of(FLAKE), Optional::empty, "c"))
                 .hasMessageContaining("boots no image");
     }
 }

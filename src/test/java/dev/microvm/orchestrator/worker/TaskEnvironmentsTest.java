@@ -144,4 +144,38 @@ class TaskEnvironmentsTest {
         assertThatThrownBy(() -> noNix.resolve(task("t2", null, null), withFlake)).isInstanceOf(WorkerFailure.class)
                 .hasMessageContaining("has no Nix").hasMessageContaining(withFlake.substring(0, 12));
     }
+
+    @Test
+    void theIntakeCheckReadsWhereTheBaseNamesNowAndLeavesAnUnknownBaseToPrepare() throws Exception {
+        setUp();
+        String bad = commitEnvironment("{\"setup\": \"make\"}");
+        assertThatThrownBy(() -> environments.check(task("t1", null, null)))
+                .isInstanceOfSatisfying(WorkerFailure.class, f -> assertThat(f.reason()).isEqualTo(FailureReason.ENVIRONMENT_INVALID))
+                .hasMessageContaining(".microvm/environment.json at commit " + bad.substring(0, 12)).hasMessageContaining("setup");
+        GitRepos.git(repo, "branch", "fixed");
+        GitRepos.git(repo, "checkout", "-q", "fixed");
+        String good = commitEnvironment("{\"env\": {\"A\": \"fixed\"}}");
+        GitRepos.git(repo, "checkout", "-q", "-");
+        TaskEnvironments.Resolved onBranch = environments.check(task("t2", null, "fixed")).orElseThrow();
+        assertThat(onBranch.commit()).as("the branch's tip, not the checked-out commit").isEqualTo(good);
+        assertThat(onBranch.environment().env()).containsEntry("A", "fixed");
+        assertThat(environments.check(task("t3", null, "no-such-branch"))).as("prepare refuses it with base_not_found").isEmpty();
+    }
+
+    @Test
+    void theIntakeCheckOfAFollowUpReadsTheOriginalTasksCommitNotTheAgents() throws Exception {
+        setUp();
+        String original = commitEnvironment("{\"secrets\": [\"TOKEN\"]}");
+        new RepoSecrets(paths).set("demo", "TOKEN", Secret.of("token-value-0123456789"), false);
+        store.save(task("parent", null, null).withPrepared(new JsonObject().put("base_commit", original)
+                .put("environment", environments.resolve(task("parent", null, null), original).toJson())));
+        String agents = commitEnvironment("{\"setup\": \"edited by the agent\"}");
+        GitRepos.git(repo, "update-ref", "refs/tasks/parent", agents);
+        TaskRecord child = task("child", "parent", "refs/tasks/parent");
+        assertThat(environments.check(child).orElseThrow().commit()).isEqualTo(original);
+        new RepoSecrets(paths).remove("demo", "TOKEN");
+        assertThatThrownBy(() -> environments.check(child))
+                .isInstanceOfSatisfying(WorkerFailure.class, f -> assertThat(f.reason()).isEqualTo(FailureReason.ENVIRONMENT_INVALID))
+                .hasMessageContaining("TOKEN").hasMessageContaining("secret set TOKEN --repo demo");
+    }
 }

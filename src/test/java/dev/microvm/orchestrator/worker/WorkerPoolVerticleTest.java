@@ -64,7 +64,10 @@ class WorkerPoolVerticleTest {
         @Override public void forget(String taskId) { }
     };
 
-    private final WorkspaceOperations workspaces = (taskId, proxy, egressPort) -> new JsonObject();
+    private final WorkspaceOperations workspaces = new WorkspaceOperations() {
+        @Override public JsonObject prepare(String taskId, Optional<ProxyRoute> proxy, int egressPort) { return new JsonObject(); }
+        @Override public JsonObject checkEnvironment(TaskRecord queued) { return new JsonObject(); }
+    };
 
     @BeforeEach
     void deploy() throws Exception {
