@@ -13,6 +13,8 @@
 #     image               stamp: the image (toplevel and store registration) the database was
 #                         loaded from; written only after the load, so a missing or different
 #                         stamp means the store and database are dropped and started afresh
+#   containers/<uid>/     the agent's rootless Podman storage (images, layers, volumes)
+#   containers/root/      rootful Podman storage, so none is kept on the slot disk (/var)
 #   home/ ws/             the runner's (agent-owned): the task's `cache` paths, see mvo-runner.sh
 #   nix/                  the Debian images' single-user store; this image does not touch it
 #
@@ -41,9 +43,12 @@ let
     installPhase = "install -Dm755 ${platform.binary} $out/bin/claude";
   };
   agentUser = "agent";
+  agentUid = toString config.users.users.${agentUser}.uid;
+  agentGid = toString config.users.groups.${agentUser}.gid;
 
   cacheRoot = "/nix/.mvo-cache";
   storeRoot = "${cacheRoot}/nixos-store";
+  containersRoot = "${cacheRoot}/containers";
   mountUnit = path: "${utils.escapeSystemdPath path}.mount";
 
   # Which image a kept store and database belong to: the system's toplevel (init= on the kernel
@@ -60,6 +65,11 @@ let
     }
   '';
 
+  toml = pkgs.formats.toml { };
+  # Compose files run through podman-compose, which drives the podman command itself: docker-compose
+  # would need Podman's API socket, which nothing serves in this guest (the agent has no systemd
+  # user session). `docker compose` and `podman compose` reach it through compose_providers below.
+  dockerCompose = pkgs.writeShellScriptBin "docker-compose" ''exec ${pkgs.podman-compose}/bin/podman-compose "$@"'';
 in
 {
   options.mvo.guest.rosetta = lib.mkOption {
@@ -106,7 +116,7 @@ in
     # kernel announced at boot, so a missing cache disk is told from a late one without waiting
     # out a device timeout (a nofail fstab entry could only guess with one).
     boot.initrd.systemd.services.mvo-cache-disk = {
-      description = "Cache disk for the Nix store";
+      description = "Cache disk for the Nix store and container storage";
       requiredBy = [ (mountUnit "/sysroot/nix/store") ];
       requires = [ (mountUnit "/sysroot/nix/.ro-store") ];
       after = [ (mountUnit "/sysroot") (mountUnit "/sysroot/nix/.ro-store") "systemd-udev-trigger.service" ];
@@ -128,6 +138,7 @@ in
         log() { echo "mvo-cache-disk: $*"; }
         cache=/sysroot${cacheRoot}
         store=/sysroot${storeRoot}
+        containers=/sysroot${containersRoot}
 
         find_cache_disk() { # by serial, like the runner: never by position
           local b
@@ -143,17 +154,17 @@ in
         mount_cache_disk() {
           local dev
           udevadm settle --timeout=30 || log "udev has not settled; looking for the cache disk anyway"
-          dev=$(find_cache_disk) || { log "no cache disk: the Nix store is in memory"; return 1; }
+          dev=$(find_cache_disk) || { log "no cache disk: the Nix store and container storage are in memory"; return 1; }
           if ! has_ext_filesystem "$dev"; then
             log "formatting the cache disk $dev (first use)"
             mkfs.ext4 -q -F "$dev" || { log "cannot format $dev"; return 1; }
           fi
           mount -t ext4 -o nosuid,nodev "$dev" "$cache" || { log "cannot mount the cache disk $dev"; return 1; }
-          log "cache disk $dev on ${cacheRoot}: the Nix store is kept"
+          log "cache disk $dev on ${cacheRoot}: the Nix store and container storage are kept"
         }
         # A store and database another image made (or whose database load never finished) are
         # dropped whole: the database would list that image's paths, which this image's lower
-        # layer does not have.
+        # layer does not have. Container storage does not depend on the image and stays.
         prepare_layout() {
           local want have
           want=$(image_identity /sysroot)
@@ -165,7 +176,9 @@ in
               rm -f "$store/image" && rm -rf "$store" || return 1
             fi
           fi
-          mkdir -p -m 0755 "$store" "$store/upper" "$store/work" "$store/var-nix" || return 1
+          mkdir -p -m 0755 "$store" "$store/upper" "$store/work" "$store/var-nix" "$containers" || return 1
+          mkdir -p -m 0700 "$containers/root" "$containers/${agentUid}" || return 1
+          chown -h ${agentUid}:${agentGid} "$containers/${agentUid}" || return 1
         }
 
         mkdir -p "$cache"
@@ -224,7 +237,7 @@ in
 
     # The slot disk is /var: mounted from the initrd (formatted on first use), so it is in place
     # before activation and systemd populate /var. The runner finds it mounted and leaves it. It
-    # holds nothing of one repository: the Nix store is on the cache disk.
+    # holds nothing of one repository: the Nix store and container storage are on the cache disk.
     fileSystems."/var" = {
       device = "/dev/disk/by-id/virtio-mvo_slot";
       fsType = "ext4";
@@ -240,7 +253,7 @@ in
       wants = [ "network-online.target" ];
       # socat: the api-only relay from the guest's loopback to the host over vsock (vfkit)
       path = [ pkgs.bash pkgs.coreutils pkgs.util-linux pkgs.e2fsprogs pkgs.gnugrep pkgs.gnused
-               pkgs.git config.nix.package pkgs.podman pkgs.iproute2 pkgs.socat
+               pkgs.git config.nix.package config.virtualisation.podman.package pkgs.iproute2 pkgs.socat
                claudeCode ];
       environment.HOME = "/root";
       serviceConfig = {
@@ -266,17 +279,50 @@ in
       home = "/home/${agentUser}";
       createHome = true;
       shell = pkgs.bash;
+      # Rootless Podman maps a container's other users onto these (newuidmap, newgidmap).
+      subUidRanges = [ { startUid = 100000; count = 65536; } ];
+      subGidRanges = [ { startGid = 100000; count = 65536; } ];
     };
     environment.etc."mvo/agent-user".text = "${agentUser}\n";
     # Claude Code's Bash tool needs bash; TLS needs the CA bundle (/etc/ssl/certs/ca-certificates.crt).
-    environment.systemPackages = [ pkgs.bash pkgs.cacert pkgs.git claudeCode ];
+    environment.systemPackages = [ pkgs.bash pkgs.cacert pkgs.git claudeCode pkgs.podman-compose dockerCompose ];
     security.pki.installCACerts = true;
     programs.nix-ld.enable = true;
     boot.tmp.useTmpfs = true; # /tmp: mode 1777, in memory
 
     networking.useDHCP = true;
     networking.firewall.enable = false;
-    virtualisation.podman.enable = true;
+
+    # Containers: rootless Podman for the agent, `docker` as its alias, compose files through
+    # podman-compose. Storage is on the cache disk (${containersRoot}, see the top of this file),
+    # never on the slot disk (/var), which other repositories share.
+    virtualisation.podman = {
+      enable = true;
+      dockerCompat = true;
+      defaultNetwork.settings.dns_enabled = true; # compose services find each other by name
+    };
+    virtualisation.containers.storage.settings.storage = {
+      graphroot = "${containersRoot}/root";
+      rootless_storage_path = "${containersRoot}/$UID"; # containers/storage expands $UID
+    };
+    virtualisation.containers.containersConf.settings.engine = {
+      # No systemd user session runs for the agent: cgroupfs and a file event log, instead of a
+      # fallback warning on every podman command.
+      cgroup_manager = "cgroupfs";
+      events_logger = "file";
+      compose_providers = [ "${pkgs.podman-compose}/bin/podman-compose" ];
+      compose_warning_logs = false;
+    };
+    # Short names ("postgres:16") are looked up on Docker Hub only and never prompt: an agent has no
+    # terminal to answer a prompt with. Replaces the module's file (its search list has two
+    # registries and, in older nixpkgs, the v1 format, which cannot carry short-name-mode).
+    environment.etc."containers/registries.conf".source = lib.mkForce (toml.generate "registries.conf" {
+      unqualified-search-registries = [ "docker.io" ];
+      short-name-mode = "disabled";
+    });
+    # Rootless Podman's runtime directory ($XDG_RUNTIME_DIR, else /run/user/<uid> when it is the
+    # user's and 0700): no login session creates it here.
+    systemd.tmpfiles.rules = [ "d /run/user/${agentUid} 0700 ${agentUser} ${agentUser} -" ];
     virtualisation.rosetta = lib.mkIf config.mvo.guest.rosetta {
       enable = true;
       mountTag = "rosetta";
