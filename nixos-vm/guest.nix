@@ -7,7 +7,7 @@
 # and architecture; the host attaches only the current repository's) is mounted from the initrd at
 # /nix/.mvo-cache (nosuid,nodev), formatted on first use. Its layout, as this image uses it:
 #
-#   nixos-store/          root's: the Nix store the guest adds to the image's (cachePaths below)
+#   nixos-store/          root's: what the guest adds to the image's Nix store, and its database
 #     upper/ work/        the writable layer of /nix/store (overlayfs upper and work directories)
 #     var-nix/            /nix/var/nix: the Nix database, profiles, gc roots
 #     image               stamp: the image (toplevel and store registration) the database was
