@@ -48,6 +48,9 @@
             disks = [ { file = "store.img"; serial = "mvo_store"; read_only = true; } ];
             agent_user = { name = "agent"; uid = 1000; gid = 1000; home = "/home/agent"; };
             agents = [ { name = agentPin.name; command = agentPin.command; version = agentPin.version; } ];
+            # nix: Nix with flakes (nix develop through the daemon), its store kept on the cache
+            # disk; containers: rootless Podman with `docker` and compose, storage on the cache disk.
+            features = [ "nix" "containers" ];
           };
         in
         pkgs.runCommand "mvo-guest-${system}" { inherit manifest; passAsFile = [ "manifest" ]; } ''

@@ -55,8 +55,11 @@ class GuestContractTest {
         assertThat(Files.readString(nix.resolve("guest.nix"))).contains("./runner/mvo-runner.sh")
                 .contains("virtio-" + GuestContract.DISK_STORE)
                 // the slot disk is /var from the initrd on, before anything populates /var
-                .contains("fileSystems.\"/var\"").contains("virtio-" + GuestContract.DISK_SLOT).contains("neededForBoot = true");
-        assertThat(Files.readString(nix.resolve("flake.nix"))).contains("./runner/kernel-cmdline");
+                .contains("fileSystems.\"/var\"").contains("virtio-" + GuestContract.DISK_SLOT).contains("neededForBoot = true")
+                // the initrd finds the repository's cache disk (Nix store, container storage) by its serial
+                .contains("\" = " + GuestContract.DISK_CACHE + " ]");
+        assertThat(Files.readString(nix.resolve("flake.nix"))).contains("./runner/kernel-cmdline")
+                .contains("features = [ \"" + GuestImage.FEATURE_NIX + "\" \"" + GuestImage.FEATURE_CONTAINERS + "\" ]");
         String init = Files.readString(TestGuest.projectDir().resolve("scripts/build-guest.sh"));
         assertThat(init.indexOf("/mvo/mvo-runner.sh mount-slot")).as("the Debian init mounts the slot disk before its network and runner")
                 .isPositive().isLessThan(init.indexOf("hostname mvo-guest"));
