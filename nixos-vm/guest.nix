@@ -284,6 +284,9 @@ in
       subGidRanges = [ { startGid = 100000; count = 65536; } ];
     };
     environment.etc."mvo/agent-user".text = "${agentUser}\n";
+    # The runner starts the agent without no_new_privs here: rootless Podman maps the agent's
+    # subordinate ids through the setuid newuidmap/newgidmap (nixos-vm/runner/mvo-runner.sh).
+    environment.etc."mvo/rootless-containers".text = "";
     # Claude Code's Bash tool needs bash; TLS needs the CA bundle (/etc/ssl/certs/ca-certificates.crt).
     environment.systemPackages = [ pkgs.bash pkgs.cacert pkgs.git claudeCode pkgs.podman-compose dockerCompose ];
     security.pki.installCACerts = true;

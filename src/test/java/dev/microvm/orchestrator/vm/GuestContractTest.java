@@ -82,6 +82,10 @@ class GuestContractTest {
         assertThat(guestNix).contains("uid = 1000").contains("\"mvo/agent-user\"").contains("pkgs.bash").contains("./agents/claude-code.json");
         assertThat(script).contains("/etc/mvo/agent-user").contains("agent_uid=1000");
         assertThat(runner).contains("/etc/mvo/agent-user").contains("setpriv\" --reuid");
+        // markers the runner reads from the image: Nix single-user (Debian images), rootless containers (NixOS)
+        assertThat(runner).contains("/etc/mvo/nix-single-user").contains("/etc/mvo/rootless-containers");
+        assertThat(script).contains("/etc/mvo/nix-single-user").doesNotContain("rootless-containers");
+        assertThat(guestNix).contains("\"mvo/rootless-containers\"").doesNotContain("nix-single-user");
     }
 
     @Test
