@@ -119,6 +119,10 @@ class SimulatedMacVmTest {
     void aVmWhoseOrchestratorWasKilledIsReattachedAndCancelledThroughTheRestApi() throws Exception {
         try (SimulatedMac mac = SimulatedMac.up(tmp, "10.203.0.1/24")) {
             E2eState state = state(mac, "http://127.0.0.1:9");
+            // the repository has a flake: the agent runs inside nix develop (arm64 Nix, its store on the vfkit cache disk)
+            Files.copy(TestGuest.projectDir().resolve("src/test/resources/fixtures/nix-devshell/flake.nix"), state.repo.resolve("flake.nix"));
+            state.git("add", "flake.nix");
+            state.git("commit", "-q", "-m", "a flake with a devShell");
             List<String> cmd = new ArrayList<>(mac.prefix());
             cmd.addAll(JavaProcess.builder(dev.microvm.orchestrator.cli.Main.class, "run", "--state-dir", state.root.toString(),
                     "--repo", "project", "--network", "none", "--agent-command", "sleep 600", "cancel me").command());
@@ -128,6 +132,8 @@ class SimulatedMacVmTest {
             started.add(first);
             String taskId = awaitRunning(state, first);
             awaitConsole(state, taskId, "mvo-runner: running agent command");
+            assertThat(Files.readString(state.paths.taskConsoleLog(taskId))).as("the devShell was built in the arm64 guest")
+                    .contains("mvo-runner: nix develop: ready (1 derivation(s) built");
             first.destroyForcibly();   // SIGKILL: ip netns exec has become the JVM
             assertThat(first.waitFor(10, TimeUnit.SECONDS)).isTrue();
             ProcessHandle vfkit = simulators().findFirst().orElseThrow(() -> new AssertionError("vfkit died with the orchestrator"));
@@ -145,7 +151,9 @@ class SimulatedMacVmTest {
             assertThat(info.getString("status")).as(run.describe()).isEqualTo("cancelled");
             assertThat(vfkit.onExit().orTimeout(30, TimeUnit.SECONDS).join().isAlive()).isFalse();
             assertThat(Files.readString(state.paths.taskConsoleLog(taskId)))
-                    .as("REST Stop pressed the guest's power button").contains("mvo-init: power button");
+                    .as("REST Stop pressed the guest's power button").contains("mvo-init: power button")
+                    // the agent (exec'd through setpriv, nix develop and its bash) ended on the TERM and the runner finished
+                    .as("the TERM reached the agent through nix develop").containsPattern("(?s)asked to stop; ending the agent.*agent exited with \\d+.*mvo-runner: done");
             assertThat(simulators()).isEmpty();
         }
     }
