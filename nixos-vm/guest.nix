@@ -42,6 +42,13 @@ let
     dontStrip = true; # the executable carries its payload after the ELF sections
     installPhase = "install -Dm755 ${platform.binary} $out/bin/claude";
   };
+  # a boot step run once, its lines on the console (the host keeps the console as the task's log)
+  consoleOneshot = {
+    Type = "oneshot";
+    RemainAfterExit = true;
+    StandardOutput = "journal+console";
+    StandardError = "journal+console";
+  };
   agentUser = "agent";
   agentUid = toString config.users.users.${agentUser}.uid;
   agentGid = toString config.users.groups.${agentUser}.gid;
@@ -126,12 +133,7 @@ in
         "initrd-fs.target"
       ];
       unitConfig.DefaultDependencies = false;
-      serviceConfig = {
-        Type = "oneshot";
-        RemainAfterExit = true;
-        StandardOutput = "journal+console";
-        StandardError = "journal+console";
-      };
+      serviceConfig = consoleOneshot;
       script = ''
         export PATH=/bin:/sbin
         ${imageIdentity}
@@ -214,12 +216,7 @@ in
         RequiresMountsFor = [ "/nix/store" "/nix/var/nix" ];
       };
       path = [ config.nix.package pkgs.coreutils ];
-      serviceConfig = {
-        Type = "oneshot";
-        RemainAfterExit = true;
-        StandardOutput = "journal+console";
-        StandardError = "journal+console";
-      };
+      serviceConfig = consoleOneshot;
       script = ''
         ${imageIdentity}
         # the daemon's socket file is kept on the cache disk with the rest of /nix/var/nix
