@@ -10,6 +10,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -44,7 +46,7 @@ class NixDevelopVmTest {
                     .put("vm_cpus", 2).put("vm_memory_mib", 2048).put("api_upstream", upstream.url()));
             Files.copy(TestGuest.projectDir().resolve("src/test/resources/fixtures/nix-devshell/flake.nix"), state.repo.resolve("flake.nix"));
             Files.createDirectories(state.repo.resolve(".microvm"));
-            Files.writeString(state.repo.resolve(".microvm/environment.json"), "{\"setup\": [\"echo setup-sees-$FIXTURE_TOOLCHAIN\"]}\n");
+            Files.writeString(state.repo.resolve(".microvm/environment.json"), "{\"setup\": [\"echo setup-sees-$FIXTURE_TOOLCHAIN; sleep 4; echo setup-later\"]}\n");
             state.git("add", "flake.nix", ".microvm/environment.json");
             state.git("commit", "-q", "-m", "a flake with a devShell");
 
@@ -69,6 +71,11 @@ class NixDevelopVmTest {
             assertThat(run.step(1).getJsonObject("structured").getString("status")).as(why + firstConsole).isEqualTo("completed");
             assertThat(state.git("show", "main:nix.txt").strip()).isEqualTo("fixture-toolchain-1 ran impure");
             assertThat(firstConsole).contains("mvo-setup: setup-sees-fixture-toolchain-1").contains("nix develop: ready");
+            // setup's output is shown while the command runs, not when it ends
+            Instant early = logged(state, first, "mvo-setup: setup-sees-fixture-toolchain-1");
+            Instant late = logged(state, first, "mvo-setup: setup-later");
+            assertThat(Duration.between(early, late)).as("the first line's event came before the command's sleep ended")
+                    .isGreaterThanOrEqualTo(Duration.ofSeconds(2));
             JsonObject nix1 = state.taskRecord(first).getJsonObject("prepared").getJsonObject("setup").getJsonObject("nix_develop");
             assertThat(nix1.getString("outcome")).as(nix1.encode()).isEqualTo("ok");
             assertThat(nix1.getLong("store_paths_before")).as("a new cache disk: an empty store").isZero();
@@ -88,5 +95,15 @@ class NixDevelopVmTest {
                     .isGreaterThanOrEqualTo(nix1.getLong("store_paths_after")).isPositive();
             assertThat(nix2.getLong("built")).as("the devShell's environment is not built again").isZero();
         }
+    }
+
+    /** When the task's console line containing {@code text} was published as a task.log event. */
+    private static Instant logged(E2eState state, String taskId, String text) throws Exception {
+        for (String raw : Files.readAllLines(state.paths.eventLog())) {
+            if (!raw.contains("\"task.log\"") || !raw.contains(taskId) || !raw.contains(text)) continue;
+            JsonObject event = new JsonObject(raw);
+            if ("task.log".equals(event.getString("type")) && taskId.equals(event.getString("task_id"))) return Instant.parse(event.getString("ts"));
+        }
+        throw new AssertionError("no task.log event of " + taskId + " holds " + text);
     }
 }
