@@ -19,7 +19,7 @@
 #           packages fetched through a private apt state (the host's sources and keyrings, its own
 #           lists and caches under $MVO_IMAGES_DIR/downloads/arm64; the host's apt configuration
 #           and dpkg architectures are never changed), with the same runner, init, agent user and
-#           store, Claude Code's linux-arm64 binary at the same pin, the kernel as the uncompressed
+#           store (Nix included), Claude Code's linux-arm64 binary at the same pin, the kernel as the uncompressed
 #           arm64 Image vfkit needs and the console on hvc0 (virtio console). Not part of `all`.
 #
 # Output: $MVO_IMAGES_DIR (default ~/.cache/microvm-orchestrator/images)/debian-<variant>-x86_64
