@@ -310,10 +310,11 @@ mirror_lines() { # file from prefix [final]
 
 # Runs one command as the agent user (inside nix develop when the repository asks for it), its output
 # appended to $2 and shown live on the console as "$3" lines. Returns the command's exit code.
-run_logged() { # command logfile prefix [secrets]
+run_logged() { # command logfile prefix [secrets] [nix develop options]
     shown=$(stat -c %s "$2" 2>/dev/null || echo 0)
     (
         if [ -n "${4:-}" ]; then set -a; eval "$4"; set +a; fi
+        nix_extra=${5:-}
         run_in_shell sh -c "$1"
     ) >> "$2" 2>&1 < /dev/null &
     cmd_pid=$!
@@ -377,14 +378,29 @@ run_setup() {
 # guest.nix keeps them on the cache disk). Without network (policy none or api-only) Nix asks no
 # binary cache and no flake registry, so nothing waits on a download that cannot happen.
 nix_develop=0
-run_in_shell() { # the agent user, inside nix develop when it applies
+run_in_shell() { # the agent user, inside nix develop when it applies ($nix_extra: more options for it)
     if [ "$nix_develop" = 1 ]; then
-        run_as_agent nix develop "$ws" --no-write-lock-file --command "$@"
+        # shellcheck disable=SC2086
+        run_as_agent nix develop ${nix_extra:-} "$ws" --no-write-lock-file --command "$@"
     else
         run_as_agent "$@"
     fi
 }
 nix_store_paths() { ls /nix/store 2>/dev/null | grep -vc '\.lock$' || true; }
+# The devShell of the last task is a profile in the kept store (a garbage-collector root), so
+# collecting garbage never costs the next task its toolchain. The Debian images collect when the
+# store's disk is 80% full (mvo.test.nix_gc_percent=N on the kernel command line: N instead);
+# the production image's store has the image's paths beneath it and is not collected here.
+nix_profile=/nix/var/nix/profiles/per-user/${USER:-agent}/mvo-devshell
+nix_collect_if_full() {
+    [ "$in_vm" = 1 ] && [ -f /etc/mvo/nix-single-user ] || return 0
+    limit=$(sed -n 's/.*mvo\.test\.nix_gc_percent=\([0-9]*\).*/\1/p' /proc/cmdline 2>/dev/null)
+    used=$(df -P /nix/store 2>/dev/null | awk 'NR == 2 {sub("%", "", $5); print $5}')
+    [ -n "$used" ] && [ "$used" -ge "${limit:-80}" ] || return 0
+    log "nix: the store's disk is ${used}% full (collecting from ${limit:-80}%): collecting garbage, the last devShell kept"
+    freed=$(run_as_agent nix-collect-garbage 2>&1 | tail -n 1)
+    log "nix: ${freed:-garbage collected} ($(nix_store_paths) paths left)"
+}
 prepare_nix_develop() {
     [ "${MVO_NIX_DEVELOP:-0}" = 1 ] || return 0
     command -v nix >/dev/null 2>&1 || agent_fail "the repository's flake asks for nix develop, but this guest image${MVO_IMAGE_VERSION:+ ($MVO_IMAGE_VERSION)} has no nix; set \"nix_develop\": false in .microvm/environment.json or use an image that has it"
@@ -420,8 +436,10 @@ flake-registry = /etc/nix/offline-registry.json"
     before=$(nix_store_paths)
     : >> "$out/setup.log"
     from=$(stat -c %s "$out/setup.log")
+    nix_collect_if_full
+    run_as_agent mkdir -p "${nix_profile%/*}"
     nix_develop=1
-    run_logged "true" "$out/setup.log" "mvo-nix: "
+    run_logged "true" "$out/setup.log" "mvo-nix: " "" "--profile $nix_profile"
     rc=$?
     if [ "$rc" -ne 0 ]; then
         echo "failed $rc $(( $(uptime_ms) - started ))" > "$out/nix-develop.result"

@@ -21,7 +21,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * image's Nix (Debian's nix-bin) and a store on the repository's cache disk. The fixture flake has
  * no inputs, so it evaluates and builds offline. The first task (a scripted agent) builds the
  * devShell's environment into an empty store; the second, on the same slot, is real Claude Code,
- * whose Bash tool sees the devShell's variables, and it builds nothing: the store was kept.
+ * whose Bash tool sees the devShell's variables, and it builds nothing: the store was kept, and its
+ * garbage collected (a path the first agent added is gone) without the devShell, which a profile roots.
  */
 @Tag("vm")
 class NixDevelopVmTest {
@@ -39,10 +40,13 @@ class NixDevelopVmTest {
     @Test
     void setupAndTheAgentRunInsideTheFlakesDevShellAndTheNextTaskOnTheSlotReusesTheStore() throws Exception {
         JsonArray scenarios = new JsonArray().add(ScriptedUpstream.scenario("SCENARIO-NIX",
-                ScriptedUpstream.bash(SEE + " > claude-nix.txt && git add claude-nix.txt && git commit -q -m 'Claude Code inside nix develop'"),
+                ScriptedUpstream.bash(SEE + " > claude-nix.txt && if test -e \"$(cat garbage.txt)\"; then echo kept; else echo collected; fi > gc.txt"
+                        + " && git add claude-nix.txt gc.txt && git commit -q -m 'Claude Code inside nix develop'"),
                 ScriptedUpstream.text("Recorded the devShell's variables.")));
         try (ScriptedUpstream upstream = new ScriptedUpstream(tmp.resolve("upstream"), scenarios)) {
-            E2eState state = E2eState.create(tmp, 1, new JsonObject().put("guest_dir", TestGuest.agent().dir.toString())
+            // the guest collects the kept store's garbage before every devShell, not only when its disk is 80% full
+            Path guest = TestGuest.agent().derived(tmp.resolve("gc-image"), "mvo.test.nix_gc_percent=0");
+            E2eState state = E2eState.create(tmp, 1, new JsonObject().put("guest_dir", guest.toString())
                     .put("vm_cpus", 2).put("vm_memory_mib", 2048).put("api_upstream", upstream.url()));
             Files.copy(TestGuest.projectDir().resolve("src/test/resources/fixtures/nix-devshell/flake.nix"), state.repo.resolve("flake.nix"));
             Files.createDirectories(state.repo.resolve(".microvm"));
@@ -52,7 +56,8 @@ class NixDevelopVmTest {
 
             JsonArray steps = new JsonArray()
                     .add(McpHarness.call("run_task", new JsonObject().put("repo", "project").put("description", "record the devShell")
-                            .put("network", "api-only").put("agent_command", SEE + " > nix.txt && git add nix.txt && git commit -q -m nix")).put("save", "t"))
+                            .put("network", "api-only").put("agent_command", SEE + " > nix.txt && echo unrooted > /tmp/garbage && nix-store --add /tmp/garbage > garbage.txt"
+                                    + " && git add nix.txt garbage.txt && git commit -q -m nix")).put("save", "t"))
                     .add(McpHarness.call("wait_next_event", new JsonObject().put("timeout_ms", 300_000)).put("timeout_ms", 310_000))
                     .add(McpHarness.call("run_task", new JsonObject().put("repo", "project").put("network", "api-only")
                             .put("description", "SCENARIO-NIX: record the devShell's variables")).put("save", "c"))
@@ -94,6 +99,10 @@ class NixDevelopVmTest {
             assertThat(nix2.getLong("store_paths_before")).as("the first task's store, kept on the cache disk")
                     .isGreaterThanOrEqualTo(nix1.getLong("store_paths_after")).isPositive();
             assertThat(nix2.getLong("built")).as("the devShell's environment is not built again").isZero();
+            assertThat(secondConsole).contains("collecting garbage, the last devShell kept");
+            assertThat(state.git("show", "main:garbage.txt")).as("the first agent added a path to the store").startsWith("/nix/store/");
+            assertThat(state.git("show", "main:gc.txt").strip()).as("that unrooted path was collected, the devShell (a profile) was not")
+                    .isEqualTo("collected");
         }
     }
 
