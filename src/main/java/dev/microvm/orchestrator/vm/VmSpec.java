@@ -84,7 +84,20 @@ public record VmSpec(
      * on the egress proxy, which lets through only the task's allowed domains); no direct route out.
      */
     public record Network(Mode mode, int apiProxyPort, int egressProxyPort) {
-        public enum Mode { NONE, NAT, API_ONLY, ALLOWLIST }
+        public enum Mode {
+            NONE("none"), NAT("full"), API_ONLY("api-only"), ALLOWLIST("allowlist");
+
+            private final String policy;
+
+            Mode(String policy) {
+                this.policy = policy;
+            }
+
+            /** The network policy (run_task's {@code network}) this mode carries out. */
+            public String policy() {
+                return policy;
+            }
+        }
 
         public Network {
             Objects.requireNonNull(mode, "mode");

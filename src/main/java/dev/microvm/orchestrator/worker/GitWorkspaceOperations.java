@@ -145,12 +145,7 @@ public final class GitWorkspaceOperations implements WorkspaceOperations {
         env.put(GuestContract.ENV_TASK_ID, r.id());
         env.put(GuestContract.ENV_AGENT_CMD, r.options().agentCommand() == null ? "" : r.options().agentCommand());
         env.put(GuestContract.ENV_TIMEOUT_SECS, Integer.toString(timeout));
-        env.put(GuestContract.ENV_NETWORK, switch (probeSpec.network().mode()) {
-            case NONE -> "none";
-            case API_ONLY -> "api-only";
-            case ALLOWLIST -> "allowlist";
-            case NAT -> "full";
-        });
+        env.put(GuestContract.ENV_NETWORK, probeSpec.network().mode().policy());
         return env;
     }
 

@@ -17,7 +17,9 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
@@ -64,9 +66,9 @@ final class WarmSlots {
             SlotDisk.ensure(entry.image(), imageBytes);
             caches.remember(entry, r.repoPath(), arch);
             Map<String, Optional<byte[]>> inputs = new LinkedHashMap<>();
-            java.util.List<String> keyed = new java.util.ArrayList<>(environment.setupInputs());
+            List<String> keyed = new ArrayList<>(environment.setupInputs());
             if (nixDevelop) {
-                for (String f : java.util.List.of(NixDevelop.FLAKE, NixDevelop.FLAKE_LOCK)) if (!keyed.contains(f)) keyed.add(f);
+                for (String f : List.of(NixDevelop.FLAKE, NixDevelop.FLAKE_LOCK)) if (!keyed.contains(f)) keyed.add(f);
             }
             for (String input : keyed) {
                 inputs.put(input, CommitFiles.readBytes(Path.of(r.repoPath()), commit, input, MAX_INPUT_BYTES));
