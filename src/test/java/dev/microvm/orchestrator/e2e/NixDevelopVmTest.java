@@ -23,6 +23,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * devShell's environment into an empty store; the second, on the same slot, is real Claude Code,
  * whose Bash tool sees the devShell's variables, and it builds nothing: the store was kept, and its
  * garbage collected (a path the first agent added is gone) without the devShell, which a profile roots.
+ * Through the same real MCP client: run_task's description says what the guest offers, and a task
+ * based on a branch with a malformed environment file is refused by the call.
  */
 @Tag("vm")
 class NixDevelopVmTest {
@@ -53,8 +55,16 @@ class NixDevelopVmTest {
             Files.writeString(state.repo.resolve(".microvm/environment.json"), "{\"setup\": [\"echo setup-sees-$FIXTURE_TOOLCHAIN; sleep 4; echo setup-later\"]}\n");
             state.git("add", "flake.nix", ".microvm/environment.json");
             state.git("commit", "-q", "-m", "a flake with a devShell");
+            // a branch whose environment file is malformed: run_task itself refuses a task based on it
+            state.git("checkout", "-q", "-b", "broken");
+            Files.writeString(state.repo.resolve(".microvm/environment.json"), "{\"setup\": \"not a list\"}\n");
+            state.git("commit", "-q", "-am", "a malformed environment");
+            state.git("checkout", "-q", "main");
 
             JsonArray steps = new JsonArray()
+                    .add(new JsonObject().put("list_tools", true))
+                    .add(McpHarness.call("run_task", new JsonObject().put("repo", "project").put("base", "broken")
+                            .put("description", "never runs").put("agent_command", "true")).put("expect", "error"))
                     .add(McpHarness.call("run_task", new JsonObject().put("repo", "project").put("description", "record the devShell")
                             .put("network", "api-only").put("agent_command", SEE + " > nix.txt && echo unrooted > /tmp/garbage && nix-store --add /tmp/garbage > garbage.txt"
                                     + " && git add nix.txt garbage.txt && git commit -q -m nix")).put("save", "t"))
@@ -67,13 +77,24 @@ class NixDevelopVmTest {
             McpHarness.Run run = McpHarness.collect(harness, dir, 700);
             String why = run.describe();
             assertThat(run.summary().getInteger("failed")).as(why).isZero();
-            String first = run.step(0).getJsonObject("structured").getString("task_id");
-            String second = run.step(2).getJsonObject("structured").getString("task_id");
+            String first = run.step(2).getJsonObject("structured").getString("task_id");
+            String second = run.step(4).getJsonObject("structured").getString("task_id");
+
+            // what a real MCP client sees: run_task's description says what this guest offers
+            String runTask = run.step(0).getJsonArray("tools").stream().map(JsonObject.class::cast)
+                    .filter(t -> "run_task".equals(t.getString("name"))).findFirst().orElseThrow().getString("description");
+            assertThat(runTask).contains("nix develop").contains("no container runtime");
+            // and a malformed environment is refused by the call, naming file, commit and field; no task was made
+            assertThat(run.step(1).getString("text")).contains("[environment_invalid]").contains(".microvm/environment.json")
+                    .contains("setup");
+            try (var tasks = Files.list(state.paths.tasksDir())) {
+                assertThat(tasks.map(t -> t.getFileName().toString()).toList()).containsExactlyInAnyOrder(first, second);
+            }
             String firstConsole = Files.readString(state.paths.taskConsoleLog(first));
             String secondConsole = Files.readString(state.paths.taskConsoleLog(second));
 
             // the scripted agent and setup ran inside the devShell: its variables and its shellHook
-            assertThat(run.step(1).getJsonObject("structured").getString("status")).as(why + firstConsole).isEqualTo("completed");
+            assertThat(run.step(3).getJsonObject("structured").getString("status")).as(why + firstConsole).isEqualTo("completed");
             assertThat(state.git("show", "main:nix.txt").strip()).isEqualTo("fixture-toolchain-1 ran impure");
             assertThat(firstConsole).contains("mvo-setup: setup-sees-fixture-toolchain-1").contains("nix develop: ready");
             // setup's output is shown while the command runs, not when it ends
@@ -89,7 +110,7 @@ class NixDevelopVmTest {
                     .getBoolean("enabled")).isTrue();
 
             // real Claude Code inside the devShell, on the same slot: its Bash tool sees the variables, nothing is rebuilt
-            assertThat(run.step(3).getJsonObject("structured").getString("status")).as(why + secondConsole).isEqualTo("completed");
+            assertThat(run.step(5).getJsonObject("structured").getString("status")).as(why + secondConsole).isEqualTo("completed");
             assertThat(state.git("show", "main:claude-nix.txt").strip()).isEqualTo("fixture-toolchain-1 ran impure");
             assertThat(secondConsole).contains("running Claude Code headless, inside nix develop");
             JsonObject nix2 = state.taskRecord(second).getJsonObject("prepared").getJsonObject("setup").getJsonObject("nix_develop");
