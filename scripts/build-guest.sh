@@ -254,8 +254,8 @@ make_initrd_tree() { # root variant
     printf 'root:x:0:\n%s:x:%s:\n' "$agent_name" "$agent_uid" > "$root/etc/group"
     echo "$agent_name" > "$root/etc/mvo/agent-user"
     echo /bin/bash > "$root/etc/shells"; echo /bin/sh >> "$root/etc/shells"
-    case "$2" in agent|agent-arm64) echo mvo_store > "$root/etc/mvo/store-serial" ;; esac
-    if [ "$2" = agent ] || [ "$2" = agent-arm64 ]; then
+    case "$2" in agent|agent-arm64)
+        echo mvo_store > "$root/etc/mvo/store-serial"
         # Nix, single-user and the agent's: the runner binds /nix to this repository's cache disk
         mkdir -p "$root/etc/nix"
         : > "$root/etc/mvo/nix-single-user"
@@ -270,8 +270,8 @@ sandbox = false
 connect-timeout = 10
 NIXCONF
         # the flake registry the runner names when the guest has no network (none, api-only)
-        echo '{"flakes":[],"version":2}' > "$root/etc/nix/offline-registry.json"
-    fi
+        echo '{"flakes":[],"version":2}' > "$root/etc/nix/offline-registry.json" ;;
+    esac
     # busybox udhcpc's hook: apply the lease (vfkit NAT guests, mvo.net=dhcp on the command line)
     cat > "$root/etc/mvo/udhcpc.script" <<'DHCP'
 #!/bin/sh
@@ -525,7 +525,6 @@ m = {
 }
 if variant in ("agent", "agent-arm64"):
     m["features"] = ["nix"]
-if variant in ("agent", "agent-arm64"):
     p = json.load(open(pin))
     m["disks"].append({"file": "store.img", "serial": "mvo_store", "read_only": True})
     m["agents"].append({"name": p["name"], "command": p["command"], "version": p["version"],
